@@ -1,0 +1,456 @@
+//! Lua tables to adapters and back: validates an adapter table (clear
+//! `file:line` errors on bad fields or regexes), compiles its `patterns` into
+//! rules, runs adapter files in their own sandboxed environments, and builds
+//! the tables passed to `launch(cfg)` and `classify(screen, ctx)`.
+
+use std::sync::{Arc, Mutex};
+
+use mlua::{Function, Lua, Table, Value};
+use regex::Regex;
+
+use super::{Adapter, Injection, Launcher, LuaFn};
+use crate::lua::{LOAD_BUDGET, LuaHost};
+use crate::monitor::{
+    BUSY_MARKERS, Context, Matcher, Process, Region, Rule, SessionStatus, When, default_rules,
+};
+use crate::session::LaunchConfig;
+
+const ADAPTER_FIELDS: &[&str] = &[
+    "name",
+    "binary",
+    "launch",
+    "injection",
+    "ready_pattern",
+    "status_bar_lines",
+    "patterns",
+    "classify",
+    "is_available",
+    "exit_zero_is_done",
+    "busy",
+    "disable",
+    "description",
+];
+
+const PATTERN_FIELDS: &[&str] = &[
+    "status", "reason", "match", "regex", "nocase", "last", "region", "unless", "when", "id",
+];
+
+/// The `cfg` table given to `launch(cfg)`.
+pub(crate) fn config_table(lua: &Lua, config: &LaunchConfig) -> mlua::Result<Table> {
+    let cfg = lua.create_table()?;
+    cfg.set("agent", config.agent_type.adapter_name())?;
+    cfg.set("work_dir", config.work_dir.to_string_lossy().into_owned())?;
+    cfg.set("prompt", config.prompt.clone())?;
+    cfg.set("profile", config.profile.clone())?;
+    cfg.set("resume", config.resume)?;
+    cfg.set("session_name", config.session_name.clone())?;
+    cfg.set("model", config.model.clone())?;
+    cfg.set("skip_permissions", config.skip_permissions)?;
+    let env = lua.create_table()?;
+    for (k, v) in &config.env {
+        env.set(k.as_str(), v.as_str())?;
+    }
+    cfg.set("env", env)?;
+    Ok(cfg)
+}
+
+/// The `ctx` table given to `classify(screen, ctx)`.
+pub(crate) fn context_table(lua: &Lua, ctx: &Context<'_>) -> mlua::Result<Table> {
+    let table = lua.create_table()?;
+    table.set("changed", ctx.changed)?;
+    table.set("previous", ctx.previous.as_str())?;
+    table.set("title", ctx.screen.title.as_str())?;
+    table.set(
+        "lines",
+        lua.create_sequence_from(ctx.screen.lines.iter().map(String::as_str))?,
+    )?;
+    let process = match ctx.process {
+        Process::Unknown => "unknown",
+        Process::Alive { .. } => "alive",
+        Process::Ended { .. } => "ended",
+        Process::BackToShell { .. } => "shell",
+        Process::Gone => "gone",
+        Process::Stopped => "stopped",
+    };
+    table.set("process", process)?;
+    Ok(table)
+}
+
+/// A Lua value returned by `launch` as argv: a non-empty list of strings.
+pub(crate) fn argv_from_value(value: Value) -> Result<Vec<String>, String> {
+    let Value::Table(table) = value else {
+        return Err(format!(
+            "launch must return a list of strings, got {}",
+            value.type_name()
+        ));
+    };
+    let len = table.raw_len();
+    let mut argv = Vec::with_capacity(len);
+    for i in 1..=len {
+        match table.raw_get::<Value>(i) {
+            Ok(Value::String(s)) => argv.push(s.to_string_lossy()),
+            Ok(Value::Integer(n)) => argv.push(n.to_string()),
+            Ok(other) => {
+                return Err(format!(
+                    "launch argv[{i}] must be a string, got {}",
+                    other.type_name()
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(argv)
+}
+
+fn bad(what: String) -> mlua::Error {
+    mlua::Error::runtime(what)
+}
+
+fn optional_string(table: &Table, field: &str) -> mlua::Result<Option<String>> {
+    match table.get::<Value>(field)? {
+        Value::Nil => Ok(None),
+        Value::String(s) => Ok(Some(s.to_str()?.to_owned())),
+        other => Err(bad(format!(
+            "field '{field}' must be a string, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn optional_function(table: &Table, field: &str) -> mlua::Result<Option<Function>> {
+    match table.get::<Value>(field)? {
+        Value::Nil => Ok(None),
+        Value::Function(f) => Ok(Some(f)),
+        other => Err(bad(format!(
+            "field '{field}' must be a function, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn optional_bool(table: &Table, field: &str) -> mlua::Result<bool> {
+    match table.get::<Value>(field)? {
+        Value::Nil => Ok(false),
+        Value::Boolean(b) => Ok(b),
+        other => Err(bad(format!(
+            "field '{field}' must be a boolean, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn optional_count(table: &Table, field: &str) -> mlua::Result<Option<usize>> {
+    match table.get::<Value>(field)? {
+        Value::Nil => Ok(None),
+        Value::Integer(n) if n >= 0 => Ok(Some(n as usize)),
+        other => Err(bad(format!(
+            "field '{field}' must be a whole number >= 0, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A string or a list of strings.
+fn string_list(table: &Table, field: &str) -> mlua::Result<Vec<String>> {
+    match table.get::<Value>(field)? {
+        Value::Nil => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![s.to_str()?.to_owned()]),
+        Value::Table(list) => list
+            .sequence_values::<Value>()
+            .map(|v| match v? {
+                Value::String(s) => Ok(s.to_str()?.to_owned()),
+                other => Err(bad(format!(
+                    "field '{field}' must hold strings, got {}",
+                    other.type_name()
+                ))),
+            })
+            .collect(),
+        other => Err(bad(format!(
+            "field '{field}' must be a string or a list of strings, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn check_fields(table: &Table, allowed: &[&str], what: &str) -> mlua::Result<()> {
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        let name = match &key {
+            Value::String(s) => s.to_str()?.to_owned(),
+            other => {
+                return Err(bad(format!(
+                    "{what} has a non-string key ({})",
+                    other.type_name()
+                )));
+            }
+        };
+        if !allowed.contains(&name.as_str()) {
+            return Err(bad(format!(
+                "{what} has an unknown field '{name}' (known: {})",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn regex_matcher(pattern: &str, nocase: bool, field: &str) -> mlua::Result<Matcher> {
+    Matcher::regex(pattern, nocase).map_err(|e| {
+        bad(format!(
+            "bad regex in '{field}' {pattern:?}: {}",
+            first_line(&e.to_string())
+        ))
+    })
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(str::to_owned)
+        .next()
+        .unwrap_or_else(|| text.lines().last().unwrap_or_default().to_owned())
+}
+
+/// Compiles one entry of `patterns`.
+fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<Rule> {
+    let what = format!("patterns[{index}]");
+    check_fields(entry, PATTERN_FIELDS, &what)?;
+    let status: SessionStatus = optional_string(entry, "status")?
+        .ok_or_else(|| bad(format!("{what} needs a 'status'")))?
+        .parse()
+        .map_err(|e: String| bad(format!("{what}: {e}")))?;
+    let reason = optional_string(entry, "reason")?.unwrap_or_else(|| status.as_str().to_owned());
+    let id = optional_string(entry, "id")?.unwrap_or_else(|| format!("{adapter}.{reason}"));
+    let nocase = optional_bool(entry, "nocase")?;
+    let mut rule = Rule::new(id, status, reason);
+    for text in string_list(entry, "match")? {
+        rule.matchers.push(if nocase {
+            Matcher::nocase(&text)
+        } else {
+            Matcher::text(text)
+        });
+    }
+    for pattern in string_list(entry, "regex")? {
+        rule.matchers
+            .push(regex_matcher(&pattern, nocase, &format!("{what}.regex"))?);
+    }
+    if rule.matchers.is_empty() {
+        return Err(bad(format!("{what} needs 'match' or 'regex'")));
+    }
+    for pattern in string_list(entry, "unless")? {
+        rule.vetoes
+            .push(regex_matcher(&pattern, nocase, &format!("{what}.unless"))?);
+    }
+    let region = match (
+        optional_count(entry, "last")?,
+        optional_string(entry, "region")?,
+    ) {
+        (Some(n), _) => Region::Last(n.max(1)),
+        (None, None) => Region::Last(10),
+        (None, Some(r)) if r == "screen" => Region::Screen,
+        (None, Some(r)) if r == "title" => Region::Title,
+        (None, Some(r)) => {
+            return Err(bad(format!(
+                "{what}.region must be \"screen\" or \"title\", got {r:?}"
+            )));
+        }
+    };
+    rule.region = region;
+    rule.veto_region = region;
+    match optional_string(entry, "when")?.as_deref() {
+        None => {}
+        Some("always") => rule.when = When::Always,
+        Some("unchanged") => rule.when = When::Unchanged,
+        Some(other) => {
+            return Err(bad(format!(
+                "{what}.when must be \"always\" or \"unchanged\", got {other:?}"
+            )));
+        }
+    }
+    Ok(rule)
+}
+
+/// Validates an adapter table and compiles it.
+pub(crate) fn compile_adapter(
+    host: &Arc<LuaHost>,
+    table: &Table,
+    source: &str,
+) -> mlua::Result<Adapter> {
+    check_fields(table, ADAPTER_FIELDS, "adapter")?;
+    let name =
+        optional_string(table, "name")?.ok_or_else(|| bad("adapter needs a 'name'".into()))?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(bad(format!(
+            "adapter name {name:?} must be letters, digits, '_' or '-'"
+        )));
+    }
+    let launch = optional_function(table, "launch")?
+        .ok_or_else(|| bad(format!("adapter {name:?} needs a 'launch' function")))?;
+    let injection = match optional_string(table, "injection")?.as_deref() {
+        None | Some("arg") => Injection::Arg,
+        Some("tmux") => Injection::Tmux,
+        Some(other) => {
+            return Err(bad(format!(
+                "field 'injection' must be \"arg\" or \"tmux\", got {other:?}"
+            )));
+        }
+    };
+    let ready_pattern = optional_string(table, "ready_pattern")?
+        .map(|p| {
+            Regex::new(&p).map_err(|e| {
+                bad(format!(
+                    "bad regex in 'ready_pattern' {p:?}: {}",
+                    first_line(&e.to_string())
+                ))
+            })
+        })
+        .transpose()?;
+    let mut rules = Vec::new();
+    if let Value::Table(patterns) = table.get::<Value>("patterns")? {
+        for (i, entry) in patterns.sequence_values::<Value>().enumerate() {
+            match entry? {
+                Value::Table(entry) => rules.push(compile_pattern(&name, i + 1, &entry)?),
+                other => {
+                    return Err(bad(format!(
+                        "patterns[{}] must be a table, got {}",
+                        i + 1,
+                        other.type_name()
+                    )));
+                }
+            }
+        }
+    } else if !table.get::<Value>("patterns")?.is_nil() {
+        return Err(bad("field 'patterns' must be a list of tables".into()));
+    }
+    let disabled = string_list(table, "disable")?;
+    rules.extend(
+        default_rules()
+            .into_iter()
+            .filter(|r| !disabled.contains(&r.id)),
+    );
+    let mut busy = Vec::new();
+    for pattern in string_list(table, "busy")? {
+        busy.push(regex_matcher(&pattern, false, "busy")?);
+    }
+    let builtin_busy: Vec<Matcher> = BUSY_MARKERS
+        .iter()
+        .filter_map(|p| Matcher::regex(p, false).ok())
+        .collect();
+    for rule in rules
+        .iter_mut()
+        .filter(|r| r.status == SessionStatus::Blocked)
+    {
+        rule.vetoes.extend(busy.iter().cloned());
+        if !rule.id.starts_with("default.") {
+            rule.vetoes.extend(builtin_busy.iter().cloned());
+        }
+    }
+    let lua_fn = |func: Function| LuaFn {
+        host: Arc::clone(host),
+        func,
+    };
+    Ok(Adapter {
+        name,
+        binary: optional_string(table, "binary")?,
+        injection,
+        ready_pattern,
+        status_bar_lines: optional_count(table, "status_bar_lines")?.unwrap_or(0),
+        rules,
+        exit_zero_is_done: optional_bool(table, "exit_zero_is_done")?,
+        source: source.to_owned(),
+        launch: Launcher::Lua(lua_fn(launch)),
+        classify: optional_function(table, "classify")?.map(lua_fn),
+        available: optional_function(table, "is_available")?.map(lua_fn),
+        hook_error: Arc::default(),
+    })
+}
+
+/// `file:line` of the Lua code calling into Rust (for validation errors).
+fn caller_location(lua: &Lua) -> Option<String> {
+    lua.inspect_stack(1, |debug| {
+        let src = debug.source().short_src.map(|s| s.into_owned())?;
+        let line = debug.current_line().unwrap_or(0);
+        Some(if line > 0 {
+            format!("{src}:{line}")
+        } else {
+            src
+        })
+    })
+    .flatten()
+}
+
+/// Runs one adapter file in a fresh sandboxed environment and returns the
+/// adapters it defines (through `agents.adapter{...}`, or a returned table).
+/// `chunk_name` is how errors name the file.
+pub(crate) fn load_adapter_chunk(
+    host: &Arc<LuaHost>,
+    chunk_name: &str,
+    code: &str,
+    self_exe: &str,
+) -> Result<Vec<Adapter>, String> {
+    let lua = host.lua();
+    let collected: Arc<Mutex<Vec<Adapter>>> = Arc::default();
+    let run = || -> mlua::Result<Value> {
+        let env = host.sandbox_env()?;
+        let agents = lua.create_table()?;
+        let sink = Arc::clone(&collected);
+        let owner = Arc::clone(host);
+        let source = chunk_name.to_owned();
+        agents.set(
+            "adapter",
+            lua.create_function(move |lua, table: Table| {
+                let adapter = compile_adapter(&owner, &table, &source).map_err(|e| {
+                    let message = crate::lua::error_message(&e);
+                    match caller_location(lua) {
+                        Some(at) => mlua::Error::runtime(format!("{at}: {message}")),
+                        None => mlua::Error::runtime(message),
+                    }
+                })?;
+                if let Ok(mut list) = sink.lock() {
+                    list.push(adapter);
+                }
+                Ok(table)
+            })?,
+        )?;
+        let exe = self_exe.to_owned();
+        agents.set(
+            "self_exe",
+            lua.create_function(move |_, ()| Ok(exe.clone()))?,
+        )?;
+        agents.set(
+            "is_root",
+            lua.create_function(|_, ()| Ok(nix::unistd::Uid::effective().is_root()))?,
+        )?;
+        env.set("agents", agents)?;
+        host.with_budget(LOAD_BUDGET, || {
+            lua.load(code)
+                .set_name(format!("@{chunk_name}"))
+                .set_mode(mlua::ChunkMode::Text)
+                .set_environment(env)
+                .eval::<Value>()
+        })
+    };
+    let returned = run().map_err(|e| crate::lua::error_message(&e))?;
+    let mut adapters = collected
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    if adapters.is_empty() {
+        match returned {
+            Value::Table(table) => adapters.push(
+                compile_adapter(host, &table, chunk_name)
+                    .map_err(|e| format!("{chunk_name}: {}", crate::lua::error_message(&e)))?,
+            ),
+            _ => {
+                return Err(format!(
+                    "{chunk_name}: the file defines no adapter (return agents.adapter{{...}})"
+                ));
+            }
+        }
+    }
+    Ok(adapters)
+}

@@ -1,0 +1,258 @@
+//! Adapters: what an agent CLI needs — how to launch it (argv, never a shell
+//! string), how the first prompt reaches it, when it is ready, and the status
+//! rules its screens follow. Adapters are written in Lua (`lua/adapters/*.lua`
+//! are built in) or built in Rust with [`Adapter::native`]; the
+//! [`AdapterRegistry`] holds them by name.
+
+mod from_lua;
+mod registry;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use regex::Regex;
+
+pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
+
+use crate::error::{Error, Result};
+use crate::lua::{CALL_BUDGET, LuaHost, error_message};
+use crate::monitor::{Classifier, Context, Rule, SessionStatus, Verdict, default_rules};
+use crate::session::LaunchConfig;
+
+/// How the first prompt reaches the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Injection {
+    /// In argv.
+    Arg,
+    /// Pasted through tmux once the ready pattern shows.
+    Tmux,
+}
+
+impl Injection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Injection::Arg => "arg",
+            Injection::Tmux => "tmux",
+        }
+    }
+}
+
+/// A Rust launch function: config in, argv out (or a reason it cannot launch).
+pub type NativeLaunch = Arc<dyn Fn(&LaunchConfig) -> Result<Vec<String>, String> + Send + Sync>;
+
+/// A Lua function owned by the adapter VM.
+#[derive(Clone, Debug)]
+pub(crate) struct LuaFn {
+    host: Arc<LuaHost>,
+    func: mlua::Function,
+}
+
+#[derive(Clone)]
+enum Launcher {
+    Lua(LuaFn),
+    Native(NativeLaunch),
+}
+
+impl std::fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Launcher::Lua(_) => f.write_str("Launcher::Lua"),
+            Launcher::Native(_) => f.write_str("Launcher::Native"),
+        }
+    }
+}
+
+/// One agent CLI's adapter.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    pub name: String,
+    /// The executable it needs; availability means finding it on PATH.
+    pub binary: Option<String>,
+    pub injection: Injection,
+    /// Regex that shows the agent is ready for a pasted prompt.
+    pub ready_pattern: Option<Regex>,
+    /// Bottom lines left out of the change hash (status bars that tick).
+    pub status_bar_lines: usize,
+    /// The adapter's own rules followed by the defaults it keeps.
+    pub rules: Vec<Rule>,
+    /// The agent exiting with code 0 means `done`.
+    pub exit_zero_is_done: bool,
+    /// Where it came from: `builtin:claude.lua` or a file path.
+    pub source: String,
+    launch: Launcher,
+    classify: Option<LuaFn>,
+    available: Option<LuaFn>,
+    /// The last classify-hook error, so it is reported once.
+    hook_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Adapter {
+    /// An adapter written in Rust: default rules, `arg` injection.
+    pub fn native(
+        name: impl Into<String>,
+        launch: impl Fn(&LaunchConfig) -> Result<Vec<String>, String> + Send + Sync + 'static,
+    ) -> Adapter {
+        let name = name.into();
+        Adapter {
+            source: format!("rust:{name}"),
+            name,
+            binary: None,
+            injection: Injection::Arg,
+            ready_pattern: None,
+            status_bar_lines: 0,
+            rules: default_rules(),
+            exit_zero_is_done: false,
+            launch: Launcher::Native(Arc::new(launch)),
+            classify: None,
+            available: None,
+            hook_error: Arc::default(),
+        }
+    }
+
+    /// Puts `rules` before the rules this adapter already has.
+    pub fn with_rules(mut self, rules: Vec<Rule>) -> Adapter {
+        let mut all = rules;
+        all.append(&mut self.rules);
+        self.rules = all;
+        self
+    }
+
+    /// The argv to start the agent for `config`, validated.
+    pub fn launch_argv(&self, config: &LaunchConfig) -> Result<Vec<String>> {
+        let refuse = |message: String| Error::AgentLaunch {
+            agent: self.name.clone(),
+            message,
+        };
+        let argv = match &self.launch {
+            Launcher::Native(f) => f(config).map_err(refuse)?,
+            Launcher::Lua(f) => {
+                let lua = f.host.lua();
+                let cfg =
+                    from_lua::config_table(lua, config).map_err(|e| refuse(error_message(&e)))?;
+                let value: mlua::Value = f
+                    .host
+                    .with_budget(CALL_BUDGET, || f.func.call(cfg))
+                    .map_err(|e| refuse(error_message(&e)))?;
+                from_lua::argv_from_value(value).map_err(refuse)?
+            }
+        };
+        if argv.is_empty() {
+            return Err(refuse("the adapter returned an empty argv".into()));
+        }
+        if argv.iter().any(|a| a.contains('\0')) {
+            return Err(refuse("argv contains a NUL byte".into()));
+        }
+        Ok(argv)
+    }
+
+    /// Whether the agent can run here (its `is_available()`, or its binary on `path`).
+    pub fn is_available(&self, path: &OsStr) -> bool {
+        if let Some(f) = &self.available {
+            return f
+                .host
+                .with_budget(CALL_BUDGET, || f.func.call::<bool>(()))
+                .unwrap_or(false);
+        }
+        match &self.binary {
+            Some(binary) => find_on_path(binary, path).is_some(),
+            None => true,
+        }
+    }
+
+    /// The classifier over this adapter's rules.
+    pub fn classifier(&self) -> Classifier<'_> {
+        Classifier {
+            rules: &self.rules,
+            exit_zero_is_done: self.exit_zero_is_done,
+        }
+    }
+
+    /// Runs the Lua `classify(screen, ctx)` hook, if any. A hook error falls
+    /// through to the rules and is kept in [`Adapter::take_hook_error`].
+    pub fn run_hook(&self, ctx: &Context<'_>) -> Option<Verdict> {
+        let f = self.classify.as_ref()?;
+        let result = f.host.with_budget(CALL_BUDGET, || {
+            let lua = f.host.lua();
+            let table = from_lua::context_table(lua, ctx)?;
+            f.func
+                .call::<(Option<String>, Option<String>)>((ctx.screen.text(), table))
+        });
+        match result {
+            Ok((Some(status), reason)) => match status.parse::<SessionStatus>() {
+                Ok(status) => {
+                    let reason = reason.unwrap_or_else(|| status.as_str().to_owned());
+                    Some(Verdict::new(
+                        status,
+                        reason,
+                        format!("{}.classify", self.name),
+                        "",
+                    ))
+                }
+                Err(message) => {
+                    self.record_hook_error(format!("{}: classify returned {message}", self.source));
+                    None
+                }
+            },
+            Ok((None, _)) => None,
+            Err(err) => {
+                self.record_hook_error(error_message(&err));
+                None
+            }
+        }
+    }
+
+    /// Classifies one screen: the hook first, then the rules.
+    pub fn explain(
+        &self,
+        screen: &crate::monitor::Screen,
+        previous: SessionStatus,
+        changed: bool,
+        process: &crate::monitor::Process,
+    ) -> Verdict {
+        let ctx = Context {
+            screen,
+            changed,
+            previous,
+            process,
+        };
+        let hook = |ctx: &Context<'_>| self.run_hook(ctx);
+        self.classifier().classify(
+            &ctx,
+            self.has_hook().then_some(&hook as crate::monitor::Hook<'_>),
+        )
+    }
+
+    /// True when the adapter has a Lua classify hook.
+    pub fn has_hook(&self) -> bool {
+        self.classify.is_some()
+    }
+
+    fn record_hook_error(&self, message: String) {
+        if let Ok(mut slot) = self.hook_error.lock() {
+            *slot = Some(message);
+        }
+    }
+
+    /// The last classify-hook error (taken, so it is reported once).
+    pub fn take_hook_error(&self) -> Option<String> {
+        self.hook_error.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// The first executable named `binary` on `path` (or `binary` itself if it is a path).
+pub fn find_on_path(binary: &str, path: &OsStr) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if binary.contains('/') {
+        let p = PathBuf::from(binary);
+        return is_exec(&p).then_some(p);
+    }
+    std::env::split_paths(path)
+        .map(|dir| dir.join(binary))
+        .find(|p| is_exec(p))
+}

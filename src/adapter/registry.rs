@@ -1,0 +1,193 @@
+//! The adapter registry: built-in adapters embedded from `lua/adapters/`,
+//! adapter files loaded from disk, and adapters registered at run time from
+//! Lua or Rust. Looked up by name; a later registration of a name replaces
+//! the earlier one (so a user file named like a built-in overrides it).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::Adapter;
+use super::from_lua::load_adapter_chunk;
+use crate::error::{Error, Result};
+use crate::lua::LuaHost;
+
+/// The built-in adapter files, embedded at build time: (file name, code).
+pub const BUILTIN_ADAPTERS: &[(&str, &str)] = &[
+    ("claude.lua", include_str!("../../lua/adapters/claude.lua")),
+    ("codex.lua", include_str!("../../lua/adapters/codex.lua")),
+    ("gemini.lua", include_str!("../../lua/adapters/gemini.lua")),
+    ("demo.lua", include_str!("../../lua/adapters/demo.lua")),
+];
+
+/// An adapter file that failed to load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: String,
+    /// `path:line: message`.
+    pub message: String,
+}
+
+/// A registry row for listings (`doeff-agents adapters`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterInfo {
+    pub name: String,
+    pub source: String,
+    pub binary: Option<String>,
+    pub available: bool,
+}
+
+/// Adapters by name, plus the Lua VM their code lives in.
+#[derive(Debug)]
+pub struct AdapterRegistry {
+    host: Arc<LuaHost>,
+    self_exe: String,
+    adapters: RwLock<BTreeMap<String, Arc<Adapter>>>,
+    errors: RwLock<Vec<LoadError>>,
+}
+
+fn default_self_exe() -> String {
+    if let Some(exe) = std::env::var_os("DOEFF_AGENTS_EXE") {
+        return exe.to_string_lossy().into_owned();
+    }
+    std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "doeff-agents".to_owned())
+}
+
+impl AdapterRegistry {
+    /// The built-in adapters (claude, codex, gemini, demo).
+    pub fn builtin() -> Result<Self> {
+        Self::builtin_with_exe(default_self_exe())
+    }
+
+    /// The built-ins, with `self_exe` as the binary that runs the demo agent
+    /// (tests point it at the built `doeff-agents`).
+    pub fn builtin_with_exe(self_exe: impl Into<String>) -> Result<Self> {
+        let host =
+            LuaHost::sandboxed().map_err(|e| Error::Adapter(crate::lua::error_message(&e)))?;
+        let registry = AdapterRegistry {
+            host: Arc::new(host),
+            self_exe: self_exe.into(),
+            adapters: RwLock::default(),
+            errors: RwLock::default(),
+        };
+        for (file, code) in BUILTIN_ADAPTERS {
+            let name = format!("lua/adapters/{file}");
+            let adapters = load_adapter_chunk(&registry.host, &name, code, &registry.self_exe)
+                .map_err(Error::Adapter)?;
+            for mut adapter in adapters {
+                adapter.source = format!("builtin:{file}");
+                registry.register(adapter);
+            }
+        }
+        Ok(registry)
+    }
+
+    /// Adds (or replaces) an adapter.
+    pub fn register(&self, adapter: Adapter) {
+        if let Ok(mut map) = self.adapters.write() {
+            map.insert(adapter.name.clone(), Arc::new(adapter));
+        }
+    }
+
+    /// Loads one adapter file; its adapters replace any of the same name.
+    /// A failure is returned and remembered in [`AdapterRegistry::load_errors`].
+    pub fn load_file(&self, path: &Path) -> Result<Vec<String>> {
+        let shown = path.to_string_lossy().into_owned();
+        let outcome = std::fs::read_to_string(path)
+            .map_err(|e| format!("{shown}: {e}"))
+            .and_then(|code| load_adapter_chunk(&self.host, &shown, &code, &self.self_exe));
+        match outcome {
+            Ok(adapters) => Ok(adapters
+                .into_iter()
+                .map(|adapter| {
+                    let name = adapter.name.clone();
+                    self.register(adapter);
+                    name
+                })
+                .collect()),
+            Err(message) => {
+                if let Ok(mut errors) = self.errors.write() {
+                    errors.push(LoadError {
+                        path: shown,
+                        message: message.clone(),
+                    });
+                }
+                Err(Error::Adapter(message))
+            }
+        }
+    }
+
+    /// Loads every `*.lua` file of a directory (sorted); returns the errors.
+    pub fn load_dir(&self, dir: &Path) -> Vec<LoadError> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension() == Some(OsStr::new("lua")))
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        files
+            .iter()
+            .filter_map(|file| match self.load_file(file) {
+                Ok(_) => None,
+                Err(err) => Some(LoadError {
+                    path: file.to_string_lossy().into_owned(),
+                    message: err.to_string(),
+                }),
+            })
+            .collect()
+    }
+
+    /// The adapter for an agent name.
+    pub fn get(&self, name: &str) -> Result<Arc<Adapter>> {
+        let name = name.strip_prefix("custom:").unwrap_or(name);
+        let map = self
+            .adapters
+            .read()
+            .map_err(|_| Error::Adapter("adapter registry lock poisoned".into()))?;
+        map.get(name).cloned().ok_or_else(|| Error::UnknownAgent {
+            name: name.to_owned(),
+            known: map.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Names of every adapter, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.adapters
+            .read()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// One row per adapter: source and availability on `path`.
+    pub fn list(&self, path: &OsStr) -> Vec<AdapterInfo> {
+        let adapters: Vec<Arc<Adapter>> = self
+            .adapters
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        adapters
+            .iter()
+            .map(|a| AdapterInfo {
+                name: a.name.clone(),
+                source: a.source.clone(),
+                binary: a.binary.clone(),
+                available: a.is_available(path),
+            })
+            .collect()
+    }
+
+    /// Files that failed to load.
+    pub fn load_errors(&self) -> Vec<LoadError> {
+        self.errors.read().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// The binary the demo adapter runs.
+    pub fn self_exe(&self) -> &str {
+        &self.self_exe
+    }
+}

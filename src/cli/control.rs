@@ -1,0 +1,97 @@
+//! The small session commands: `send`, `output`, `attach`, `stop`, `adapters`.
+
+use super::GlobalArgs;
+use crate::error::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct NameArg {
+    /// Session name (with or without the doeff- prefix)
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// Session name
+    pub name: String,
+    /// The message (sent exactly; multi-line text is pasted as one message)
+    #[arg(allow_hyphen_values = true)]
+    pub text: String,
+    /// Type the text without pressing Enter
+    #[arg(long)]
+    pub no_enter: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Session name
+    pub name: String,
+    /// How many lines (screen and scrollback)
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub lines: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdaptersArgs {
+    /// A JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
+    let agents = global.agents()?;
+    let session = agents.session(&args.name)?;
+    agents.send_message(&session, &args.text, !args.no_enter)?;
+    Ok(0)
+}
+
+pub fn output(global: &GlobalArgs, args: OutputArgs) -> Result<i32> {
+    let agents = global.agents()?;
+    let session = agents.session(&args.name)?;
+    println!("{}", agents.capture_output(&session, args.lines)?);
+    Ok(0)
+}
+
+pub fn attach(global: &GlobalArgs, args: NameArg) -> Result<i32> {
+    let agents = global.agents()?;
+    let session = agents.session(&args.name)?;
+    agents.attach_session(&session)?;
+    Ok(0)
+}
+
+pub fn stop(global: &GlobalArgs, args: NameArg) -> Result<i32> {
+    let agents = global.agents()?;
+    let mut session = agents.session(&args.name)?;
+    agents.stop_session(&mut session)?;
+    println!("stopped {}", session.session_name);
+    Ok(0)
+}
+
+pub fn adapters(global: &GlobalArgs, args: AdaptersArgs) -> Result<i32> {
+    let registry = global.registry()?;
+    let rows = registry.list(&crate::session::user_path());
+    let errors = registry.load_errors();
+    if args.json {
+        let value = serde_json::json!({
+            "adapters": rows.iter().map(|r| serde_json::json!({
+                "name": r.name, "source": r.source, "binary": r.binary, "available": r.available,
+            })).collect::<Vec<_>>(),
+            "errors": errors.iter().map(|e| serde_json::json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
+        });
+        println!("{value:#}");
+        return Ok(0);
+    }
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!("{:<width$}  {:<9}  SOURCE", "NAME", "AVAILABLE");
+    for r in &rows {
+        println!(
+            "{:<width$}  {:<9}  {}",
+            r.name,
+            if r.available { "yes" } else { "no" },
+            r.source
+        );
+    }
+    for e in &errors {
+        println!("error: {}", e.message);
+    }
+    Ok(0)
+}

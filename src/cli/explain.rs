@@ -1,0 +1,103 @@
+//! `doeff-agents explain`: status, reason and evidence for a live session or
+//! a saved screen. A saved screen counts as unchanged since the previous
+//! observation unless `--changed`; `--previous` defaults to `running`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::GlobalArgs;
+use crate::error::{Error, Result};
+use crate::monitor::{Evidence, Process, Screen, SessionStatus, Verdict};
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A live session to explain
+    #[arg(required_unless_present = "screen", conflicts_with = "screen")]
+    pub name: Option<String>,
+    /// Adapter whose rules apply to --screen
+    #[arg(long, requires = "screen")]
+    pub agent: Option<String>,
+    /// A saved screen (plain text or with escape sequences)
+    #[arg(long, requires = "agent")]
+    pub screen: Option<PathBuf>,
+    /// The status before this screen
+    #[arg(long, default_value = "running")]
+    pub previous: SessionStatus,
+    /// Treat the saved screen as changed since the previous observation
+    #[arg(long)]
+    pub changed: bool,
+    /// {"status","reason","evidence":{"rule","line"}}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Explained<'a> {
+    status: SessionStatus,
+    reason: &'a str,
+    evidence: &'a Evidence,
+}
+
+impl clap::builder::ValueParserFactory for SessionStatus {
+    type Parser = clap::builder::ValueParser;
+
+    fn value_parser() -> Self::Parser {
+        clap::builder::ValueParser::new(|text: &str| text.parse::<SessionStatus>())
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
+    let verdict = match (&args.name, &args.screen, &args.agent) {
+        (Some(name), _, _) => {
+            let agents = global.agents()?;
+            let session = agents.session(name)?;
+            let adapter = agents.adapter_for(&session);
+            let process = agents.process_of(&session, &adapter)?;
+            let screen = match process {
+                Process::Gone => Screen::default(),
+                _ => Screen::from_text(&agents.tmux().capture_pane(&session.pane_id, 0)?),
+            };
+            adapter.explain(&screen, args.previous, args.changed, &process)
+        }
+        (None, Some(path), Some(agent)) => {
+            let raw = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let registry = global.registry()?;
+            let adapter = registry.get(agent)?;
+            adapter.explain(
+                &Screen::from_bytes(&raw),
+                args.previous,
+                args.changed,
+                &Process::Unknown,
+            )
+        }
+        _ => {
+            return Err(Error::InvalidInput(
+                "explain needs NAME, or --agent and --screen".into(),
+            ));
+        }
+    };
+    print_verdict(&verdict, args.json);
+    Ok(0)
+}
+
+fn print_verdict(verdict: &Verdict, json: bool) {
+    if json {
+        let explained = Explained {
+            status: verdict.status,
+            reason: &verdict.reason,
+            evidence: &verdict.evidence,
+        };
+        if let Ok(text) = serde_json::to_string(&explained) {
+            println!("{text}");
+        }
+    } else {
+        println!("status:  {}", verdict.status);
+        println!("reason:  {}", verdict.reason);
+        println!("rule:    {}", verdict.evidence.rule);
+        println!("line:    {}", verdict.evidence.line);
+    }
+}

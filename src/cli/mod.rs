@@ -1,0 +1,158 @@
+//! The `doeff-agents` command line: clap definitions and dispatch. Each
+//! subcommand lives in its own file and is a thin layer over the library.
+//!
+//! Exit codes: 0 success (for `watch`: the agent is `done`); 1 an error
+//! (one line on stderr); 2 bad usage (clap); `watch` adds 3 `failed`,
+//! 4 `exited`, 5 `stopped`, 6 timeout, 7 timeout while `blocked_api`.
+
+mod control;
+mod explain;
+mod ps;
+mod run;
+mod style;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::adapter::AdapterRegistry;
+use crate::error::Result;
+use crate::session::Agents;
+use crate::tmux::{Server, Tmux};
+
+pub use watch::WatchExit;
+
+/// Run coding-agent CLIs in tmux and tell exactly what state each one is in.
+#[derive(Debug, Parser)]
+#[command(name = "doeff-agents", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// tmux server socket name (tmux -L); default: $DOEFF_AGENTS_TMUX_SOCKET or tmux's default
+    #[arg(short = 'L', long, global = true, conflicts_with = "socket_path")]
+    pub socket_name: Option<String>,
+    /// tmux server socket path (tmux -S)
+    #[arg(short = 'S', long, global = true)]
+    pub socket_path: Option<PathBuf>,
+    /// Extra folder of adapter files (*.lua) to load; repeatable
+    #[arg(long = "adapters", global = true, value_name = "DIR")]
+    pub adapter_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Launch an agent in a new tmux session
+    Run(run::RunArgs),
+    /// List agent sessions with their status
+    Ps(ps::PsArgs),
+    /// Follow a session's status until it ends
+    Watch(watch::WatchArgs),
+    /// Show status, reason and evidence for a live session or a saved screen
+    Explain(explain::ExplainArgs),
+    /// Send a message to an agent
+    Send(control::SendArgs),
+    /// Print the last lines of an agent's screen
+    Output(control::OutputArgs),
+    /// Attach the terminal to a session (switch client inside tmux)
+    Attach(control::NameArg),
+    /// Stop a session
+    Stop(control::NameArg),
+    /// List the loaded adapters, where they come from, and whether their CLI is installed
+    Adapters(control::AdaptersArgs),
+    /// Print shell completions
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// The embedded demo agent (used by the `demo` adapter)
+    #[command(name = "__demo-agent", hide = true)]
+    DemoAgent {
+        #[arg(long)]
+        prompt: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+    },
+}
+
+impl GlobalArgs {
+    /// The tmux server these options name.
+    pub fn server(&self) -> Server {
+        match (&self.socket_name, &self.socket_path) {
+            (Some(name), _) => Server::named(name.clone()),
+            (None, Some(path)) => Server::at_path(path.clone()),
+            (None, None) => Server::from_env(),
+        }
+    }
+
+    /// The built-in adapters plus the user's adapter folders.
+    pub fn registry(&self) -> Result<AdapterRegistry> {
+        let registry = AdapterRegistry::builtin()?;
+        for dir in user_adapter_dirs(&self.adapter_dirs) {
+            for error in registry.load_dir(&dir) {
+                eprintln!("doeff-agents: {}", error.message);
+            }
+        }
+        Ok(registry)
+    }
+
+    /// The library entry point for these options.
+    pub fn agents(&self) -> Result<Agents> {
+        Ok(Agents::new(
+            Tmux::new(self.server()),
+            Arc::new(self.registry()?),
+        ))
+    }
+}
+
+/// Adapter folders, in load order: `$XDG_CONFIG_HOME/doeff-agents/adapters`
+/// (or `~/.config/...`), `$DOEFF_AGENTS_ADAPTERS` (colon-separated), then
+/// `--adapters`. A repository's own folder is never loaded unless named.
+pub fn user_adapter_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(config) = config {
+        dirs.push(config.join("doeff-agents").join("adapters"));
+    }
+    if let Some(list) = std::env::var_os("DOEFF_AGENTS_ADAPTERS") {
+        dirs.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs.extend(extra.iter().cloned());
+    dirs
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Run(args) => run::run(global, args),
+        Command::Ps(args) => ps::run(global, args),
+        Command::Watch(args) => watch::run(global, args),
+        Command::Explain(args) => explain::run(global, args),
+        Command::Send(args) => control::send(global, args),
+        Command::Output(args) => control::output(global, args),
+        Command::Attach(args) => control::attach(global, args),
+        Command::Stop(args) => control::stop(global, args),
+        Command::Adapters(args) => control::adapters(global, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::DemoAgent { prompt, model } => Ok(crate::demo::run(&crate::demo::DemoOptions {
+            prompt,
+            model,
+        })),
+    }
+}

@@ -1,0 +1,100 @@
+//! `doeff-agents ps`: sessions with NAME, AGENT, STATUS, AGE, WORK DIR. The
+//! status comes from a fresh capture, classified as a still screen.
+
+use serde::Serialize;
+
+use super::GlobalArgs;
+use super::style;
+use crate::error::Result;
+use crate::monitor::{Process, Screen, SessionStatus};
+use crate::session::{AgentSession, Agents};
+
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    /// Also list tmux sessions not made by doeff-agents
+    #[arg(long)]
+    pub all: bool,
+    /// A JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    agent: String,
+    status: SessionStatus,
+    reason: String,
+    created: u64,
+    age_seconds: u64,
+    work_dir: String,
+    pane_id: String,
+}
+
+fn row(agents: &Agents, session: &AgentSession, now: u64) -> Result<Row> {
+    let adapter = agents.adapter_for(session);
+    let process = agents.process_of(session, &adapter)?;
+    let screen = match process {
+        Process::Gone => Screen::default(),
+        _ => agents
+            .tmux()
+            .capture_pane(&session.pane_id, 0)
+            .map(|t| Screen::from_text(&t))
+            .unwrap_or_default(),
+    };
+    let verdict = adapter.explain(&screen, SessionStatus::Running, false, &process);
+    Ok(Row {
+        name: session.session_name.clone(),
+        agent: session.agent_type.to_string(),
+        status: verdict.status,
+        reason: verdict.reason,
+        created: session.created_at,
+        age_seconds: now.saturating_sub(session.created_at),
+        work_dir: session.work_dir.to_string_lossy().into_owned(),
+        pane_id: session.pane_id.clone(),
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
+    let agents = global.agents()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let rows = agents
+        .list(args.all)?
+        .iter()
+        .map(|s| row(&agents, s, now))
+        .collect::<Result<Vec<_>>>()?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no sessions");
+        return Ok(0);
+    }
+    let colour = style::colour_enabled();
+    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let agent_width = rows.iter().map(|r| r.agent.len()).max().unwrap_or(5).max(5);
+    println!(
+        "{:<name_width$}  {:<agent_width$}  {:<11}  {:>4}  WORK DIR",
+        "NAME", "AGENT", "STATUS", "AGE"
+    );
+    for r in &rows {
+        let status = style::status(r.status, colour);
+        let pad = 11usize.saturating_sub(r.status.as_str().len());
+        println!(
+            "{:<name_width$}  {:<agent_width$}  {status}{}  {:>4}  {}",
+            r.name,
+            r.agent,
+            " ".repeat(pad),
+            style::age(r.age_seconds),
+            r.work_dir
+        );
+    }
+    Ok(0)
+}

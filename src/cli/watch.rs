@@ -1,0 +1,146 @@
+//! `doeff-agents watch`: follow one session's status until it ends, printing
+//! every change (plain lines, or NDJSON with `--json`). Ctrl-C only ends the
+//! watcher; the session keeps running.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::GlobalArgs;
+use super::run::seconds;
+use super::style;
+use crate::error::Result;
+use crate::monitor::{Observation, SessionStatus};
+use crate::session::{AgentSession, Agents};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 done, 1 error, 3 failed, 4 exited, 5 stopped, \
+6 timeout, 7 timeout while blocked_api"
+)]
+pub struct WatchArgs {
+    /// Session name (with or without the doeff- prefix)
+    pub name: String,
+    /// Poll interval in seconds
+    #[arg(short, long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Give up after this many seconds
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// One JSON object per change: {"time","session","old","new","reason"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a watch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchExit {
+    Ended(SessionStatus),
+    Timeout(SessionStatus),
+}
+
+impl WatchExit {
+    /// The process exit code for this ending (see the module docs).
+    pub fn code(self) -> i32 {
+        match self {
+            WatchExit::Ended(SessionStatus::Done) => 0,
+            WatchExit::Ended(SessionStatus::Failed) => 3,
+            WatchExit::Ended(SessionStatus::Stopped) => 5,
+            WatchExit::Ended(_) => 4,
+            WatchExit::Timeout(SessionStatus::BlockedApi) => 7,
+            WatchExit::Timeout(_) => 6,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ChangeLine<'a> {
+    time: String,
+    session: &'a str,
+    old: SessionStatus,
+    new: SessionStatus,
+    reason: &'a str,
+    evidence: &'a crate::monitor::Evidence,
+}
+
+fn print_change(session: &str, observation: &Observation, json: bool, colour: bool) {
+    if json {
+        let line = ChangeLine {
+            time: style::timestamp(),
+            session,
+            old: observation.previous,
+            new: observation.status,
+            reason: &observation.reason,
+            evidence: &observation.evidence,
+        };
+        if let Ok(text) = serde_json::to_string(&line) {
+            println!("{text}");
+        }
+    } else {
+        println!(
+            "{} {session} {} -> {} ({})",
+            style::timestamp(),
+            observation.previous,
+            style::status(observation.status, colour),
+            observation.reason
+        );
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: WatchArgs) -> Result<i32> {
+    let agents = global.agents()?;
+    let mut session = agents.session(&args.name)?;
+    watch_session(&agents, &mut session, &args).map(|exit| exit.code())
+}
+
+/// Polls `session` until it is terminal or the timeout passes.
+pub fn watch_session(
+    agents: &Agents,
+    session: &mut AgentSession,
+    args: &WatchArgs,
+) -> Result<WatchExit> {
+    let interval = seconds(args.interval, "--interval")?.max(Duration::from_millis(10));
+    let deadline = args
+        .timeout
+        .map(|t| seconds(t, "--timeout"))
+        .transpose()?
+        .map(|t| Instant::now() + t);
+    let colour = style::colour_enabled();
+    let adapter = agents.adapter_for(session);
+    loop {
+        let observation = agents.observe(session)?;
+        if let Some(error) = adapter.take_hook_error() {
+            eprintln!("doeff-agents: {error}");
+        }
+        if observation.status_changed() {
+            print_change(&session.session_name, &observation, args.json, colour);
+        }
+        for url in &observation.new_pr_urls {
+            if !args.json {
+                println!("{} {} PR {url}", style::timestamp(), session.session_name);
+            }
+        }
+        if observation.is_terminal {
+            return Ok(WatchExit::Ended(observation.status));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(WatchExit::Timeout(observation.status));
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_per_ending() {
+        assert_eq!(WatchExit::Ended(SessionStatus::Done).code(), 0);
+        assert_eq!(WatchExit::Ended(SessionStatus::Failed).code(), 3);
+        assert_eq!(WatchExit::Ended(SessionStatus::Exited).code(), 4);
+        assert_eq!(WatchExit::Ended(SessionStatus::Stopped).code(), 5);
+        assert_eq!(WatchExit::Timeout(SessionStatus::Running).code(), 6);
+        assert_eq!(WatchExit::Timeout(SessionStatus::BlockedApi).code(), 7);
+    }
+}

@@ -1,0 +1,263 @@
+//! The demo agent: a scripted fake coding agent shipped inside the binary
+//! (`doeff-agents __demo-agent`). It draws a banner and a composer, takes a
+//! prompt (argv or typed/pasted, bracketed paste understood), works with a
+//! spinner and an "esc to interrupt" hint, asks an approval question, goes
+//! on after the answer, prints `Task completed successfully` and exits 0.
+//!
+//! `DOEFF_DEMO_SCENARIO` picks a failure mode: `fail` (shows a fatal error
+//! and stays), `rate_limit` (shows a 429 and stays), `hang` (freezes
+//! mid-work), `crash` (exits with `DOEFF_DEMO_EXIT_CODE`, default 3),
+//! `wait` (waits at the composer for ever). `DOEFF_DEMO_WORK_MS` sets each
+//! work phase's length (default 2000), and `DOEFF_DEMO_LOG` names a file
+//! where each phase is appended as one line (tests compare it with what the
+//! monitor reported).
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::sys::termios::{self, SetArg, Termios};
+
+const SPINNER: [char; 4] = ['✶', '✻', '✽', '✢'];
+
+/// Demo options from argv and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct DemoOptions {
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+}
+
+struct Terminal {
+    saved: Option<Termios>,
+}
+
+impl Terminal {
+    /// Raw input (no echo, no line buffering) and bracketed paste on.
+    fn raw() -> Terminal {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(stdin.as_fd()).ok();
+        if let Some(original) = &saved {
+            let mut raw = original.clone();
+            termios::cfmakeraw(&mut raw);
+            // Keep output post-processing so "\n" still returns the cursor.
+            raw.output_flags = original.output_flags;
+            let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
+        }
+        print!("\x1b[?2004h");
+        flush();
+        Terminal { saved }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        print!("\x1b[?2004l");
+        flush();
+        if let Some(saved) = &self.saved {
+            let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+        }
+    }
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+}
+
+fn log_phase(phase: &str) {
+    if let Ok(path) = std::env::var("DOEFF_DEMO_LOG")
+        && let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(file, "{phase}");
+    }
+}
+
+fn read_byte() -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match std::io::stdin().read(&mut byte) {
+        Ok(1) => Some(byte[0]),
+        _ => None,
+    }
+}
+
+/// Reads one submitted message: typed text up to Enter; a bracketed paste
+/// may hold newlines (a CR inside a paste is a newline, not a submit).
+fn read_message() -> Option<String> {
+    let mut text: Vec<u8> = Vec::new();
+    let mut in_paste = false;
+    loop {
+        let byte = read_byte()?;
+        match byte {
+            0x03 => return None,
+            0x1b => {
+                let mut seq = Vec::new();
+                while let Some(b) = read_byte() {
+                    seq.push(b);
+                    if b.is_ascii_alphabetic() || b == b'~' {
+                        break;
+                    }
+                }
+                match seq.as_slice() {
+                    b"[200~" => in_paste = true,
+                    b"[201~" => in_paste = false,
+                    _ => {}
+                }
+            }
+            b'\r' | b'\n' if in_paste => {
+                text.push(b'\n');
+                print!("\r\n  ");
+            }
+            b'\r' | b'\n' => {
+                print!("\r\n");
+                flush();
+                return Some(String::from_utf8_lossy(&text).into_owned());
+            }
+            0x7f | 0x08 => {
+                if text.pop().is_some() {
+                    print!("\x08 \x08");
+                }
+            }
+            b => {
+                text.push(b);
+                std::io::stdout().write_all(&[b]).ok();
+            }
+        }
+        flush();
+    }
+}
+
+/// Shows a spinner line for `length`, then clears it.
+fn work(label: &str, length: Duration) {
+    let started = Instant::now();
+    let mut frame = 0usize;
+    while started.elapsed() < length {
+        print!(
+            "\r\x1b[K{} {label}… ({}s · esc to interrupt)",
+            SPINNER[frame % SPINNER.len()],
+            started.elapsed().as_secs()
+        );
+        flush();
+        frame += 1;
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    print!("\r\x1b[K");
+    flush();
+}
+
+fn wait_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs the demo agent in the current terminal; returns its exit code.
+pub fn run(options: &DemoOptions) -> i32 {
+    let scenario = std::env::var("DOEFF_DEMO_SCENARIO").unwrap_or_default();
+    let work_time = Duration::from_millis(env_number("DOEFF_DEMO_WORK_MS", 2000));
+    let terminal = Terminal::raw();
+    print!("╭──────────────────────────────────────╮\r\n");
+    print!("│ doeff demo agent · a scripted fake   │\r\n");
+    print!(
+        "│ model: {:<30}│\r\n",
+        options.model.as_deref().unwrap_or("demo-1")
+    );
+    print!("╰──────────────────────────────────────╯\r\n");
+    log_phase("booting");
+    let prompt = match &options.prompt {
+        Some(prompt) => {
+            print!("> {}\r\n", prompt.replace('\n', "\r\n  "));
+            prompt.clone()
+        }
+        None => {
+            print!("> ");
+            flush();
+            log_phase("blocked");
+            match read_message() {
+                Some(message) => message,
+                None => return 130,
+            }
+        }
+    };
+    if scenario == "wait" {
+        print!("Waiting for your next message.\r\n> ");
+        flush();
+        log_phase("blocked");
+        wait_forever();
+    }
+    let lines = prompt.lines().count().max(1);
+    print!(
+        "⏺ Got your message ({} chars, {lines} lines).\r\n",
+        prompt.chars().count()
+    );
+    log_phase("running");
+    work("Reading files", work_time);
+    match scenario.as_str() {
+        "fail" => {
+            print!("Error: fatal error: the demo agent was told to fail\r\n");
+            flush();
+            log_phase("failed");
+            wait_forever();
+        }
+        "rate_limit" => {
+            print!(
+                "API Error: 429 rate limit exceeded · this request would exceed the rate limit\r\n"
+            );
+            flush();
+            log_phase("blocked_api");
+            wait_forever();
+        }
+        "hang" => {
+            print!("\r✻ Thinking… (esc to interrupt)");
+            flush();
+            wait_forever();
+        }
+        "crash" => {
+            print!("panic: the demo agent crashed on purpose\r\n");
+            flush();
+            drop(terminal);
+            let code = env_number("DOEFF_DEMO_EXIT_CODE", 3);
+            log_phase("exited");
+            return i32::try_from(code).unwrap_or(3);
+        }
+        _ => {}
+    }
+    print!("⏺ I want to run a command: touch demo-output.txt\r\n");
+    print!("\r\n Do you want to proceed?\r\n");
+    print!(" ❯ 1. Yes\r\n");
+    print!("   2. No, and tell the agent what to do differently\r\n");
+    flush();
+    log_phase("blocked");
+    let approved = loop {
+        match read_byte() {
+            Some(b'1' | b'y' | b'Y' | b'\r') => break true,
+            Some(b'2' | b'n' | b'N') => break false,
+            Some(0x03) | None => return 130,
+            Some(_) => {}
+        }
+    };
+    print!(
+        "{}\r\n",
+        if approved {
+            "  Approved."
+        } else {
+            "  Declined."
+        }
+    );
+    log_phase("running");
+    work("Finishing up", work_time);
+    print!("⏺ All done.\r\n");
+    print!("Task completed successfully\r\n");
+    flush();
+    log_phase("done");
+    drop(terminal);
+    0
+}

@@ -1,0 +1,68 @@
+//! The crate's one error type. Every fallible public function returns [`Result`];
+//! each variant renders as one clear line (the ready-timeout error adds the last
+//! screen lines below it, because that is what a user needs to see).
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong, by layer. Names follow the Python reference
+/// (`TmuxNotAvailableError` is [`Error::TmuxNotAvailable`], and so on).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `tmux` binary cannot be run at all.
+    #[error("tmux is not available: {0}")]
+    TmuxNotAvailable(String),
+    /// A tmux command ran and failed.
+    #[error("tmux {command} failed: {message}")]
+    Tmux { command: String, message: String },
+    /// A session name that tmux could misread as a target, or that is otherwise unusable.
+    #[error("invalid session name {name:?}: {why}")]
+    InvalidSessionName { name: String, why: String },
+    /// `launch_session` with a name that is taken.
+    #[error("session {0} already exists")]
+    SessionAlreadyExists(String),
+    /// No tmux session (or pane) by that name or id.
+    #[error("no session named {0}")]
+    SessionNotFound(String),
+    /// No adapter with that name is loaded.
+    #[error("unknown agent {name:?} (known agents: {known})")]
+    UnknownAgent { name: String, known: String },
+    /// The agent cannot be launched (CLI missing, bad config, adapter refused).
+    #[error("cannot launch {agent}: {message}")]
+    AgentLaunch { agent: String, message: String },
+    /// A `tmux`-injection agent never showed its ready pattern.
+    #[error(
+        "{agent} was not ready after {seconds:.1}s (session removed); last screen lines:\n{last_lines}"
+    )]
+    AgentReadyTimeout {
+        agent: String,
+        seconds: f64,
+        last_lines: String,
+    },
+    /// A message could not be delivered to the agent.
+    #[error("cannot send to {session}: {message}")]
+    Send { session: String, message: String },
+    /// An adapter file or table is invalid, or its Lua code failed (`path:line: message`).
+    #[error("{0}")]
+    Adapter(String),
+    /// Lua raised an error outside adapter loading (scripts, REPL).
+    #[error("{0}")]
+    Lua(String),
+    /// Input rejected before anything was done.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<mlua::Error> for Error {
+    fn from(err: mlua::Error) -> Self {
+        Error::Lua(crate::lua::error_message(&err))
+    }
+}

@@ -1,0 +1,293 @@
+//! The layered status decision for one observation. Pure: text and process
+//! facts in, a [`Verdict`] out.
+//!
+//! 1. The process: pane gone, process ended (with its exit code), back to a
+//!    shell — beats any screen text.
+//! 2. An adapter's optional Lua `classify` hook, then its rules and the
+//!    defaults, in order ([`When::Unchanged`] rules only on a still screen).
+//! 3. Change: a changed screen is `running`; otherwise the previous status holds.
+
+use serde::Serialize;
+
+use super::rules::{Rule, When};
+use super::screen::Screen;
+use super::status::SessionStatus;
+
+/// Which rule decided, and the line it matched.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub rule: String,
+    pub line: String,
+}
+
+/// A classification: status, a short snake_case reason, and evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub status: SessionStatus,
+    pub reason: String,
+    pub evidence: Evidence,
+}
+
+impl Verdict {
+    pub fn new(
+        status: SessionStatus,
+        reason: impl Into<String>,
+        rule: impl Into<String>,
+        line: impl Into<String>,
+    ) -> Verdict {
+        Verdict {
+            status,
+            reason: reason.into(),
+            evidence: Evidence {
+                rule: rule.into(),
+                line: line.into(),
+            },
+        }
+    }
+}
+
+/// What tmux says about the agent's process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Process {
+    /// Nothing known (a saved screen).
+    #[default]
+    Unknown,
+    /// Alive, with its foreground command.
+    Alive { command: String },
+    /// The agent process ended; the pane is kept by `remain-on-exit`.
+    Ended {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The pane's foreground process is a shell the agent returned to.
+    BackToShell { shell: String },
+    /// The session or pane no longer exists.
+    Gone,
+    /// This product stopped the session.
+    Stopped,
+}
+
+/// Shell names that mean "the agent is gone, a shell has the terminal".
+pub const SHELLS: &[&str] = &[
+    "bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "nu", "ash",
+];
+
+/// Everything the decision looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub screen: &'a Screen,
+    /// The screen differs from the last observation (status bar excluded).
+    pub changed: bool,
+    pub previous: SessionStatus,
+    pub process: &'a Process,
+}
+
+/// The rules of one adapter, ready to classify with.
+#[derive(Clone, Copy, Debug)]
+pub struct Classifier<'a> {
+    pub rules: &'a [Rule],
+    /// The agent exiting with code 0 means it finished its task (`done`).
+    pub exit_zero_is_done: bool,
+}
+
+/// An adapter hook run before the rules; `None` falls through.
+pub type Hook<'a> = &'a dyn Fn(&Context<'_>) -> Option<Verdict>;
+
+impl Classifier<'_> {
+    /// Classifies one observation.
+    pub fn classify(&self, ctx: &Context<'_>, hook: Option<Hook<'_>>) -> Verdict {
+        if let Some(verdict) = self.process_layer(ctx.process) {
+            return verdict;
+        }
+        if let Some(verdict) = hook.and_then(|h| h(ctx)) {
+            return verdict;
+        }
+        if let Some(verdict) = self.rule_layer(ctx) {
+            return verdict;
+        }
+        if ctx.changed {
+            Verdict::new(SessionStatus::Running, "output_changed", "change", "")
+        } else {
+            Verdict::new(ctx.previous, "unchanged", "change", "")
+        }
+    }
+
+    fn process_layer(&self, process: &Process) -> Option<Verdict> {
+        match process {
+            Process::Unknown | Process::Alive { .. } => None,
+            Process::Stopped => Some(Verdict::new(
+                SessionStatus::Stopped,
+                "stopped",
+                "process",
+                "stopped by doeff-agents",
+            )),
+            Process::Gone => Some(Verdict::new(
+                SessionStatus::Exited,
+                "pane_gone",
+                "process",
+                "the tmux session or pane no longer exists",
+            )),
+            Process::BackToShell { shell } => Some(Verdict::new(
+                SessionStatus::Exited,
+                "process_exited",
+                "process",
+                format!("the pane is back to {shell}"),
+            )),
+            Process::Ended { code, signal } => {
+                let line = match (code, signal) {
+                    (_, Some(sig)) => format!("killed by signal {sig}"),
+                    (Some(code), None) => format!("exit code {code}"),
+                    (None, None) => "process ended".to_owned(),
+                };
+                let success = *code == Some(0) && signal.is_none() && self.exit_zero_is_done;
+                Some(if success {
+                    Verdict::new(SessionStatus::Done, "exit_success", "process", line)
+                } else {
+                    Verdict::new(SessionStatus::Exited, "process_exited", "process", line)
+                })
+            }
+        }
+    }
+
+    fn rule_layer(&self, ctx: &Context<'_>) -> Option<Verdict> {
+        self.rules
+            .iter()
+            .filter(|rule| !(ctx.changed && rule.when == When::Unchanged))
+            .find_map(|rule| {
+                rule.find(ctx.screen)
+                    .map(|line| Verdict::new(rule.status, &rule.reason, &rule.id, line.trim()))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::rules::default_rules;
+
+    fn verdict(text: &str, changed: bool, process: Process) -> Verdict {
+        let rules = default_rules();
+        let screen = Screen::from_text(text);
+        let classifier = Classifier {
+            rules: &rules,
+            exit_zero_is_done: false,
+        };
+        classifier.classify(
+            &Context {
+                screen: &screen,
+                changed,
+                previous: SessionStatus::Running,
+                process: &process,
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn process_layer_beats_screen_text() {
+        let v = verdict(
+            "Task completed successfully",
+            false,
+            Process::Ended {
+                code: Some(3),
+                signal: None,
+            },
+        );
+        assert_eq!(v.status, SessionStatus::Exited);
+        assert_eq!(v.evidence.line, "exit code 3");
+        assert_eq!(
+            verdict("x", false, Process::Gone).reason,
+            "pane_gone".to_owned()
+        );
+    }
+
+    #[test]
+    fn changed_screen_is_running_and_still_screen_keeps_status() {
+        assert_eq!(
+            verdict("working", true, Process::Unknown).status,
+            SessionStatus::Running
+        );
+        let still = verdict("working", false, Process::Unknown);
+        assert_eq!(still.status, SessionStatus::Running);
+        assert_eq!(still.reason, "unchanged");
+    }
+
+    #[test]
+    fn idle_prompt_needs_a_still_screen_and_no_busy_marker() {
+        assert_eq!(
+            verdict("> \n? for shortcuts", false, Process::Unknown).status,
+            SessionStatus::Blocked
+        );
+        assert_eq!(
+            verdict("> \n? for shortcuts", true, Process::Unknown).status,
+            SessionStatus::Running
+        );
+        let busy = "  · Thinking… (esc to interrupt)\n╭───╮\n│ > │\n╰───╯\n  ? for shortcuts";
+        assert_eq!(
+            verdict(busy, false, Process::Unknown).status,
+            SessionStatus::Running
+        );
+    }
+
+    #[test]
+    fn known_reference_misreadings_are_gone() {
+        for text in [
+            "Downloading dependencies... 100%",
+            "Running migrations #",
+            "Total cost: 12$",
+        ] {
+            assert_ne!(
+                verdict(text, false, Process::Unknown).status,
+                SessionStatus::Exited
+            );
+        }
+        let prose = verdict(
+            "Great, goodbye is not what I meant\n❯ ",
+            false,
+            Process::Unknown,
+        );
+        assert_ne!(prose.status, SessionStatus::Done);
+    }
+
+    #[test]
+    fn rate_limit_families_are_blocked_api_but_warnings_are_not() {
+        for text in [
+            "API Error: 429 Too Many Requests",
+            "This request would exceed the rate limit for your organization",
+            "Claude usage limit reached. Your limit will reset at 6pm",
+            "API Error: 529 Overloaded",
+        ] {
+            assert_eq!(
+                verdict(text, false, Process::Unknown).status,
+                SessionStatus::BlockedApi,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            verdict(
+                "You've used 88% of your weekly limit",
+                false,
+                Process::Unknown
+            )
+            .status,
+            SessionStatus::Running
+        );
+    }
+
+    #[test]
+    fn failures_count_only_once_the_agent_gave_up() {
+        assert_eq!(
+            verdict("API Error: 401 Unauthorized", false, Process::Unknown).status,
+            SessionStatus::Failed
+        );
+        assert_eq!(
+            verdict(
+                "API Error (Connection refused) · Retrying in 4s · attempt 2/10",
+                false,
+                Process::Unknown
+            )
+            .status,
+            SessionStatus::Running
+        );
+    }
+}

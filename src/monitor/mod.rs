@@ -1,0 +1,141 @@
+//! The monitor: statuses, screen normalisation, status rules, the layered
+//! classifier, PR detection, and [`MonitorState`], which turns a stream of
+//! captured screens into [`Observation`]s. Pure: no tmux calls here; the
+//! session layer feeds it captures and process facts.
+
+mod classify;
+mod pr;
+mod rules;
+mod screen;
+mod status;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
+pub use pr::find_pr_urls;
+pub use rules::{BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, Rule, When, default_rules};
+pub use screen::{Screen, strip_escapes};
+pub use status::SessionStatus;
+
+/// What one observation of a session found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    pub status: SessionStatus,
+    /// The status before this observation.
+    pub previous: SessionStatus,
+    pub reason: String,
+    pub evidence: Evidence,
+    /// The screen (status bar excluded) differs from the last observation.
+    pub output_changed: bool,
+    /// The newest PR URL seen on screen, if any.
+    pub pr_url: Option<String>,
+    /// PR URLs seen for the first time in this observation.
+    pub new_pr_urls: Vec<String>,
+    /// The last lines of the screen.
+    pub output_snippet: String,
+    pub is_terminal: bool,
+}
+
+impl Observation {
+    /// The status differs from the previous one.
+    pub fn status_changed(&self) -> bool {
+        self.status != self.previous
+    }
+}
+
+/// Per-session memory between observations: last hash, status, PRs reported.
+#[derive(Clone, Debug)]
+pub struct MonitorState {
+    pub status: SessionStatus,
+    last_hash: Option<u64>,
+    reported_prs: HashSet<String>,
+    last_pr: Option<String>,
+}
+
+/// How many screen lines an observation keeps as its snippet.
+pub const SNIPPET_LINES: usize = 20;
+
+impl MonitorState {
+    pub fn new(status: SessionStatus) -> Self {
+        MonitorState {
+            status,
+            last_hash: None,
+            reported_prs: HashSet::new(),
+            last_pr: None,
+        }
+    }
+
+    /// Classifies a new screen against the last one and records the result.
+    pub fn observe(
+        &mut self,
+        screen: &Screen,
+        process: &Process,
+        classifier: Classifier<'_>,
+        status_bar_lines: usize,
+        hook: Option<Hook<'_>>,
+    ) -> Observation {
+        let hash = screen.content_hash(status_bar_lines);
+        let changed = self.last_hash != Some(hash);
+        self.last_hash = Some(hash);
+        let previous = self.status;
+        let verdict = classifier.classify(
+            &Context {
+                screen,
+                changed,
+                previous,
+                process,
+            },
+            hook,
+        );
+        let text = screen.text();
+        let mut new_pr_urls = Vec::new();
+        for url in find_pr_urls(&text) {
+            if self.reported_prs.insert(url.clone()) {
+                new_pr_urls.push(url.clone());
+            }
+            self.last_pr = Some(url);
+        }
+        self.status = verdict.status;
+        let skip = screen.lines.len().saturating_sub(SNIPPET_LINES);
+        Observation {
+            status: verdict.status,
+            previous,
+            reason: verdict.reason,
+            evidence: verdict.evidence,
+            output_changed: changed,
+            pr_url: self.last_pr.clone(),
+            new_pr_urls,
+            output_snippet: screen.lines[skip..].join("\n"),
+            is_terminal: verdict.status.is_terminal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prs_are_reported_once_and_changes_tracked() {
+        let rules = default_rules();
+        let classifier = Classifier {
+            rules: &rules,
+            exit_zero_is_done: false,
+        };
+        let mut state = MonitorState::new(SessionStatus::Booting);
+        let screen = Screen::from_text("PR: https://github.com/a/b/pull/7");
+        let first = state.observe(&screen, &Process::Unknown, classifier, 0, None);
+        assert!(first.output_changed);
+        assert_eq!(first.status, SessionStatus::Running);
+        assert_eq!(first.new_pr_urls, vec!["https://github.com/a/b/pull/7"]);
+        let second = state.observe(&screen, &Process::Unknown, classifier, 0, None);
+        assert!(!second.output_changed);
+        assert!(second.new_pr_urls.is_empty());
+        assert_eq!(
+            second.pr_url.as_deref(),
+            Some("https://github.com/a/b/pull/7")
+        );
+    }
+}

@@ -1,0 +1,446 @@
+//! Agent sessions: launching an agent in its own tmux session, sending it
+//! messages, capturing its screen, observing its status, stopping it.
+//! [`Agents`] is the entry point: one tmux server plus the adapter registry.
+//!
+//! Session metadata (agent, work dir, creation time, adapter source) is
+//! stored on the tmux session as `@doeff-*` user options, so another process
+//! (`watch`, `send`, `ps`, a script) knows what each session is.
+
+mod config;
+mod env;
+mod name;
+mod scope;
+mod send;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use config::{AgentType, LaunchConfig};
+pub use env::{merge_paths, user_path};
+pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
+pub use scope::SessionScope;
+
+use crate::adapter::{Adapter, AdapterRegistry, Injection};
+use crate::error::{Error, Result};
+use crate::monitor::{MonitorState, Observation, Process, SHELLS, Screen, SessionStatus};
+use crate::tmux::{NewSession, PaneState, SessionInfo, Tmux};
+
+/// Default time to wait for a `tmux`-injection agent's ready pattern.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Size of the pane agents run in.
+pub const PANE_WIDTH: u16 = 120;
+pub const PANE_HEIGHT: u16 = 40;
+
+/// tmux user options holding session metadata.
+pub const OPT_AGENT: &str = "@doeff-agent";
+pub const OPT_WORK_DIR: &str = "@doeff-work-dir";
+pub const OPT_CREATED: &str = "@doeff-created";
+pub const OPT_ADAPTER: &str = "@doeff-adapter";
+
+/// One agent running in one tmux session. Holds its monitor state; the
+/// tmux session itself is the source of truth and is looked up by pane id.
+#[derive(Clone, Debug)]
+pub struct AgentSession {
+    pub session_name: String,
+    pub pane_id: String,
+    pub agent_type: AgentType,
+    pub work_dir: PathBuf,
+    /// Unix time the session was created.
+    pub created_at: u64,
+    pub status: SessionStatus,
+    stopped: bool,
+    monitor: MonitorState,
+}
+
+impl AgentSession {
+    pub fn is_terminal(&self) -> bool {
+        self.status.is_terminal()
+    }
+}
+
+/// The entry point of the Rust API: a tmux server and the adapters.
+#[derive(Clone, Debug)]
+pub struct Agents {
+    tmux: Tmux,
+    adapters: Arc<AdapterRegistry>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Agents {
+    /// The server from `DOEFF_AGENTS_TMUX_SOCKET` (else the default one) and
+    /// the built-in adapters.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::new(
+            Tmux::from_env(),
+            Arc::new(AdapterRegistry::builtin()?),
+        ))
+    }
+
+    pub fn new(tmux: Tmux, adapters: Arc<AdapterRegistry>) -> Self {
+        Agents { tmux, adapters }
+    }
+
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
+    pub fn adapters(&self) -> &Arc<AdapterRegistry> {
+        &self.adapters
+    }
+
+    /// Starts `config`'s agent in a new tmux session `name` (prefixed with
+    /// `doeff-`). For `tmux`-injection agents with a prompt, waits up to
+    /// `ready_timeout` for the ready pattern, then pastes the prompt. Any
+    /// failure after the session exists removes it. Returns it `booting`.
+    pub fn launch_session(
+        &self,
+        name: &str,
+        config: &LaunchConfig,
+        ready_timeout: Duration,
+    ) -> Result<AgentSession> {
+        let full_name = session_name(name)?;
+        let work_dir = checked_work_dir(&config.work_dir)?;
+        let adapter = self.adapters.get(config.agent_type.adapter_name())?;
+        let path = user_path();
+        if !adapter.is_available(&path) {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!(
+                    "{} was not found on PATH",
+                    adapter.binary.as_deref().unwrap_or(&adapter.name)
+                ),
+            });
+        }
+        let mut argv_config = config.clone();
+        argv_config.work_dir = work_dir.clone();
+        if adapter.injection == Injection::Tmux {
+            argv_config.prompt = None;
+        }
+        let mut argv = adapter.launch_argv(&argv_config)?;
+        if argv.len() == 1 {
+            // tmux runs a lone argument through `sh -c`; two or more are exec'd.
+            argv.insert(0, "env".to_owned());
+        }
+        if self.tmux.has_session(&full_name)? {
+            return Err(Error::SessionAlreadyExists(full_name));
+        }
+        let mut env: Vec<(String, String)> =
+            vec![("PATH".into(), path.to_string_lossy().into_owned())];
+        env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some((key, _)) = env
+            .iter()
+            .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
+        {
+            return Err(Error::InvalidInput(format!(
+                "invalid environment variable name {key:?}"
+            )));
+        }
+        let created_at = now_secs();
+        let options = vec![
+            (OPT_AGENT.to_owned(), adapter.name.clone()),
+            (
+                OPT_WORK_DIR.to_owned(),
+                work_dir.to_string_lossy().into_owned(),
+            ),
+            (OPT_CREATED.to_owned(), created_at.to_string()),
+            (OPT_ADAPTER.to_owned(), adapter.source.clone()),
+        ];
+        let pane_id = self.tmux.new_session(&NewSession {
+            name: &full_name,
+            work_dir: &work_dir,
+            argv: &argv,
+            env: &env,
+            options: &options,
+            width: PANE_WIDTH,
+            height: PANE_HEIGHT,
+            remain_on_exit: true,
+        })?;
+        let session = AgentSession {
+            session_name: full_name.clone(),
+            pane_id,
+            agent_type: config.agent_type.clone(),
+            work_dir,
+            created_at,
+            status: SessionStatus::Booting,
+            stopped: false,
+            monitor: MonitorState::new(SessionStatus::Booting),
+        };
+        if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt) {
+            let delivered = self
+                .wait_until_ready(&session, &adapter, ready_timeout)
+                .and_then(|()| self.send_message(&session, prompt, true));
+            if let Err(err) = delivered {
+                let _ = self.tmux.kill_session(&full_name);
+                return Err(err);
+            }
+        }
+        Ok(session)
+    }
+
+    /// Polls the pane until the adapter's ready pattern shows.
+    fn wait_until_ready(
+        &self,
+        session: &AgentSession,
+        adapter: &Adapter,
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = Screen::default();
+        loop {
+            if let Some(state) = self.tmux.pane_state(&session.pane_id)?
+                && state.dead
+            {
+                return Err(Error::AgentLaunch {
+                    agent: adapter.name.clone(),
+                    message: format!(
+                        "the agent exited during start-up ({}); last screen lines:\n{}",
+                        state
+                            .exit_status
+                            .map_or("no exit code".to_owned(), |c| format!("exit code {c}")),
+                        last_lines(&last, 8)
+                    ),
+                });
+            }
+            last = Screen::from_text(&self.tmux.capture_pane(&session.pane_id, 0)?);
+            let ready = match &adapter.ready_pattern {
+                Some(re) => last.lines.iter().any(|l| re.is_match(l)),
+                None => !last.lines.is_empty(),
+            };
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::AgentReadyTimeout {
+                    agent: adapter.name.clone(),
+                    seconds: timeout.as_secs_f64(),
+                    last_lines: last_lines(&last, 8),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A handle on an existing session by name (`NAME` or `doeff-NAME`, exact).
+    pub fn session(&self, name: &str) -> Result<AgentSession> {
+        let sessions = self.tmux.list_sessions()?;
+        lookup_candidates(name)
+            .iter()
+            .find_map(|candidate| sessions.iter().find(|s| &s.name == candidate))
+            .map(session_from_info)
+            .ok_or_else(|| Error::SessionNotFound(name.to_owned()))
+    }
+
+    /// Every session on the server; with `all`, also those not made by doeff-agents.
+    pub fn list(&self, all: bool) -> Result<Vec<AgentSession>> {
+        Ok(self
+            .tmux
+            .list_sessions()?
+            .iter()
+            .filter(|s| all || s.name.starts_with(PREFIX))
+            .map(session_from_info)
+            .collect())
+    }
+
+    /// The adapter for a session (a rules-only fallback for foreign sessions).
+    pub fn adapter_for(&self, session: &AgentSession) -> Arc<Adapter> {
+        self.adapters
+            .get(session.agent_type.adapter_name())
+            .unwrap_or_else(|_| {
+                Arc::new(Adapter::native("generic", |_| Err("not launchable".into())))
+            })
+    }
+
+    /// The last `lines` lines of the session's screen and scrollback.
+    pub fn capture_output(&self, session: &AgentSession, lines: usize) -> Result<String> {
+        let text = self
+            .tmux
+            .capture_pane(&session.pane_id, lines)
+            .map_err(|e| self.gone_or(e, session))?;
+        let screen = Screen::from_text(&text);
+        let skip = screen.lines.len().saturating_sub(lines);
+        Ok(screen.lines[skip..].join("\n"))
+    }
+
+    fn gone_or(&self, err: Error, session: &AgentSession) -> Error {
+        if crate::tmux::is_not_found(&err) {
+            Error::SessionNotFound(session.session_name.clone())
+        } else {
+            err
+        }
+    }
+
+    /// Stops the session (kills its tmux session). Idempotent.
+    pub fn stop_session(&self, session: &mut AgentSession) -> Result<()> {
+        if self.tmux.has_session(&session.session_name)? {
+            self.tmux.kill_session(&session.session_name)?;
+        }
+        session.stopped = true;
+        session.status = SessionStatus::Stopped;
+        session.monitor.status = SessionStatus::Stopped;
+        Ok(())
+    }
+
+    /// Attaches the terminal (or switches the tmux client) to the session.
+    pub fn attach_session(&self, session: &AgentSession) -> Result<()> {
+        self.tmux.attach_session(&session.session_name)
+    }
+
+    /// What the process layer sees for the session right now.
+    pub fn process_of(&self, session: &AgentSession, adapter: &Adapter) -> Result<Process> {
+        if session.stopped {
+            return Ok(Process::Stopped);
+        }
+        let state = self.tmux.pane_state(&session.pane_id)?;
+        Ok(process_from_state(state.as_ref(), adapter))
+    }
+
+    /// One observation: capture, classify, compare with the last one.
+    pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
+        let adapter = self.adapter_for(session);
+        let process = self.process_of(session, &adapter)?;
+        let screen = match process {
+            Process::Gone | Process::Stopped => Screen::default(),
+            _ => match self.tmux.capture_pane(&session.pane_id, 0) {
+                Ok(text) => Screen::from_text(&text),
+                Err(err) if crate::tmux::is_not_found(&err) => {
+                    return self.observe_with(
+                        session,
+                        &adapter,
+                        &Screen::default(),
+                        &Process::Gone,
+                    );
+                }
+                Err(err) => return Err(err),
+            },
+        };
+        self.observe_with(session, &adapter, &screen, &process)
+    }
+
+    /// One observation of an already captured screen.
+    pub fn observe_with(
+        &self,
+        session: &mut AgentSession,
+        adapter: &Adapter,
+        screen: &Screen,
+        process: &Process,
+    ) -> Result<Observation> {
+        let hook = |ctx: &crate::monitor::Context<'_>| adapter.run_hook(ctx);
+        let observation = session.monitor.observe(
+            screen,
+            process,
+            adapter.classifier(),
+            adapter.status_bar_lines,
+            adapter
+                .has_hook()
+                .then_some(&hook as crate::monitor::Hook<'_>),
+        );
+        session.status = observation.status;
+        Ok(observation)
+    }
+
+    /// One observation; calls `on_status_change(old, new, output)` on a real
+    /// change and `on_pr_detected(url)` once per new PR URL. Returns the new
+    /// status when it changed.
+    pub fn monitor_session(
+        &self,
+        session: &mut AgentSession,
+        mut on_status_change: impl FnMut(SessionStatus, SessionStatus, &str),
+        mut on_pr_detected: impl FnMut(&str),
+    ) -> Result<Option<SessionStatus>> {
+        let observation = self.observe(session)?;
+        for url in &observation.new_pr_urls {
+            on_pr_detected(url);
+        }
+        if observation.status_changed() {
+            on_status_change(
+                observation.previous,
+                observation.status,
+                &observation.output_snippet,
+            );
+            Ok(Some(observation.status))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A guard that stops the session when dropped.
+    pub fn session_scope(
+        &self,
+        name: &str,
+        config: &LaunchConfig,
+        ready_timeout: Duration,
+    ) -> Result<SessionScope<'_>> {
+        let session = self.launch_session(name, config, ready_timeout)?;
+        Ok(SessionScope::new(self, session))
+    }
+}
+
+fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
+    let canonical = dir.canonicalize().map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !canonical.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "work dir {} is not a directory",
+            dir.display()
+        )));
+    }
+    Ok(canonical)
+}
+
+fn last_lines(screen: &Screen, n: usize) -> String {
+    screen.last_non_blank(n).collect::<Vec<_>>().join("\n")
+}
+
+fn session_from_info(info: &SessionInfo) -> AgentSession {
+    let agent_type = info
+        .agent
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| AgentType::Custom("generic".into()));
+    AgentSession {
+        session_name: info.name.clone(),
+        pane_id: info.pane_id.clone(),
+        agent_type,
+        work_dir: info.work_dir.clone().map(PathBuf::from).unwrap_or_default(),
+        created_at: info.created,
+        status: SessionStatus::Running,
+        stopped: false,
+        monitor: MonitorState::new(SessionStatus::Running),
+    }
+}
+
+/// The process layer's view of a pane.
+pub fn process_from_state(state: Option<&PaneState>, adapter: &Adapter) -> Process {
+    let Some(state) = state else {
+        return Process::Gone;
+    };
+    if state.dead {
+        return Process::Ended {
+            code: state.exit_status,
+            signal: state.exit_signal,
+        };
+    }
+    let command = state.current_command.as_str();
+    let launched_shell = adapter
+        .binary
+        .as_deref()
+        .is_some_and(|b| SHELLS.contains(&b));
+    if SHELLS.contains(&command) && !launched_shell {
+        Process::BackToShell {
+            shell: command.to_owned(),
+        }
+    } else {
+        Process::Alive {
+            command: command.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Everything that speaks to tmux: the public low-level operations of the spec
+//! (`has_session`, `list_sessions`, `new_session`, `send_keys`, `capture_pane`,
+//! `kill_session`, `attach_session`), pane state for the monitor's process layer,
+//! and bracketed paste. Commands are built with `tmux_interface`'s argv builders
+//! and run through a [`Transport`]; nothing here knows about agents.
+//!
+//! Targeting is exact: sessions are addressed as `=name` (tmux otherwise matches
+//! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
+//! looked up from an exact name match done here, never by tmux.
+
+mod server;
+mod transport;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tmux_interface as ti;
+
+pub use server::{SOCKET_ENV, Server, Socket};
+pub use transport::{Subprocess, TmuxArgs, Transport, chain_commands, escape_argument};
+
+use crate::error::{Error, Result};
+
+/// Field separator in our `-F` formats (cannot occur in a valid session name).
+const SEP: char = '\u{1f}';
+
+/// True when a `tmux` binary can be run.
+pub fn is_tmux_available() -> bool {
+    std::process::Command::new("tmux")
+        .arg("-V")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True when this process runs inside a tmux client (`$TMUX` is set).
+pub fn is_inside_tmux() -> bool {
+    std::env::var_os("TMUX").is_some_and(|v| !v.is_empty())
+}
+
+/// One line of `list_sessions`: a tmux session and the metadata this product
+/// stored on it (empty for sessions it did not create).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub name: String,
+    /// Unix time the tmux session was created.
+    pub created: u64,
+    pub attached: bool,
+    /// The active pane (`%N`).
+    pub pane_id: String,
+    /// `@doeff-*` user options: agent, work dir, created, ...
+    pub agent: Option<String>,
+    pub work_dir: Option<String>,
+}
+
+/// What tmux knows about a pane's process (the monitor's process layer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaneState {
+    pub pane_id: String,
+    pub session_name: String,
+    /// The pane's process has ended (kept on screen by `remain-on-exit`).
+    pub dead: bool,
+    /// Exit status of a dead pane, when tmux knows it.
+    pub exit_status: Option<i32>,
+    /// Signal that ended a dead pane, when tmux knows it.
+    pub exit_signal: Option<i32>,
+    /// Name of the foreground process (`pane_current_command`).
+    pub current_command: String,
+    pub pid: u32,
+    pub title: String,
+}
+
+/// What `new_session` creates: a detached session running `argv` directly
+/// (no shell), in `work_dir`, with `env` set and user options stored.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    pub name: &'a str,
+    pub work_dir: &'a Path,
+    pub argv: &'a [String],
+    pub env: &'a [(String, String)],
+    /// Session user options (`@doeff-agent` ...), set in the same tmux call.
+    pub options: &'a [(String, String)],
+    pub width: u16,
+    pub height: u16,
+    /// Keep the pane (and its exit status) after the process ends.
+    pub remain_on_exit: bool,
+}
+
+/// A handle on one tmux server through one transport. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Tmux {
+    transport: Arc<dyn Transport>,
+}
+
+static BUFFER_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn args(command: ti::TmuxCommand<'_>) -> TmuxArgs {
+    command
+        .to_vec()
+        .into_iter()
+        .map(|a| a.into_owned())
+        .collect()
+}
+
+/// tmux expands formats (`#{...}`) in some path arguments; `##` is a literal `#`.
+fn escape_format(text: &str) -> String {
+    text.replace('#', "##")
+}
+
+/// `=name`: an exact session target.
+fn exact(name: &str) -> String {
+    format!("={name}")
+}
+
+/// True for the errors tmux gives when no server runs on the socket.
+pub fn is_no_server(err: &Error) -> bool {
+    match err {
+        Error::Tmux { message, .. } => {
+            message.contains("no server running")
+                || message.contains("error connecting to")
+                || message.contains("No such file or directory")
+        }
+        _ => false,
+    }
+}
+
+/// True for tmux's "can't find session/pane/window" errors.
+pub fn is_not_found(err: &Error) -> bool {
+    match err {
+        Error::Tmux { message, .. } => message.contains("can't find") || is_no_server(err),
+        _ => false,
+    }
+}
+
+impl Tmux {
+    /// The server named by `DOEFF_AGENTS_TMUX_SOCKET`, else the default one,
+    /// over a subprocess transport.
+    pub fn from_env() -> Self {
+        Self::new(Server::from_env())
+    }
+
+    /// A server over the subprocess transport.
+    pub fn new(server: Server) -> Self {
+        Self::with_transport(Arc::new(Subprocess::new(server)))
+    }
+
+    /// A server over any transport.
+    pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
+        Tmux { transport }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.transport.server()
+    }
+
+    /// Runs raw tmux commands (chained) on this server.
+    pub fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.transport.run(commands, stdin)
+    }
+
+    fn run_text(&self, command: TmuxArgs) -> Result<String> {
+        let out = self.run(&[command], None)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// True when a session of exactly this name exists (false with no server).
+    pub fn has_session(&self, name: &str) -> Result<bool> {
+        let command = args(ti::HasSession::new().target_session(exact(name)).build());
+        match self.run(&[command], None) {
+            Ok(_) => Ok(true),
+            Err(err) if is_not_found(&err) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Every session on the server; empty when no server runs.
+    pub fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
+        let format = [
+            "#{session_name}",
+            "#{session_created}",
+            "#{session_attached}",
+            "#{pane_id}",
+            "#{@doeff-agent}",
+            "#{@doeff-work-dir}",
+        ]
+        .join(&SEP.to_string());
+        let command = args(ti::ListSessions::new().format(format).build());
+        let text = match self.run_text(command) {
+            Ok(text) => text,
+            Err(err) if is_no_server(&err) => return Ok(Vec::new()),
+            Err(err) => return Err(err),
+        };
+        Ok(text.lines().filter_map(parse_session_line).collect())
+    }
+
+    /// Creates a detached session running `spec.argv` and returns its pane id.
+    pub fn new_session(&self, spec: &NewSession<'_>) -> Result<String> {
+        let work_dir = escape_format(&spec.work_dir.to_string_lossy());
+        let mut builder = ti::NewSession::new()
+            .detached()
+            .print()
+            .format("#{pane_id}")
+            .session_name(spec.name)
+            .start_directory(work_dir)
+            .width(usize::from(spec.width))
+            .height(usize::from(spec.height));
+        for (key, value) in spec.env {
+            builder = builder.environment(key.as_str(), value.as_str());
+        }
+        let mut new_session = args(builder.build());
+        new_session.push("--".into());
+        new_session.extend(spec.argv.iter().cloned());
+        let mut commands = vec![new_session];
+        if spec.remain_on_exit {
+            commands.push(args(
+                ti::SetOption::new()
+                    .window()
+                    .target_pane(format!("{}:", exact(spec.name)))
+                    .option("remain-on-exit")
+                    .value("on")
+                    .build(),
+            ));
+        }
+        for (key, value) in spec.options {
+            commands.push(self.session_option_args(spec.name, key, value));
+        }
+        let out = self.run(&commands, None)?;
+        let pane = String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if pane.starts_with('%') {
+            Ok(pane)
+        } else {
+            Err(Error::Tmux {
+                command: "new-session".into(),
+                message: format!("unexpected reply {pane:?}"),
+            })
+        }
+    }
+
+    fn session_option_args(&self, session: &str, key: &str, value: &str) -> TmuxArgs {
+        args(
+            ti::SetOption::new()
+                .target_pane(format!("{}:", exact(session)))
+                .option(key)
+                .value(value)
+                .build(),
+        )
+    }
+
+    /// Stores a user option (`@name`) on a session.
+    pub fn set_session_option(&self, session: &str, key: &str, value: &str) -> Result<()> {
+        self.run(&[self.session_option_args(session, key, value)], None)
+            .map(drop)
+    }
+
+    /// Sends keys to a pane. With `literal`, `keys` are text typed as is (`-l`);
+    /// otherwise they are tmux key names (`Enter`, `C-c`, `Escape`).
+    pub fn send_keys(&self, target: &str, keys: &[&str], literal: bool) -> Result<()> {
+        let mut builder = ti::SendKeys::new().target_pane(target);
+        if literal {
+            builder = builder.disable_lookup();
+        }
+        let mut command = args(builder.build());
+        command.push("--".into());
+        command.extend(keys.iter().map(|k| (*k).to_owned()));
+        self.run(&[command], None).map(drop)
+    }
+
+    /// Pastes `text` into a pane through a private tmux buffer, wrapped in
+    /// bracketed-paste markers when the application asked for them (`-p`).
+    /// The text goes on stdin, so its size is not bound by tmux's command limit.
+    pub fn paste_text(&self, target: &str, text: &str) -> Result<()> {
+        let buffer = format!(
+            "doeff-paste-{}-{}",
+            std::process::id(),
+            BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut load = args(ti::LoadBuffer::new().buffer_name(buffer.as_str()).build());
+        load.push("-".into());
+        let paste = args(
+            ti::PasteBuffer::new()
+                .delete()
+                .bracket_codes()
+                .buffer_name(buffer.as_str())
+                .target_pane(target)
+                .build(),
+        );
+        self.run(&[load, paste], Some(text.as_bytes())).map(drop)
+    }
+
+    /// The pane's visible screen (and `history` lines above it), as text
+    /// without escape sequences.
+    pub fn capture_pane(&self, target: &str, history: usize) -> Result<String> {
+        let mut builder = ti::CapturePane::new().stdout().target_pane(target);
+        if history > 0 {
+            builder = builder.start_line(format!("-{history}"));
+        }
+        self.run_text(args(builder.build()))
+    }
+
+    /// Kills a session by exact name.
+    pub fn kill_session(&self, name: &str) -> Result<()> {
+        let command = args(ti::KillSession::new().target_session(exact(name)).build());
+        self.run(&[command], None).map(drop)
+    }
+
+    /// Kills the whole server (used by tests on their throwaway servers).
+    pub fn kill_server(&self) -> Result<()> {
+        self.run(&[vec!["kill-server".into()]], None).map(drop)
+    }
+
+    /// Attaches the terminal to a session; inside tmux, switches the client.
+    pub fn attach_session(&self, name: &str) -> Result<()> {
+        if !self.has_session(name)? {
+            return Err(Error::SessionNotFound(name.into()));
+        }
+        let command = if is_inside_tmux() {
+            args(ti::SwitchClient::new().target_session(exact(name)).build())
+        } else {
+            args(ti::AttachSession::new().target_session(exact(name)).build())
+        };
+        // Attaching needs the terminal, so this one call inherits stdio.
+        let status = Subprocess::new(self.server().clone())
+            .command()
+            .args(chain_commands(&[command]))
+            .status()
+            .map_err(transport::spawn_error)?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Tmux {
+                command: "attach-session".into(),
+                message: format!("exited with {status}"),
+            })
+        }
+    }
+
+    /// Process state of every pane on the server (one call); empty with no server.
+    pub fn pane_states(&self) -> Result<Vec<PaneState>> {
+        let command = args(
+            ti::ListPanes::new()
+                .all()
+                .format(PANE_FORMAT.join(&SEP.to_string()))
+                .build(),
+        );
+        match self.run_text(command) {
+            Ok(text) => Ok(text.lines().filter_map(parse_pane_line).collect()),
+            Err(err) if is_no_server(&err) => Ok(Vec::new()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Process state of one pane; `None` when the pane (or server) is gone.
+    pub fn pane_state(&self, pane_id: &str) -> Result<Option<PaneState>> {
+        let command = args(
+            ti::ListPanes::new()
+                .target(pane_id)
+                .format(PANE_FORMAT.join(&SEP.to_string()))
+                .build(),
+        );
+        match self.run_text(command) {
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(parse_pane_line)
+                .find(|p| p.pane_id == pane_id)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The pane id of the session with exactly this name.
+    pub fn session_pane(&self, name: &str) -> Result<String> {
+        self.list_sessions()?
+            .into_iter()
+            .find(|s| s.name == name)
+            .map(|s| s.pane_id)
+            .ok_or_else(|| Error::SessionNotFound(name.into()))
+    }
+}
+
+const PANE_FORMAT: [&str; 8] = [
+    "#{pane_id}",
+    "#{session_name}",
+    "#{pane_dead}",
+    "#{pane_dead_status}",
+    "#{pane_dead_signal}",
+    "#{pane_current_command}",
+    "#{pane_pid}",
+    "#{pane_title}",
+];
+
+fn non_empty(field: &str) -> Option<String> {
+    (!field.is_empty()).then(|| field.to_owned())
+}
+
+fn parse_session_line(line: &str) -> Option<SessionInfo> {
+    let fields: Vec<&str> = line.split(SEP).collect();
+    let [name, created, attached, pane_id, agent, work_dir] = fields.as_slice() else {
+        return None;
+    };
+    Some(SessionInfo {
+        name: (*name).to_owned(),
+        created: created.parse().unwrap_or(0),
+        attached: *attached != "0" && !attached.is_empty(),
+        pane_id: (*pane_id).to_owned(),
+        agent: non_empty(agent),
+        work_dir: non_empty(work_dir),
+    })
+}
+
+fn parse_pane_line(line: &str) -> Option<PaneState> {
+    let mut fields = line.splitn(PANE_FORMAT.len(), SEP);
+    let mut next = || fields.next().unwrap_or_default();
+    let pane_id = next().to_owned();
+    if !pane_id.starts_with('%') {
+        return None;
+    }
+    Some(PaneState {
+        pane_id,
+        session_name: next().to_owned(),
+        dead: next() == "1",
+        exit_status: next().parse().ok(),
+        exit_signal: next().parse().ok(),
+        current_command: next().to_owned(),
+        pid: next().parse().unwrap_or(0),
+        title: next().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lines_parse_with_metadata() {
+        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w";
+        let info = parse_session_line(line).expect("parses");
+        assert_eq!(info.name, "doeff-a");
+        assert_eq!(info.pane_id, "%3");
+        assert_eq!(info.agent.as_deref(), Some("claude"));
+        assert!(!info.attached);
+        assert!(parse_session_line("garbage").is_none());
+    }
+
+    #[test]
+    fn pane_lines_parse_dead_status() {
+        let line = "%1\u{1f}doeff-a\u{1f}1\u{1f}3\u{1f}\u{1f}demo\u{1f}42\u{1f}title";
+        let pane = parse_pane_line(line).expect("parses");
+        assert!(pane.dead);
+        assert_eq!(pane.exit_status, Some(3));
+        assert_eq!(pane.exit_signal, None);
+        assert_eq!(pane.pid, 42);
+    }
+
+    #[test]
+    fn formats_in_paths_are_escaped() {
+        assert_eq!(escape_format("/tmp/#{x}"), "/tmp/##{x}");
+    }
+}

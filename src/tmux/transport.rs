@@ -1,0 +1,142 @@
+//! How tmux commands reach the server. A [`Transport`] runs a list of tmux
+//! commands (chained with `;`, executed by the server in one go) and returns
+//! their standard output. [`Subprocess`] spawns one `tmux` process per call.
+//!
+//! Arguments are data: tmux's own command parser treats an argument that ends
+//! in `;` as a command separator, so every argument is escaped here before it
+//! leaves the process ([`escape_argument`]).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use super::server::Server;
+use crate::error::{Error, Result};
+
+/// One tmux command as an argv (`["capture-pane", "-p", "-t", "%1"]`).
+pub type TmuxArgs = Vec<String>;
+
+/// Something that can run tmux commands against one server.
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Runs `commands` as one chained invocation. `stdin` is fed to the
+    /// invocation (used by `load-buffer -`). Returns the combined stdout.
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>>;
+
+    /// The server this transport talks to.
+    fn server(&self) -> &Server;
+}
+
+/// Escapes one argument so that tmux's command parser passes it through
+/// unchanged: a trailing `;` would otherwise end the command (`x;` → `x\;`).
+pub fn escape_argument(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_owned(),
+    }
+}
+
+/// Flattens commands into one argv with `;` separators.
+pub fn chain_commands(commands: &[TmuxArgs]) -> Vec<String> {
+    let mut argv = Vec::new();
+    for (index, command) in commands.iter().enumerate() {
+        if index > 0 {
+            argv.push(";".to_owned());
+        }
+        argv.extend(command.iter().map(|arg| escape_argument(arg)));
+    }
+    argv
+}
+
+/// Runs each call as a `tmux` child process (stdin never inherited).
+#[derive(Clone, Debug, Default)]
+pub struct Subprocess {
+    server: Server,
+}
+
+impl Subprocess {
+    pub fn new(server: Server) -> Self {
+        Subprocess { server }
+    }
+
+    /// The `tmux` command with this server's global arguments.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(self.server.global_args());
+        command
+    }
+}
+
+impl Transport for Subprocess {
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        let name = commands
+            .first()
+            .and_then(|c| c.first())
+            .cloned()
+            .unwrap_or_default();
+        let mut command = self.command();
+        command
+            .args(chain_commands(commands).into_iter().map(OsString::from))
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(spawn_error)?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // A write error (tmux exited early) shows up in the exit status below.
+            let _ = pipe.write_all(data);
+        }
+        let output = child.wait_with_output().map_err(spawn_error)?;
+        if output.status.success() {
+            Ok(output.stdout)
+        } else {
+            let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            Err(Error::Tmux {
+                command: name,
+                message: if message.is_empty() {
+                    format!("exited with {}", output.status)
+                } else {
+                    message.replace('\n', "; ")
+                },
+            })
+        }
+    }
+
+    fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// Spawn failures: a missing binary is `TmuxNotAvailable`, anything else too,
+/// with the OS reason.
+pub fn spawn_error(err: std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        Error::TmuxNotAvailable("the tmux binary was not found on PATH".into())
+    } else {
+        Error::TmuxNotAvailable(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_semicolon_is_escaped() {
+        assert_eq!(escape_argument("a;"), "a\\;");
+        assert_eq!(escape_argument(";"), "\\;");
+        assert_eq!(escape_argument("a\\;"), "a\\\\;");
+        assert_eq!(escape_argument("a;b"), "a;b");
+    }
+
+    #[test]
+    fn commands_are_chained_with_separators() {
+        let argv = chain_commands(&[
+            vec!["new-session".into(), "x;".into()],
+            vec!["set-option".into()],
+        ]);
+        assert_eq!(argv, vec!["new-session", "x\\;", ";", "set-option"]);
+    }
+}
