@@ -109,6 +109,12 @@ impl Agents {
         let work_dir = checked_work_dir(&config.work_dir)?;
         let adapter = self.adapters.get(config.agent_type.adapter_name())?;
         let path = user_path();
+        let mut argv_config = config.clone();
+        argv_config.work_dir = work_dir.clone();
+        if adapter.injection == Injection::Tmux {
+            argv_config.prompt = None;
+        }
+        let mut argv = adapter.launch_argv(&argv_config)?;
         if !adapter.is_available(&path) {
             return Err(Error::AgentLaunch {
                 agent: adapter.name.clone(),
@@ -118,12 +124,6 @@ impl Agents {
                 ),
             });
         }
-        let mut argv_config = config.clone();
-        argv_config.work_dir = work_dir.clone();
-        if adapter.injection == Injection::Tmux {
-            argv_config.prompt = None;
-        }
-        let mut argv = adapter.launch_argv(&argv_config)?;
         if argv.len() == 1 {
             // tmux runs a lone argument through `sh -c`; two or more are exec'd.
             argv.insert(0, "env".to_owned());
@@ -263,7 +263,18 @@ impl Agents {
             .tmux
             .capture_pane(&session.pane_id, lines)
             .map_err(|e| self.gone_or(e, session))?;
-        let screen = Screen::from_text(&text);
+        let mut screen = Screen::from_text(&text);
+        // tmux's own "Pane is dead (...)" trailer is not the agent's output.
+        if screen
+            .lines
+            .last()
+            .is_some_and(|l| l.starts_with("Pane is dead ("))
+        {
+            screen.lines.pop();
+            while screen.lines.last().is_some_and(|l| l.is_empty()) {
+                screen.lines.pop();
+            }
+        }
         let skip = screen.lines.len().saturating_sub(lines);
         Ok(screen.lines[skip..].join("\n"))
     }

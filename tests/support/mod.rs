@@ -1,0 +1,122 @@
+//! Shared helpers for integration tests: a throwaway tmux server per test
+//! (`-L doeff-test-<pid>-<n>`, `-f /dev/null`, killed on drop), the built
+//! binary, and waiting on a condition with a deadline (never a tuned sleep).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use doeff_agents::{AdapterRegistry, Agents, Server, Tmux};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The `doeff-agents` binary cargo built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_doeff-agents"))
+}
+
+/// A private tmux server that dies with the value.
+pub struct TestServer {
+    pub socket: String,
+    pub tmux: Tmux,
+    pub dir: PathBuf,
+}
+
+impl TestServer {
+    pub fn new() -> TestServer {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let socket = format!("doeff-test-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&socket);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let tmux = Tmux::new(Server::named(socket.clone()).with_config_file("/dev/null"));
+        TestServer { socket, tmux, dir }
+    }
+
+    /// The library entry point on this server, demo agent = the built binary.
+    pub fn agents(&self) -> Agents {
+        let registry = AdapterRegistry::builtin_with_exe(bin().to_string_lossy().into_owned())
+            .expect("built-in adapters load");
+        Agents::new(self.tmux.clone(), Arc::new(registry))
+    }
+
+    /// `doeff-agents -L <socket> ARGS...` with no stdin.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run doeff-agents")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin());
+        command
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env("DOEFF_AGENTS_EXE", bin())
+            .env("DOEFF_AGENTS_SHELL_PATH", "0")
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env_remove("DOEFF_AGENTS_TMUX_SOCKET")
+            .env_remove("DOEFF_AGENTS_ADAPTERS")
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A file path inside this test's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Session names on this server.
+    pub fn session_names(&self) -> Vec<String> {
+        self.tmux
+            .list_sessions()
+            .map(|s| s.into_iter().map(|s| s.name).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.tmux.kill_server();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a command failed with exactly one line on stderr.
+pub fn assert_one_line_error(output: &Output) -> String {
+    assert!(!output.status.success(), "expected failure, got success");
+    let err = stderr(output);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected, got: {err}"
+    );
+    err
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
