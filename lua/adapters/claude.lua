@@ -35,9 +35,15 @@ return agents.adapter {
     end
     return argv
   end,
-  -- "esc to cancel" ends Claude's dialogs; it is not a busy marker here.
+  -- "❯" alone is Claude's composer, not a shell prompt.
+  disable = { "default.bare_prompt" },
   patterns = {
-    { status = "blocked", reason = "permission_prompt", regex = "^\\s*Esc to cancel", last = 3 },
-    { status = "blocked", reason = "dialog", regex = "Enter to confirm", last = 4 },
+    -- An empty composer between its rules, with no activity marker: idle.
+    { status = "blocked", reason = "idle_prompt", regex = "(?m)^❯\\s*\\n─{20,}", joined = true, last = 6 },
+    -- "✻ Worked for 12s": the turn is over (unless a shell still runs).
+    { status = "blocked", reason = "idle_prompt", regex = "^✻ \\S+ed for \\d", last = 8,
+      unless = { "still running" } },
+    -- The permanent footer counts once nothing is busy.
+    { status = "blocked", reason = "idle_prompt", regex = "shift\\+tab to cycle", last = 3 },
   },
 }

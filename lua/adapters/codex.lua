@@ -38,5 +38,57 @@ return agents.adapter {
   end,
   patterns = {
     { status = "blocked", reason = "update_dialog", match = "Update available", last = 12 },
+    -- The composer with its placeholder, above the model line: idle.
+    { status = "blocked", reason = "idle_prompt", regex = "^› [^\\d\\s]", last = 3 },
+    -- Error lines start with "■"; limits and overload are caught by the
+    -- default rules before this one.
+    { status = "failed", reason = "api_error", regex = "^■ ", last = 8,
+      unless = { "(?i)429|rate limit|capacity|high demand|overloaded|401|unauthorized" } },
   },
+  -- Codex hides its "Working" line while it streams an answer and keeps
+  -- "Reconnecting..." on screen for ever when it cannot reach the API; one
+  -- frame needs reading as a whole to tell those apart from idle and retrying.
+  classify = function(screen, ctx)
+    local lines = ctx.lines
+    local n = #lines
+    for i = math.max(1, n - 3), n do
+      if lines[i]:match("^bash%-[%d.]+[$#]") or lines[i]:match("^[%w.-]+@[%w.-]+:") then
+        return nil -- a shell took over: the default rules say exited
+      end
+    end
+    for i = n, math.max(1, n - 12), -1 do
+      local minutes = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)m")
+      local seconds = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)s")
+      if minutes or (seconds and tonumber(seconds) >= 30) then
+        return "failed", "connection_failed"
+      end
+    end
+    -- The composer is the last "› " line that is not a numbered choice.
+    local composer
+    for i = n, 1, -1 do
+      if lines[i]:match("^› ") and not lines[i]:match("^› %d+%. ") then
+        composer = i
+        break
+      end
+    end
+    if not composer then return nil end
+    local asked
+    for i = composer - 1, 1, -1 do
+      if lines[i]:match("^› ") then
+        asked = i
+        break
+      end
+    end
+    if not asked then return nil end
+    local answering, finished = false, false
+    for i = asked + 1, composer - 1 do
+      if lines[i]:find("esc to interrupt", 1, true) then return nil end
+      if lines[i]:match("^• ") then answering = true end
+      if lines[i]:match("Worked for ") or lines[i]:match("^■ ") then finished = true end
+    end
+    if answering and not finished then
+      return "running", "streaming"
+    end
+    return nil
+  end,
 }

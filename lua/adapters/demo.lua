@@ -25,5 +25,7 @@ return agents.adapter {
   end,
   patterns = {
     { status = "blocked", reason = "permission_prompt", match = "Do you want to proceed?", last = 6 },
+    -- The empty composer.
+    { status = "blocked", reason = "idle_prompt", regex = "^>$", last = 1 },
   },
 }

@@ -33,6 +33,7 @@ const ADAPTER_FIELDS: &[&str] = &[
 
 const PATTERN_FIELDS: &[&str] = &[
     "status", "reason", "match", "regex", "nocase", "last", "region", "unless", "when", "id",
+    "joined",
 ];
 
 /// The `cfg` table given to `launch(cfg)`.
@@ -257,6 +258,7 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
     };
     rule.region = region;
     rule.veto_region = region;
+    rule.joined = optional_bool(entry, "joined")?;
     match optional_string(entry, "when")?.as_deref() {
         None => {}
         Some("always") => rule.when = When::Always,

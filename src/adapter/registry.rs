@@ -19,6 +19,10 @@ pub const BUILTIN_ADAPTERS: &[(&str, &str)] = &[
     ("codex.lua", include_str!("../../lua/adapters/codex.lua")),
     ("gemini.lua", include_str!("../../lua/adapters/gemini.lua")),
     ("demo.lua", include_str!("../../lua/adapters/demo.lua")),
+    (
+        "generic.lua",
+        include_str!("../../lua/adapters/generic.lua"),
+    ),
 ];
 
 /// An adapter file that failed to load.

@@ -4,8 +4,9 @@
 //! 1. The process: pane gone, process ended (with its exit code), back to a
 //!    shell — beats any screen text.
 //! 2. An adapter's optional Lua `classify` hook, then its rules and the
-//!    defaults, in order ([`When::Unchanged`] rules only on a still screen).
-//! 3. Change: a changed screen is `running`; otherwise the previous status holds.
+//!    defaults that always apply ([`When::Always`]), in order.
+//! 3. On a still screen, the waiting-for-input rules ([`When::Unchanged`]).
+//! 4. Change: a changed screen is `running`; otherwise the previous status holds.
 
 use serde::Serialize;
 
@@ -149,14 +150,20 @@ impl Classifier<'_> {
         }
     }
 
+    /// Rules that always apply, in order; then, on a still screen, the
+    /// waiting-for-input rules in order (so an adapter's idle rule never
+    /// hides a rate limit or an error shown above its composer).
     fn rule_layer(&self, ctx: &Context<'_>) -> Option<Verdict> {
-        self.rules
-            .iter()
-            .filter(|rule| !(ctx.changed && rule.when == When::Unchanged))
-            .find_map(|rule| {
-                rule.find(ctx.screen)
-                    .map(|line| Verdict::new(rule.status, &rule.reason, &rule.id, line.trim()))
-            })
+        let phase = |when: When| {
+            self.rules
+                .iter()
+                .filter(move |rule| rule.when == when)
+                .find_map(|rule| {
+                    rule.find(ctx.screen)
+                        .map(|line| Verdict::new(rule.status, &rule.reason, &rule.id, line.trim()))
+                })
+        };
+        phase(When::Always).or_else(|| (!ctx.changed).then(|| phase(When::Unchanged)).flatten())
     }
 }
 

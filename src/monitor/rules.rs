@@ -38,6 +38,15 @@ impl Matcher {
             .map(Matcher::Regex)
     }
 
+    /// Byte offset of the first match in `text`.
+    pub fn find_offset(&self, text: &str) -> Option<usize> {
+        match self {
+            Matcher::Text(needle) => text.find(needle.as_str()),
+            Matcher::NoCase(needle) => text.to_lowercase().find(needle.as_str()),
+            Matcher::Regex(re) => re.find(text).map(|m| m.start()),
+        }
+    }
+
     pub fn is_match(&self, line: &str) -> bool {
         match self {
             Matcher::Text(text) => line.contains(text.as_str()),
@@ -97,6 +106,9 @@ pub struct Rule {
     pub vetoes: Vec<Matcher>,
     pub veto_region: Region,
     pub when: When,
+    /// Match regexes against the region's lines joined by `\n` (top to
+    /// bottom) instead of line by line, for shapes that span lines.
+    pub joined: bool,
 }
 
 impl Rule {
@@ -116,6 +128,7 @@ impl Rule {
             } else {
                 When::Always
             },
+            joined: false,
         }
     }
 
@@ -142,11 +155,26 @@ impl Rule {
 
     /// The matched line, if the rule fires on this screen (vetoes applied).
     pub fn find<'a>(&self, screen: &'a Screen) -> Option<&'a str> {
-        let line = self
-            .region
-            .lines(screen)
-            .into_iter()
-            .find(|line| self.matchers.iter().any(|m| m.is_match(line)))?;
+        let lines = self.region.lines(screen);
+        let line = if self.joined {
+            let mut top_down = lines.clone();
+            top_down.reverse();
+            let text = top_down.join("\n");
+            let at = self.matchers.iter().find_map(|m| m.find_offset(&text))?;
+            // Evidence is the region line where the match starts.
+            let mut offset = 0;
+            top_down
+                .into_iter()
+                .find(|l| {
+                    offset += l.len() + 1;
+                    offset > at
+                })
+                .unwrap_or_default()
+        } else {
+            lines
+                .into_iter()
+                .find(|line| self.matchers.iter().any(|m| m.is_match(line)))?
+        };
         let vetoed = !self.vetoes.is_empty()
             && self
                 .veto_region
@@ -191,11 +219,58 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         id: "default.completion",
         status: S::Done,
         reason: "completion_phrase",
+        // Whole lines only, in the last lines: "goodbye" in prose is not done.
         patterns: &[
             r"(?i)^\W*(task completed successfully|all tasks completed|session ended|goodbye)\W*$",
         ],
         region: Region::Last(3),
         vetoes: &[],
+        busy_veto: true,
+        when: When::Always,
+    },
+    DefaultRule {
+        id: "default.pane_dead",
+        status: S::Exited,
+        reason: "process_exited",
+        patterns: &[r"^Pane is dead \("],
+        region: Region::Last(2),
+        vetoes: &[],
+        busy_veto: false,
+        when: When::Always,
+    },
+    // A shell prompt under the agent's UI: the agent has exited (on a saved
+    // screen; live sessions learn it from the process layer first). Only
+    // unmistakable prompts count, so "100%" or "Total: 12$" never do.
+    DefaultRule {
+        id: "default.shell_prompt",
+        status: S::Exited,
+        reason: "process_exited",
+        patterns: &[
+            // bash-5.2$   sh-5.2#   (maybe followed by leftover box drawing)
+            r"^(ba|da|z|k)?sh-\d+(\.\d+)*[$#%](\s*[─━═│╭╰]|\s*$)",
+            // user@host:~/dir$   user@host ~/project git:(main) $
+            r"^[\w.-]+@[\w.-]+[: ][^\s]*( git:\([^)]*\))?( ✗)?\s?[$#%](\s*[─━═│╭╰]|\s*$)",
+            // The shell's report of a SIGKILLed child, printed over the UI.
+            r"^(❯|›|>)?\s*Killed(\s|$|[a-z]{0,3}\s)",
+        ],
+        region: Region::Last(3),
+        vetoes: &[],
+        busy_veto: false,
+        when: When::Always,
+    },
+    DefaultRule {
+        id: "default.bare_prompt",
+        status: S::Exited,
+        reason: "process_exited",
+        patterns: &[
+            // A bare prompt character as the very last line.
+            r"^[$%#❯➜]$",
+            // oh-my-zsh: "➜  dir", "~/proj git:(main)"
+            r"^➜\s+\S+( git:\([^)]*\))?( ✗)?$",
+            r"^~?[\w./~-]* git:\([^)]*\)( ✗)?$",
+        ],
+        region: Region::Last(1),
+        vetoes: &[r"↵ send", r"\? for shortcuts", r"(?i)\btokens\b"],
         busy_veto: true,
         when: When::Always,
     },
@@ -210,12 +285,13 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)(api error|error|status|http)\D{0,20}\b429\b",
             r"(?i)\busage limit\b.{0,20}\b(reached|exceeded|hit)",
             r"(?i)\b(reached|hit) your (usage )?limit",
-            r"(?i)you'?ve (hit|reached) your [^.·]{0,40}\blimit\b",
+            r"(?i)you'?ve (hit|reached) your (?:[^.·]|\.\S){0,40}\blimit\b",
             r"(?i)\b(5-hour|hourly|daily|weekly|monthly|session|cost|spend) limit (reached|exceeded|hit)",
             r"(?i)out of (usage )?credits",
             r"(?i)\bquota (exceeded|reached)|insufficient[_ ]quota|exceeded your current quota",
             r"(?i)resource[_ ]exhausted",
             r"(?i)/rate-limit-options",
+            r"(?i)usage limit reached",
             r"(?i)wait for (the )?limit to reset",
         ],
         region: Region::Last(12),
@@ -231,6 +307,8 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)\boverloaded\b",
             r"(?i)(api error|error|status|http)\D{0,20}\b(529|503)\b",
             r"(?i)service unavailable",
+            r"(?i)\bis at capacity\b",
+            r"(?i)experiencing high demand",
         ],
         region: Region::Last(12),
         vetoes: RETRY_MARKERS,
@@ -250,7 +328,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         ],
         region: Region::Last(10),
         vetoes: RETRY_MARKERS,
-        busy_veto: false,
+        busy_veto: true,
         when: When::Always,
     },
     DefaultRule {
@@ -265,7 +343,20 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         ],
         region: Region::Last(10),
         vetoes: RETRY_MARKERS,
-        busy_veto: false,
+        busy_veto: true,
+        when: When::Always,
+    },
+    DefaultRule {
+        id: "default.api_error",
+        status: S::Failed,
+        reason: "api_error",
+        patterns: &[
+            r"(?i)api error:?\s*5\d\d\b",
+            r"(?i)\b500 internal server error\b",
+        ],
+        region: Region::Last(10),
+        vetoes: RETRY_MARKERS,
+        busy_veto: true,
         when: When::Always,
     },
     DefaultRule {
@@ -284,33 +375,33 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         busy_veto: true,
         when: When::Always,
     },
+    // A live activity marker (spinner, "esc to interrupt", a retry counter).
     DefaultRule {
-        id: "default.pane_dead",
-        status: S::Exited,
-        reason: "process_exited",
-        patterns: &[r"^Pane is dead \("],
-        region: Region::Last(2),
+        id: "default.busy",
+        status: S::Running,
+        reason: "busy",
+        patterns: &[
+            r"(?i)esc to interrupt",
+            r"^\s*[·✢✳✶✻✽✦∗*◦•⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+\S[^…]{0,40}…",
+            r"(?i)^\s*[◦•]?\s*working \(\d",
+            r"(?i)\bretrying in \d",
+            r"(?i)\battempt \d+\s*/\s*\d+",
+        ],
+        region: Region::Last(8),
         vetoes: &[],
         busy_veto: false,
         when: When::Always,
     },
     DefaultRule {
-        id: "default.shell_prompt",
-        status: S::Exited,
-        reason: "process_exited",
+        id: "default.context_limit",
+        status: S::Blocked,
+        reason: "context_limit",
         patterns: &[
-            // A bare prompt character, as a shell leaves it.
-            r"^[$%#❯➜>]$",
-            // user@host:~/dir$   user@host ~/project git:(main) $
-            r"^[\w.-]+@[\w.-]+[: ].*[$#%]$",
-            // bash-5.2$  sh-5.2#
-            r"^(ba|da|z|k)?sh-\d+(\.\d+)*[$#%]$",
-            // oh-my-zsh: "➜  dir", "~/proj git:(main)"
-            r"^➜\s+\S+( git:\([^)]*\))?( ✗)?$",
-            r"^~?[\w./~-]* git:\([^)]*\)( ✗)?$",
+            r"(?i)context limit reached",
+            r"(?i)context window (is )?full",
         ],
-        region: Region::Last(1),
-        vetoes: &[r"↵ send", r"\? for shortcuts", r"(?i)\btokens\b"],
+        region: Region::Last(10),
+        vetoes: &[],
         busy_veto: true,
         when: When::Always,
     },
@@ -325,8 +416,9 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)sign in with chatgpt",
             r"(?i)login with google",
             r"(?i)select login method",
+            r"(?i)how would you like to authenticate",
         ],
-        region: Region::Last(15),
+        region: Region::Last(20),
         vetoes: &[],
         busy_veto: true,
         when: When::Always,
@@ -339,6 +431,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)do you trust (the (files|contents) (of|in) )?this (directory|folder)",
             r"(?i)is this a project you created or one you trust",
             r"(?i)trust (this|the) folder",
+            r"(?i)\btrust folder\b",
         ],
         region: Region::Last(20),
         vetoes: &[],
@@ -351,8 +444,9 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "permission_prompt",
         patterns: &[
             r"(?i)do you want to (proceed|make this edit|create|run|allow)",
-            r"No, and tell Claude what to do differently",
+            r"No, and tell \w+ what to do differently",
             r"(?i)allow (this|once|always)\b",
+            r"(?i)allow execution of",
             r"(?i)approve (this|the) (command|action|change)",
             r"(?i)would you like to run the following command",
         ],
@@ -360,6 +454,20 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         vetoes: &[],
         busy_veto: true,
         when: When::Always,
+    },
+    DefaultRule {
+        id: "default.dialog",
+        status: S::Blocked,
+        reason: "dialog",
+        patterns: &[
+            r"(?i)enter to confirm",
+            r"(?i)press enter to (continue|confirm)",
+            r"(?i)\(use enter to select\)",
+        ],
+        region: Region::Last(6),
+        vetoes: &[],
+        busy_veto: true,
+        when: When::Unchanged,
     },
     DefaultRule {
         id: "default.idle_prompt",
@@ -407,6 +515,7 @@ pub fn default_rules() -> Vec<Rule> {
                     other => other,
                 },
                 when: d.when,
+                joined: false,
             }
         })
         .collect()

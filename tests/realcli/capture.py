@@ -50,6 +50,67 @@ EXPECTED = {
 }
 
 
+# (agent, state) -> (status, reason, note): where one CLI differs from the generic expectation
+OVERRIDES = {
+    ("claude", "connection_failed_startup"): ("exited", "process_exited",
+        "first run (not onboarded): connectivity check 'Unable to connect to Anthropic services / Failed to connect to "
+        "api.anthropic.com: ECONNREFUSED', then claude EXITED to the shell; screen text alone says failed/connection_failed"),
+    ("claude", "login_menu"): ("blocked", "login_required", "/login: 'Select login method' picker"),
+    ("claude", "login"): ("blocked", "login_required",
+                          "typed a prompt without credentials: 'Not logged in · Please run /login'; composer idle"),
+    ("claude", "streaming"): ("running", "busy", "spinner line '… (7s · ↓ 58 tokens)' + 'esc to interrupt' footer"),
+    ("claude", "rate_limit_429_retrying"): ("running", "busy", "'API error · Retrying in 1s · attempt 1/10' + esc to interrupt"),
+    ("claude", "overloaded_retrying"): ("running", "busy", "529; 'API error · Retrying in Ns · attempt k/10'"),
+    ("claude", "error_500_retrying"): ("running", "busy", "500; 'API error · Retrying in Ns · attempt k/10'"),
+    ("claude", "connection_failed_retrying"): ("running", "busy",
+                                               "'Unable to connect to API (ConnectionRefused) · Retrying in 1s · attempt 1/10'"),
+    ("claude", "rate_limit_429"): ("blocked_api", "rate_limit",
+                                   "CLAUDE_CODE_MAX_RETRIES=1; 'API Error: Request rejected (429)'; idle composer below"),
+    ("claude", "overloaded"): ("blocked_api", "overloaded", "CLAUDE_CODE_MAX_RETRIES=1; 'API Error: 529 Overloaded'"),
+    ("claude", "auth_401"): ("failed", "auth_failed", "'Invalid API key · Fix external API key' (no retries for 401)"),
+    ("claude", "error_500"): ("failed", "api_error", "CLAUDE_CODE_MAX_RETRIES=1; 'API Error: 500 Internal server error'"),
+    ("claude", "connection_failed"): ("failed", "connection_failed",
+                                      "CLAUDE_CODE_MAX_RETRIES=1; 'API Error: Unable to connect to API (ConnectionRefused)'"),
+    ("claude", "exited_to_shell"): ("exited", "process_exited",
+                                    "typed /exit; the slash-command menu stays painted above the bash prompt"),
+    ("codex", "streaming"): ("running", "streaming",
+                             "Codex shows NO busy marker while streaming: partial text + idle-looking composer; "
+                             "only a change between frames tells it is running"),
+    ("codex", "trust"): ("blocked", "trust_dialog", "only shown in a git repo without trust_level; plain dirs get none"),
+    ("codex", "rate_limit_429"): ("blocked_api", "rate_limit",
+                                  "default retries (silent), then '■ exceeded retry limit, last status: 429 Too Many Requests'"),
+    ("codex", "overloaded"): ("blocked_api", "overloaded",
+                              "mock 503 server_is_overloaded -> '■ Selected model is at capacity. Please try a different model.'"),
+    ("codex", "auth_401"): ("failed", "auth_failed", "'■ unexpected status 401 Unauthorized: Incorrect API key provided'"),
+    ("codex", "error_500_retrying"): ("running", "busy", "'◦ Reconnecting... 1/5 (3s • esc to interrupt)' + high-demand note"),
+    ("codex", "error_500"): ("blocked_api", "overloaded",
+                             "mock sent HTTP 500 but Codex words it '■ We're currently experiencing high demand, which may "
+                             "cause temporary errors.' - judged by the screen as overloaded; failed/api_error also defensible"),
+    ("codex", "connection_failed_retrying"): ("running", "busy",
+                                              "closed port: 'Reconnecting... waiting for network (7s • esc to interrupt)'"),
+    ("codex", "connection_failed"): ("failed", "connection_failed",
+                                     "same 'Reconnecting... waiting for network' screen at 30s: Codex NEVER gives up on a "
+                                     "closed port (even with request/stream_max_retries=1); needs timing/history to call failed"),
+    ("codex", "exited_to_shell"): ("exited", "process_exited", "/quit; alt screen restored: 'Session ID: …' + bash prompt"),
+    ("gemini", "login"): ("blocked", "login_required", "auth picker 'How would you like to authenticate for this project?'"),
+    ("gemini", "streaming"): ("running", "busy", "'⠹ Thinking... (esc to cancel, 4s)' while the composer 'Type your message' stays"),
+    ("gemini", "rate_limit_429_retrying"): ("running", "busy",
+                                            "429 retried silently: only the normal 'Thinking... (esc to cancel, 8s)' spinner"),
+    ("gemini", "overloaded_retrying"): ("running", "busy", "503 retried silently behind the normal spinner"),
+    ("gemini", "overloaded_retrying_4min"): ("running", "busy",
+        "503 for 4 minutes: Gemini still retrying silently (2 requests every ~5 s), only the spinner timer moves; "
+        "captured by hand, not by capture.py; a final overloaded screen was not reached within 7 min"),
+    ("gemini", "error_500_retrying"): ("running", "busy", "500 retried silently behind the normal spinner"),
+    ("gemini", "connection_failed_retrying"): ("running", "busy", "closed port, retried silently behind the normal spinner"),
+    ("gemini", "auth_401"): ("failed", "auth_failed", "'✕ [API Error: {\"error\":{\"code\":401,...UNAUTHENTICATED}}]' then idle composer"),
+    ("gemini", "exited_to_shell"): ("exited", "process_exited", "/quit: 'Agent powering down. Goodbye!' summary box above the bash prompt"),
+    ("gemini", "killed"): ("exited", "process_exited", "SIGKILL mid-stream: frozen spinner, 'Killed' inside the composer line, bash prompt"),
+    ("gemini", "rate_limit_429"): ("blocked_api", "rate_limit",
+                                   "mock scenario 429daily (QuotaFailure PerDay): terminal quota error, no silent retries"),
+    ("codex", "killed"): ("exited", "process_exited",
+                          "SIGKILL mid-stream: alt screen never restored, 'Killed' + bash prompt over the frozen TUI"),
+}
+
 class Tmux:
     def __init__(self, sock):
         self.sock = sock
@@ -274,7 +335,7 @@ class Runner:
         fn = f"{agent}-{self.version(agent)}-{state}.txt"
         with open(os.path.join(self.out, fn), "w") as f:
             f.write(screen)
-        st, rs, nt = EXPECTED[state] if state in EXPECTED else ("?", "?", "")
+        st, rs, nt = OVERRIDES.get((agent, state)) or EXPECTED.get(state) or ("?", "?", "")
         self.results.append((fn, status or st, reason or rs, note or nt))
         log(f"saved {fn}")
 
@@ -591,7 +652,10 @@ class Runner:
             t.wait("s", r"Allow execution|Allow once")
             self.save(A, "permission", t.settle("s", 1.5))
 
-        def api_error(scn, state, retry_state=None):
+        def api_error(scn, state, retry_state=None, final_scn=None, timeout=150):
+            # Gemini retries 429/5xx silently behind its normal spinner (settings general.maxAttempts
+            # does not shorten it: the model availability policy's maxAttempts wins, ~10 attempts,
+            # 5 s doubling to 30 s). A daily-quota 429 (QuotaFailure PerDay) is terminal at once.
             def f(t):
                 self.scenario(scn)
                 if retry_state:
@@ -600,11 +664,11 @@ class Runner:
                     time.sleep(9)
                     self.save(A, retry_state, t.cap("r"))
                     self.cleanup(t)
-                    self.scenario(scn)
+                self.scenario(final_scn or scn)
                 home = self.gemini_home(state + "-final", attempts=2)
                 start_and_prompt(t, "s", self.gemini_env(home), "hi")
                 time.sleep(3)
-                t.wait("s", r"✕|rror|[Qq]uota|[Ll]imit|\[API", 150)
+                t.wait("s", r"✕|rror|[Qq]uota|[Ll]imit|\[API", timeout)
                 self.save(A, state, t.settle("s", 3))
             return f
 
@@ -617,7 +681,7 @@ class Runner:
             home = self.gemini_home("conn-final", attempts=2)
             start_and_prompt(t, "s", self.gemini_env(home, port=CLOSED_PORT), "hi")
             time.sleep(3)
-            t.wait("s", r"✕|rror|fetch failed|ECONNREFUSED", 150)
+            t.wait("s", r"✕|rror|fetch failed|ECONNREFUSED", 420)
             self.save(A, "connection_failed", t.settle("s", 3))
 
         def exited(t):
@@ -639,11 +703,13 @@ class Runner:
 
         for st, fn in [("login", login), ("trust", trust), ("idle", idle), ("streaming", turn),
                        ("permission", permission),
-                       ("rate_limit_429", api_error("429", "rate_limit_429", "rate_limit_429_retrying")),
-                       ("overloaded", api_error("503", "overloaded", "overloaded_retrying")),
+                       ("rate_limit_429", api_error("429", "rate_limit_429", "rate_limit_429_retrying",
+                                                    final_scn="429daily")),
                        ("auth_401", api_error("401", "auth_401")),
-                       ("error_500", api_error("500", "error_500", "error_500_retrying")),
-                       ("connection_failed", conn), ("exited_to_shell", exited), ("killed", killed)]:
+                       ("exited_to_shell", exited), ("killed", killed),
+                       ("overloaded", api_error("503", "overloaded", "overloaded_retrying", timeout=420)),
+                       ("error_500", api_error("500", "error_500", "error_500_retrying", timeout=420)),
+                       ("connection_failed", conn)]:
             self.do(A, st, fn)
 
     # ------------------------------------------------------------------ EXPECTED.tsv
@@ -663,6 +729,32 @@ class Runner:
                 f.write(rows[k] + "\n")
 
 
+def rewrite_expected(out):
+    rows = {}
+    path = os.path.join(out, "EXPECTED.tsv")
+    if os.path.exists(path):  # keep notes of rows not derivable from the tables (e.g. extra states)
+        with open(path) as f:
+            for line in f:
+                if line.strip() and not line.startswith("file\t"):
+                    rows[line.split("\t", 1)[0]] = line.rstrip("\n")
+    for fn in sorted(os.listdir(out)):
+        m = re.match(r"^(claude|codex|gemini)-([0-9.]+)-(.+)\.txt$", fn)
+        if not m:
+            continue
+        agent, state = m.group(1), m.group(3)
+        exp = OVERRIDES.get((agent, state)) or EXPECTED.get(state)
+        if exp:
+            rows[fn] = "\t".join([fn, *exp])
+        elif fn not in rows:
+            rows[fn] = "\t".join([fn, "?", "?", "no expectation recorded"])
+    with open(path, "w") as f:
+        f.write("file\texpected_status\texpected_reason\tnote\n")
+        for k in sorted(rows):
+            f.write(rows[k] + "\n")
+    log(f"wrote {path} ({len(rows)} rows)")
+    return 0
+
+
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 
@@ -676,7 +768,11 @@ def main():
     ap.add_argument("--states", default="", help="comma list of state groups to run (default all)")
     ap.add_argument("--delay", type=float, default=0.3)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--expected-only", action="store_true",
+                    help="only rewrite <out>/EXPECTED.tsv for the screen files already in <out>")
     a = ap.parse_args()
+    if a.expected_only:
+        return rewrite_expected(os.path.abspath(a.out))
     a.states = [s for s in a.states.split(",") if s]
     a.bin = os.path.abspath(a.bin)
     a.out = os.path.abspath(a.out)

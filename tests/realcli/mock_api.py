@@ -17,6 +17,8 @@ Scenarios (global default from --scenario; can be changed at run time with
           exec_command/shell_command/shell, Gemini run_shell_command); after the
           tool result comes back: a short final text
   429     HTTP 429 rate limit error (provider's own error body)
+  429daily  like 429; for Gemini the body carries a QuotaFailure with a PerDay quotaId, which
+          Gemini CLI treats as terminal (no silent retries) -> its quota / fallback UI
   529     overloaded: Anthropic 529 overloaded_error; OpenAI/Gemini 503
   503     same as 529
   401     HTTP 401 authentication error
@@ -194,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         if not main and not STATE["strict"]:
             sc_eff = "ok_fast"
         else:
-            sc_eff = sc
+            sc_eff = "429" if sc == "429daily" else sc
         errs = {
             "429": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
             "529": (529, "overloaded_error", "Overloaded"),
@@ -276,6 +278,7 @@ class Handler(BaseHTTPRequestHandler):
         log("POST", self.path, f"responses model={body.get('model')} stream={body.get('stream')} tools={names} "
             f"items={len(items)} tool_output={has_output} scenario={sc}")
         sc_eff = sc if (main or STATE["strict"]) else "ok_fast"
+        sc_eff = "429" if sc_eff == "429daily" else sc_eff
         errs = {
             "429": (429, {"message": "Rate limit reached for requests. Please try again in 20s.",
                           "type": "requests", "code": "rate_limit_exceeded"}),
@@ -408,6 +411,13 @@ class Handler(BaseHTTPRequestHandler):
             "500": (500, "INTERNAL", "An internal error has occurred. Please retry or report in "
                                      "https://developers.generativeai.google/guide/troubleshooting"),
         }
+        if sc_eff == "429daily":
+            return self.send_json(429, {"error": {
+                "code": 429, "status": "RESOURCE_EXHAUSTED",
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
+                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                    "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}})
         if sc_eff in errs:
             code, status, msg = errs[sc_eff]
             return self.send_json(code, {"error": {"code": code, "message": msg, "status": status}})
