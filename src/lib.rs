@@ -43,6 +43,11 @@ pub use effects::{
     RunOptions, SessionHandle, TmuxAgentHandler, dispatch_effect, interactive_session,
     monitor_until_terminal, quick_agent, run_agent_to_completion, with_session,
 };
+#[cfg(feature = "async")]
+pub use effects::{
+    AsyncMonitorCallbacks, AsyncSessionScope, AsyncTmuxAgentHandler, async_monitor_session,
+    async_session_scope,
+};
 pub use error::{Error, Result};
 pub use monitor::{Evidence, Observation, Screen, SessionStatus, Verdict};
 pub use session::{AgentSession, AgentType, Agents, LaunchConfig, SessionScope};

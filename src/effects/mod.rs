@@ -5,7 +5,8 @@
 //! [`EffectResult`]), the handler trait and [`dispatch_effect`]. The handlers
 //! live in [`tmux_handler`] (real sessions, through [`Agents`](crate::Agents))
 //! and [`mock`] (scripted, no tmux, no real sleeping); the programs that run
-//! unchanged on either are in [`programs`];  Observations are the monitor's own
+//! unchanged on either are in [`programs`]; the tokio versions (feature
+//! `async`) are in `asynchronous`. Observations are the monitor's own
 //! [`Observation`].
 //!
 //! ```
@@ -29,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "async")]
+pub mod asynchronous;
 pub mod mock;
 pub mod programs;
 pub mod tmux_handler;
@@ -42,6 +45,11 @@ use crate::error::{Error, Result};
 use crate::monitor::{Evidence, Observation, SessionStatus};
 use crate::session::{AgentSession, AgentType, LaunchConfig};
 
+#[cfg(feature = "async")]
+pub use asynchronous::{
+    AsyncMonitorCallbacks, AsyncSessionScope, AsyncTmuxAgentHandler, async_monitor_session,
+    async_session_scope,
+};
 pub use mock::{MockAgentHandler, MockSession, MockSessionScript, SentMessage};
 pub use programs::{
     AgentResult, Reply, RunOptions, interactive_session, monitor_until_terminal, quick_agent,
