@@ -50,6 +50,9 @@ pub enum Error {
     /// Input rejected before anything was done.
     #[error("{0}")]
     InvalidInput(String),
+    /// A background task (the `async` feature's blocking tmux calls) could not finish.
+    #[error("background task failed: {0}")]
+    Task(String),
     /// A file-system operation failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -24,11 +24,13 @@
 //!
 //! Layers, bottom up: [`tmux`] (talks to the server), [`monitor`] (pure
 //! classification), [`adapter`] (per-CLI launch and rules, in Lua),
-//! [`session`] (launch/send/capture/stop/observe), [`cli`] on top.
+//! [`session`] (launch/send/capture/stop/observe), [`effects`] (effects as
+//! data, their handlers, and programs over them), [`cli`] on top.
 
 pub mod adapter;
 pub mod cli;
 pub mod demo;
+pub mod effects;
 pub mod error;
 pub mod lua;
 pub mod monitor;
@@ -36,6 +38,16 @@ pub mod session;
 pub mod tmux;
 
 pub use adapter::{Adapter, AdapterRegistry, Injection};
+pub use effects::{
+    AgentHandler, AgentResult, Effect, EffectResult, MockAgentHandler, MockSessionScript,
+    RunOptions, SessionHandle, TmuxAgentHandler, dispatch_effect, interactive_session,
+    monitor_until_terminal, quick_agent, run_agent_to_completion, with_session,
+};
+#[cfg(feature = "async")]
+pub use effects::{
+    AsyncMonitorCallbacks, AsyncSessionScope, AsyncTmuxAgentHandler, async_monitor_session,
+    async_session_scope,
+};
 pub use error::{Error, Result};
 pub use monitor::{Evidence, Observation, Screen, SessionStatus, Verdict};
 pub use session::{AgentSession, AgentType, Agents, LaunchConfig, SessionScope};

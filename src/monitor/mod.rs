@@ -39,6 +39,36 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// An observation that did not come from classifying a screen: a
+    /// scripted one (the mock effect handler) or a decided one (a session
+    /// that is gone). `output` gives the snippet (its last [`SNIPPET_LINES`]
+    /// lines) and the newest PR URL in it; `output_changed` is false and no PR
+    /// is marked new — set those fields when the caller knows better.
+    pub fn new(
+        status: SessionStatus,
+        previous: SessionStatus,
+        reason: impl Into<String>,
+        output: &str,
+    ) -> Observation {
+        let reason = reason.into();
+        let lines: Vec<&str> = output.lines().collect();
+        let skip = lines.len().saturating_sub(SNIPPET_LINES);
+        Observation {
+            status,
+            previous,
+            evidence: Evidence {
+                rule: "given".to_owned(),
+                line: String::new(),
+            },
+            reason,
+            output_changed: false,
+            pr_url: find_pr_urls(output).pop(),
+            new_pr_urls: Vec::new(),
+            output_snippet: lines[skip..].join("\n"),
+            is_terminal: status.is_terminal(),
+        }
+    }
+
     /// The status differs from the previous one.
     pub fn status_changed(&self) -> bool {
         self.status != self.previous

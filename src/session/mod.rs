@@ -430,10 +430,21 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
 }
 
 /// The process layer's view of a pane.
+///
+/// tmux marks a pane dead when its pty closes, which can come a moment
+/// before it reaps the process and learns the exit status. A dead pane with
+/// neither exit code nor signal is that moment: the process layer does not
+/// decide ([`Process::Unknown`], the screen rules do), and the next
+/// observation sees the real exit status. Deciding `exited` there would turn
+/// an agent that exits 0 (`done` for adapters with `exit_zero_is_done`) into
+/// a failure.
 pub fn process_from_state(state: Option<&PaneState>, adapter: &Adapter) -> Process {
     let Some(state) = state else {
         return Process::Gone;
     };
+    if state.dead && state.exit_status.is_none() && state.exit_signal.is_none() {
+        return Process::Unknown;
+    }
     if state.dead {
         return Process::Ended {
             code: state.exit_status,
@@ -453,5 +464,42 @@ pub fn process_from_state(state: Option<&PaneState>, adapter: &Adapter) -> Proce
         Process::Alive {
             command: command.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pane(dead: bool, exit_status: Option<i32>, exit_signal: Option<i32>) -> PaneState {
+        PaneState {
+            pane_id: "%1".into(),
+            session_name: "doeff-x".into(),
+            dead,
+            exit_status,
+            exit_signal,
+            current_command: "agent".into(),
+            pid: 1,
+            title: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_dead_pane_waits_for_its_exit_status() {
+        let adapter = Adapter::native("generic", |_| Err("not launchable".into()));
+        let reaped = pane(true, Some(0), None);
+        assert_eq!(
+            process_from_state(Some(&reaped), &adapter),
+            Process::Ended {
+                code: Some(0),
+                signal: None
+            }
+        );
+        let closing = pane(true, None, None);
+        assert_eq!(
+            process_from_state(Some(&closing), &adapter),
+            Process::Unknown
+        );
+        assert_eq!(process_from_state(None, &adapter), Process::Gone);
     }
 }
