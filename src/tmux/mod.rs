@@ -8,6 +8,7 @@
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
 
+pub mod control_parser;
 mod server;
 mod transport;
 
