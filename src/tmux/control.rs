@@ -171,6 +171,14 @@ impl Transport for ControlMode {
             self.maybe_connect(&mut state);
             if let State::Connected(client) = &mut *state {
                 match client.execute(&request.line, request.count) {
+                    Ok(Ok(out)) if request.kills_server => {
+                        // Dropping the client waits (briefly) for it to see
+                        // the server go, so the next call finds no server.
+                        *state = State::Disconnected {
+                            last_attempt: Some(Instant::now()),
+                        };
+                        return Ok(out);
+                    }
                     Ok(Ok(out)) => return Ok(out),
                     Ok(Err(message)) => {
                         return Err(Error::Tmux {

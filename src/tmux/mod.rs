@@ -128,11 +128,13 @@ fn exact(name: &str) -> String {
     format!("={name}")
 }
 
-/// True for the errors tmux gives when no server runs on the socket.
+/// True for the errors tmux gives when no server runs on the socket (or it
+/// exited while the call connected).
 pub fn is_no_server(err: &Error) -> bool {
     match err {
         Error::Tmux { message, .. } => {
             message.contains("no server running")
+                || message.contains("server exited unexpectedly")
                 || message.contains("error connecting to")
                 || message.contains("No such file or directory")
         }
