@@ -8,6 +8,8 @@
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
 
+mod control;
+pub mod control_parser;
 mod server;
 mod transport;
 
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tmux_interface as ti;
 
+pub use control::ControlMode;
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use transport::{Subprocess, TmuxArgs, Transport, chain_commands, escape_argument};
 
@@ -25,6 +28,11 @@ use crate::error::{Error, Result};
 
 /// Field separator in our `-F` formats (cannot occur in a valid session name).
 const SEP: char = '\u{1f}';
+
+/// The hidden session a control-mode client stays attached to (see
+/// [`ControlMode`]); never listed by [`Tmux::list_sessions`] or
+/// [`Tmux::pane_states`].
+pub const CONTROL_SESSION: &str = "_doeff-control";
 
 /// True when a `tmux` binary can be run.
 pub fn is_tmux_available() -> bool {
@@ -72,6 +80,9 @@ pub struct PaneState {
     /// Name of the foreground process (`pane_current_command`).
     pub current_command: String,
     pub pid: u32,
+    /// Unix time (seconds) of the last output in the pane's window
+    /// (`window_activity`; tmux 3.3 has no per-pane activity).
+    pub activity: Option<u64>,
     pub title: String,
 }
 
@@ -117,11 +128,13 @@ fn exact(name: &str) -> String {
     format!("={name}")
 }
 
-/// True for the errors tmux gives when no server runs on the socket.
+/// True for the errors tmux gives when no server runs on the socket (or it
+/// exited while the call connected).
 pub fn is_no_server(err: &Error) -> bool {
     match err {
         Error::Tmux { message, .. } => {
             message.contains("no server running")
+                || message.contains("server exited unexpectedly")
                 || message.contains("error connecting to")
                 || message.contains("No such file or directory")
         }
@@ -147,6 +160,13 @@ impl Tmux {
     /// A server over the subprocess transport.
     pub fn new(server: Server) -> Self {
         Self::with_transport(Arc::new(Subprocess::new(server)))
+    }
+
+    /// A server over one persistent control-mode client ([`ControlMode`]):
+    /// connects now if the server runs; until it can connect, and whenever the
+    /// client is lost, calls go by subprocess.
+    pub fn control_mode(server: Server) -> Self {
+        Self::with_transport(Arc::new(ControlMode::new(server)))
     }
 
     /// A server over any transport.
@@ -195,7 +215,11 @@ impl Tmux {
             Err(err) if is_no_server(&err) => return Ok(Vec::new()),
             Err(err) => return Err(err),
         };
-        Ok(text.lines().filter_map(parse_session_line).collect())
+        Ok(text
+            .lines()
+            .filter_map(parse_session_line)
+            .filter(|s| s.name != CONTROL_SESSION)
+            .collect())
     }
 
     /// Creates a detached session running `spec.argv` and returns its pane id.
@@ -284,17 +308,8 @@ impl Tmux {
             std::process::id(),
             BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let mut load = args(ti::LoadBuffer::new().buffer_name(buffer.as_str()).build());
-        load.push("-".into());
-        let paste = args(
-            ti::PasteBuffer::new()
-                .delete()
-                .bracket_codes()
-                .buffer_name(buffer.as_str())
-                .target_pane(target)
-                .build(),
-        );
-        self.run(&[load, paste], Some(text.as_bytes())).map(drop)
+        self.run(&paste_commands(&buffer, target), Some(text.as_bytes()))
+            .map(drop)
     }
 
     /// The pane's visible screen (and `history` lines above it), as text
@@ -344,7 +359,9 @@ impl Tmux {
         }
     }
 
-    /// Process state of every pane on the server (one call); empty with no server.
+    /// Process state of every pane on the server in one call (liveness, exit
+    /// status, foreground command, last activity): what the monitor needs for
+    /// all watched panes. Empty with no server.
     pub fn pane_states(&self) -> Result<Vec<PaneState>> {
         let command = args(
             ti::ListPanes::new()
@@ -353,7 +370,11 @@ impl Tmux {
                 .build(),
         );
         match self.run_text(command) {
-            Ok(text) => Ok(text.lines().filter_map(parse_pane_line).collect()),
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(parse_pane_line)
+                .filter(|p| p.session_name != CONTROL_SESSION)
+                .collect()),
             Err(err) if is_no_server(&err) => Ok(Vec::new()),
             Err(err) => Err(err),
         }
@@ -387,7 +408,24 @@ impl Tmux {
     }
 }
 
-const PANE_FORMAT: [&str; 8] = [
+/// `load-buffer -b BUFFER -` (text on stdin) then a deleting, bracketed
+/// `paste-buffer` into `target`.
+fn paste_commands(buffer: &str, target: &str) -> [TmuxArgs; 2] {
+    let mut load = args(ti::LoadBuffer::new().buffer_name(buffer).build());
+    load.push("-".into());
+    let paste = args(
+        ti::PasteBuffer::new()
+            .delete()
+            .bracket_codes()
+            .buffer_name(buffer)
+            .target_pane(target)
+            .build(),
+    );
+    [load, paste]
+}
+
+/// `pane_title` is last: it is free text, so it takes the rest of the line.
+const PANE_FORMAT: [&str; 9] = [
     "#{pane_id}",
     "#{session_name}",
     "#{pane_dead}",
@@ -395,6 +433,7 @@ const PANE_FORMAT: [&str; 8] = [
     "#{pane_dead_signal}",
     "#{pane_current_command}",
     "#{pane_pid}",
+    "#{window_activity}",
     "#{pane_title}",
 ];
 
@@ -432,6 +471,7 @@ fn parse_pane_line(line: &str) -> Option<PaneState> {
         exit_signal: next().parse().ok(),
         current_command: next().to_owned(),
         pid: next().parse().unwrap_or(0),
+        activity: next().parse().ok(),
         title: next().to_owned(),
     })
 }
@@ -453,9 +493,12 @@ mod tests {
 
     #[test]
     fn pane_lines_parse_dead_status() {
-        let line = "%1\u{1f}doeff-a\u{1f}1\u{1f}3\u{1f}\u{1f}demo\u{1f}42\u{1f}title";
+        let line =
+            "%1\u{1f}doeff-a\u{1f}1\u{1f}3\u{1f}\u{1f}demo\u{1f}42\u{1f}1700000000\u{1f}title";
         let pane = parse_pane_line(line).expect("parses");
         assert!(pane.dead);
+        assert_eq!(pane.activity, Some(1_700_000_000));
+        assert_eq!(pane.title, "title");
         assert_eq!(pane.exit_status, Some(3));
         assert_eq!(pane.exit_signal, None);
         assert_eq!(pane.pid, 42);

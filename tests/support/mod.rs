@@ -27,13 +27,23 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn new() -> TestServer {
+        Self::with_prefix("doeff-test")
+    }
+
+    /// A server whose socket is `<prefix>-<pid>-<n>`.
+    pub fn with_prefix(prefix: &str) -> TestServer {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let socket = format!("doeff-test-{}-{n}", std::process::id());
+        let socket = format!("{prefix}-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&socket);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let tmux = Tmux::new(Server::named(socket.clone()).with_config_file("/dev/null"));
         TestServer { socket, tmux, dir }
+    }
+
+    /// This server's address (socket name, `-f /dev/null`).
+    pub fn server(&self) -> Server {
+        Server::named(self.socket.clone()).with_config_file("/dev/null")
     }
 
     /// The library entry point on this server, demo agent = the built binary.

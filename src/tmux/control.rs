@@ -1,0 +1,623 @@
+//! The control-mode transport: [`ControlMode`] runs tmux commands over one
+//! persistent `tmux -C` client instead of one process per call (~50 µs
+//! instead of ~2 ms). It owns that client's lifetime (connect, detach,
+//! reconnect), the quoting of commands for tmux's command-line parser, and
+//! the fallback to [`Subprocess`] whenever the client is not there.
+//!
+//! **What keeps the client alive.** A control client must be attached to a
+//! session (`tmux -C has-session` exits right after its reply), and attaching
+//! it to an agent's session would mark that session "attached" and end the
+//! client when the agent is killed. So the client creates (or joins) a hidden
+//! session, [`CONTROL_SESSION`], running `cat`, with `destroy-unattached on`:
+//! it survives the last agent session being killed, and it disappears when
+//! the last control client detaches (after which the server exits as usual if
+//! it has no other session). While a control client is connected, the server
+//! therefore outlives its last agent session. `Tmux::list_sessions` and
+//! `Tmux::pane_states` hide that session.
+//!
+//! **No side effects on a missing server.** Connecting first asks, by
+//! subprocess, whether the server runs; with no server every call goes by
+//! subprocess (and reports "no server running" exactly as [`Subprocess`]
+//! does); a new connection is tried at most once per [`RECONNECT_INTERVAL`].
+//!
+//! **Commands** are sent as one line per call, every argument double-quoted
+//! with `\`, `"`, `$`, `~` and control bytes escaped, so `;`, `#`, `{`, `'`,
+//! spaces and newlines arrive intact (see [`quote`]). tmux replies with one
+//! block per command and skips the rest of the line after a failing one.
+//! Calls with `stdin` (`load-buffer -b NAME -`) become `set-buffer` commands in
+//! 8 KB chunks (`set-buffer -a` appends); data with NUL bytes, or any other
+//! use of stdin, goes by subprocess.
+//!
+//! **Failure.** If the client's output ends (server killed, session killed),
+//! the loss is logged once on stderr, the call is retried by subprocess (so it
+//! fails with tmux's own "no server running" message), and later calls try
+//! to reconnect lazily. A client is never killed: it is detached
+//! (`detach-client`, then stdin closed) and reaped.
+
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::control_parser::{Event, Parser, Reply};
+use super::server::Server;
+use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
+use super::{CONTROL_SESSION, is_no_server};
+use crate::error::{Error, Result};
+
+/// Longest wait for one call's replies before the client is given up.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a new client's first reply.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Minimum time between two connection attempts.
+pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+/// Size of one `set-buffer` chunk of stdin data.
+pub const CHUNK_SIZE: usize = 8 * 1024;
+/// How long dropping a client waits for it to exit before reaping it in the background.
+const DETACH_WAIT: Duration = Duration::from_millis(500);
+
+/// A [`Transport`] over one persistent `tmux -C` client, falling back to
+/// [`Subprocess`] when the client is not connected.
+#[derive(Debug)]
+pub struct ControlMode {
+    fallback: Subprocess,
+    state: Mutex<State>,
+    /// The latest loss of the client was already reported on stderr.
+    loss_logged: AtomicBool,
+}
+
+#[derive(Debug)]
+enum State {
+    Connected(Client),
+    Disconnected { last_attempt: Option<Instant> },
+}
+
+impl ControlMode {
+    /// A transport for `server`, connecting now if the server runs (if not,
+    /// calls go by subprocess until a later connection succeeds).
+    pub fn new(server: Server) -> Self {
+        let transport = Self::disconnected(server);
+        let _ = transport.connect();
+        transport
+    }
+
+    /// A transport that connects on first use (at most once per
+    /// [`RECONNECT_INTERVAL`]).
+    pub fn disconnected(server: Server) -> Self {
+        ControlMode {
+            fallback: Subprocess::new(server),
+            state: Mutex::new(State::Disconnected { last_attempt: None }),
+            loss_logged: AtomicBool::new(false),
+        }
+    }
+
+    /// Connects now unless already connected; the error says why not (e.g.
+    /// no server running).
+    pub fn connect(&self) -> Result<()> {
+        let mut state = self.lock();
+        if matches!(*state, State::Connected(_)) {
+            return Ok(());
+        }
+        *state = State::Disconnected {
+            last_attempt: Some(Instant::now()),
+        };
+        let client = Client::connect(&self.fallback)?;
+        *state = State::Connected(client);
+        self.loss_logged.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// True while the control client is attached.
+    pub fn is_connected(&self) -> bool {
+        matches!(*self.lock(), State::Connected(_))
+    }
+
+    /// The control client's process id, while connected.
+    pub fn client_pid(&self) -> Option<u32> {
+        match &*self.lock() {
+            State::Connected(client) => client.child.as_ref().map(Child::id),
+            State::Disconnected { .. } => None,
+        }
+    }
+
+    /// Detaches the client now (the next call may reconnect after
+    /// [`RECONNECT_INTERVAL`]).
+    pub fn disconnect(&self) {
+        *self.lock() = State::Disconnected {
+            last_attempt: Some(Instant::now()),
+        };
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Connects if disconnected and the last attempt is old enough.
+    fn maybe_connect(&self, state: &mut State) {
+        if let State::Disconnected { last_attempt } = state {
+            if last_attempt.is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL) {
+                return;
+            }
+            *last_attempt = Some(Instant::now());
+            if let Ok(client) = Client::connect(&self.fallback) {
+                *state = State::Connected(client);
+                // A later loss is reported again.
+                self.loss_logged.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn log_loss(&self, why: &str) {
+        if !self.loss_logged.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "doeff-agents: tmux control client lost ({why}); using one tmux process per call"
+            );
+        }
+    }
+}
+
+impl Transport for ControlMode {
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        let Some(request) = Request::build(commands, stdin) else {
+            return self.fallback.run(commands, stdin);
+        };
+        {
+            let mut state = self.lock();
+            self.maybe_connect(&mut state);
+            if let State::Connected(client) = &mut *state {
+                match client.execute(&request.line, request.count) {
+                    Ok(Ok(out)) if request.kills_server => {
+                        // Dropping the client waits (briefly) for it to see
+                        // the server go, so the next call finds no server.
+                        *state = State::Disconnected {
+                            last_attempt: Some(Instant::now()),
+                        };
+                        return Ok(out);
+                    }
+                    Ok(Ok(out)) => return Ok(out),
+                    Ok(Err(message)) => {
+                        return Err(Error::Tmux {
+                            command: request.name,
+                            message,
+                        });
+                    }
+                    Err(lost) => {
+                        *state = State::Disconnected {
+                            last_attempt: Some(Instant::now()),
+                        };
+                        drop(state);
+                        self.log_loss(lost.describe());
+                        if lost == Lost::Timeout {
+                            return Err(Error::Tmux {
+                                command: request.name,
+                                message: format!(
+                                    "no reply from the tmux control client within {}s",
+                                    REPLY_TIMEOUT.as_secs()
+                                ),
+                            });
+                        }
+                        if request.kills_server {
+                            // The server went away as asked, before it could reply.
+                            return Ok(Vec::new());
+                        }
+                    }
+                }
+            }
+        }
+        self.fallback.run(commands, stdin)
+    }
+
+    fn server(&self) -> &Server {
+        self.fallback.server()
+    }
+}
+
+/// Why a call could not be completed over the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lost {
+    /// The client's output ended or its stdin is closed.
+    Closed,
+    /// No reply within [`REPLY_TIMEOUT`].
+    Timeout,
+}
+
+impl Lost {
+    fn describe(self) -> &'static str {
+        match self {
+            Lost::Closed => "it exited",
+            Lost::Timeout => "no reply",
+        }
+    }
+}
+
+/// One `tmux -C` client process and the thread reading its output.
+#[derive(Debug)]
+struct Client {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    replies: Receiver<Reply>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Client {
+    /// Starts a client attached to [`CONTROL_SESSION`], if the server runs.
+    fn connect(subprocess: &Subprocess) -> Result<Client> {
+        // Never start a server as a side effect: probe it by subprocess first.
+        let probe = vec![
+            "has-session".to_owned(),
+            "-t".to_owned(),
+            format!("={CONTROL_SESSION}"),
+        ];
+        match subprocess.run(&[probe], None) {
+            Err(err) if is_no_server(&err) => return Err(err),
+            _ => {}
+        }
+        let mut command = Command::new("tmux");
+        command
+            .arg("-u")
+            .args(subprocess.server().global_args())
+            .arg("-C")
+            .args(["new-session", "-A", "-s", CONTROL_SESSION, "--", "cat"])
+            .current_dir("/")
+            .env_remove("TMUX")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().map_err(spawn_error)?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let (sender, replies) = mpsc::channel();
+        let reader = stdout.and_then(|stdout| {
+            std::thread::Builder::new()
+                .name("tmux-control-reader".into())
+                .spawn(move || read_replies(stdout, sender))
+                .ok()
+        });
+        let mut client = Client {
+            child: Some(child),
+            stdin,
+            replies,
+            reader,
+        };
+        if client.reader.is_none() || client.stdin.is_none() {
+            return Err(connect_error("cannot set up the client's pipes"));
+        }
+        // The attaching command's own reply (flags 0) comes first.
+        match client.replies.recv_timeout(CONNECT_TIMEOUT) {
+            Ok(reply) if reply.ok => {}
+            Ok(reply) => return Err(connect_error(&reply.message())),
+            Err(RecvTimeoutError::Timeout) => return Err(connect_error("no reply")),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(connect_error("the client exited"));
+            }
+        }
+        // Without output notifications the client only speaks when asked.
+        // Failures here are not fatal (older tmux spells the flag differently;
+        // the reader drops notifications anyway).
+        let setup = [
+            encode(&[vec![
+                "refresh-client".into(),
+                "-f".into(),
+                "no-output".into(),
+            ]]),
+            encode(&[vec![
+                "set-option".into(),
+                "-t".into(),
+                format!("={CONTROL_SESSION}:"),
+                "destroy-unattached".into(),
+                "on".into(),
+            ]]),
+        ];
+        for line in setup.into_iter().flatten() {
+            if let Err(lost) = client.execute(&line, 1) {
+                return Err(connect_error(lost.describe()));
+            }
+        }
+        Ok(client)
+    }
+
+    /// Writes one command line and collects `count` replies. The outer error
+    /// means the client is unusable; the inner one is tmux's error message.
+    fn execute(
+        &mut self,
+        line: &[u8],
+        count: usize,
+    ) -> std::result::Result<std::result::Result<Vec<u8>, String>, Lost> {
+        // Replies left over from an earlier call would be misattributed.
+        loop {
+            match self.replies.try_recv() {
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        let stdin = self.stdin.as_mut().ok_or(Lost::Closed)?;
+        let mut framed = Vec::with_capacity(line.len() + 1);
+        framed.extend_from_slice(line);
+        framed.push(b'\n');
+        stdin
+            .write_all(&framed)
+            .and_then(|()| stdin.flush())
+            .map_err(|_| Lost::Closed)?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut out = Vec::new();
+        let mut received = 0;
+        while received < count {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(wait) {
+                Ok(reply) if !reply.guard.from_client() => {}
+                Ok(reply) if reply.ok => {
+                    out.extend_from_slice(&reply.data);
+                    received += 1;
+                }
+                // tmux skips the rest of the line after a failing command.
+                Ok(reply) => return Ok(Err(reply.message())),
+                Err(RecvTimeoutError::Timeout) => return Err(Lost::Timeout),
+                Err(RecvTimeoutError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        Ok(Ok(out))
+    }
+}
+
+impl Drop for Client {
+    /// Detaches gracefully: `detach-client`, close stdin, reap the process
+    /// (in the background if it takes long). Never kills it.
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"detach-client\n");
+            let _ = stdin.flush();
+        }
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let reader = self.reader.take();
+        let deadline = Instant::now() + DETACH_WAIT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => {
+                    if let Some(reader) = reader {
+                        let _ = reader.join();
+                    }
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(None) => break,
+            }
+        }
+        let _ = std::thread::Builder::new()
+            .name("tmux-control-reaper".into())
+            .spawn(move || {
+                let _ = child.wait();
+                if let Some(reader) = reader {
+                    let _ = reader.join();
+                }
+            });
+    }
+}
+
+fn connect_error(why: &str) -> Error {
+    Error::Tmux {
+        command: "control client".into(),
+        message: why.to_owned(),
+    }
+}
+
+/// The reader thread: parses the client's output and forwards replies;
+/// notifications are dropped. Ends (dropping the sender) at end of output.
+fn read_replies(mut stdout: ChildStdout, sender: Sender<Reply>) {
+    let mut parser = Parser::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match stdout.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        for event in parser.feed(buffer.get(..read).unwrap_or_default()) {
+            if let Event::Reply(reply) = event {
+                if sender.send(reply).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One call, ready to write: the encoded line and how many replies it yields.
+#[derive(Debug)]
+struct Request {
+    line: Vec<u8>,
+    count: usize,
+    /// The first command's name (what errors are reported against).
+    name: String,
+    kills_server: bool,
+}
+
+impl Request {
+    /// `None` when the call cannot go over control mode (NUL bytes, or stdin
+    /// used other than by `load-buffer -b NAME -`).
+    fn build(commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Option<Request> {
+        let mut expanded: Vec<Vec<Vec<u8>>> = Vec::new();
+        for command in commands {
+            let name = command.first().map(String::as_str).unwrap_or_default();
+            if stdin.is_some() && (name == "load-buffer" || name == "source-file") {
+                expanded.extend(set_buffer_commands(command, stdin?)?);
+            } else {
+                expanded.push(command.iter().map(|a| a.as_bytes().to_vec()).collect());
+            }
+        }
+        Some(Request {
+            line: encode_bytes(&expanded)?,
+            count: expanded.len(),
+            name: commands
+                .first()
+                .and_then(|c| c.first())
+                .cloned()
+                .unwrap_or_default(),
+            kills_server: commands
+                .iter()
+                .any(|c| c.first().is_some_and(|n| n == "kill-server")),
+        })
+    }
+}
+
+/// `load-buffer -b NAME -` with `data` on stdin, as `set-buffer` commands of
+/// at most [`CHUNK_SIZE`] bytes each. `None` for any other form.
+fn set_buffer_commands(command: &[String], data: &[u8]) -> Option<Vec<Vec<Vec<u8>>>> {
+    let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+    let ["load-buffer", "-b", name, "-"] = argv.as_slice() else {
+        return None;
+    };
+    if data.contains(&0) {
+        return None;
+    }
+    let name = name.as_bytes().to_vec();
+    let mut chunks: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
+    Some(
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                let mut argv = vec![b"set-buffer".to_vec()];
+                if index > 0 {
+                    argv.push(b"-a".to_vec());
+                }
+                argv.extend([b"-b".to_vec(), name.clone(), b"--".to_vec(), chunk.to_vec()]);
+                argv
+            })
+            .collect(),
+    )
+}
+
+/// Encodes commands as one control-mode line (without the newline), or
+/// `None` if an argument contains a NUL byte (tmux strings cannot).
+pub fn encode(commands: &[TmuxArgs]) -> Option<Vec<u8>> {
+    let commands: Vec<Vec<Vec<u8>>> = commands
+        .iter()
+        .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
+        .collect();
+    encode_bytes(&commands)
+}
+
+fn encode_bytes(commands: &[Vec<Vec<u8>>]) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    for (index, command) in commands.iter().enumerate() {
+        if index > 0 {
+            line.extend_from_slice(b" ; ");
+        }
+        for (position, arg) in command.iter().enumerate() {
+            if position > 0 {
+                line.push(b' ');
+            }
+            line.extend_from_slice(&quote(arg)?);
+        }
+    }
+    Some(line)
+}
+
+/// Quotes one argument for tmux's command parser (config-file syntax): inside
+/// double quotes, `\` `"` `$` `~` are escaped, `\n` `\r` `\t` use their
+/// escapes and other control bytes (and 0xff, which tmux would read as end of
+/// input) octal ones. Everything else, including UTF-8, is literal. `None` for
+/// a NUL byte.
+pub fn quote(arg: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(arg.len() + 2);
+    out.push(b'"');
+    for &byte in arg {
+        match byte {
+            0 => return None,
+            b'\\' | b'"' | b'$' | b'~' => out.extend_from_slice(&[b'\\', byte]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x01..=0x1f | 0x7f | 0xff => {
+                out.extend_from_slice(format!("\\{byte:03o}").as_bytes());
+            }
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'"');
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: Option<Vec<u8>>) -> String {
+        String::from_utf8(bytes.expect("encodable")).expect("utf-8")
+    }
+
+    #[test]
+    fn arguments_are_double_quoted_with_escapes() {
+        assert_eq!(text(quote(b"plain")), r#""plain""#);
+        assert_eq!(text(quote(b"a;b #{x} {y} 'q'")), r#""a;b #{x} {y} 'q'""#);
+        assert_eq!(
+            text(quote(br#"$HOME ~ "x" \n"#)),
+            r#""\$HOME \~ \"x\" \\n""#
+        );
+        assert_eq!(
+            text(quote(b"l1\nl2\r\t\x1b\x7f")),
+            r#""l1\nl2\r\t\033\177""#
+        );
+        assert_eq!(text(quote("é".as_bytes())), "\"é\"");
+        assert_eq!(text(quote(&[0xff])), r#""\377""#);
+        assert!(quote(b"a\0b").is_none());
+    }
+
+    #[test]
+    fn commands_are_joined_with_semicolons() {
+        let line = encode(&[
+            vec!["display-message".into(), "-p".into(), "x;".into()],
+            vec!["list-sessions".into()],
+        ]);
+        assert_eq!(
+            text(line),
+            r#""display-message" "-p" "x;" ; "list-sessions""#
+        );
+    }
+
+    #[test]
+    fn load_buffer_from_stdin_becomes_chunked_set_buffer() {
+        let commands = vec![
+            vec!["load-buffer".into(), "-b".into(), "buf".into(), "-".into()],
+            vec!["paste-buffer".into(), "-b".into(), "buf".into()],
+        ];
+        let data = vec![b'x'; CHUNK_SIZE * 2 + 1];
+        let request = Request::build(&commands, Some(&data)).expect("translatable");
+        assert_eq!(request.count, 4);
+        assert_eq!(request.name, "load-buffer");
+        let line = String::from_utf8(request.line).expect("utf-8");
+        assert!(line.starts_with(r#""set-buffer" "-b" "buf" "--" "xxx"#));
+        assert_eq!(line.matches(r#""set-buffer" "-a" "-b" "buf""#).count(), 2);
+
+        let empty = Request::build(&commands, Some(b"")).expect("translatable");
+        assert_eq!(empty.count, 2);
+        // NUL bytes and unknown stdin readers go by subprocess.
+        assert!(Request::build(&commands, Some(b"a\0b")).is_none());
+        let other = vec![vec!["load-buffer".into(), "-".into()]];
+        assert!(Request::build(&other, Some(b"x")).is_none());
+        assert!(
+            Request::build(&[vec!["kill-server".into()]], None).is_some_and(|r| r.kills_server)
+        );
+    }
+
+    #[test]
+    fn paste_text_commands_go_over_control_mode() {
+        let commands = super::super::paste_commands("b", "%1");
+        let request = Request::build(&commands, Some(b"text")).expect("translatable");
+        assert_eq!(request.count, 2);
+    }
+}

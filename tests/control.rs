@@ -1,0 +1,377 @@
+//! The control-mode transport against real throwaway tmux servers
+//! (`-L doeff-ctl-test-<pid>-<n>`): same results as the subprocess transport,
+//! behaviour with no server, a server killed mid-use, and detaching on drop.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use doeff_agents::tmux::{
+    CONTROL_SESSION, ControlMode, NewSession, Subprocess, Transport, is_no_server, is_not_found,
+};
+use doeff_agents::{Error, Tmux};
+use support::{TestServer, wait_for};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn test_server() -> TestServer {
+    TestServer::with_prefix("doeff-ctl-test")
+}
+
+/// A control-mode `Tmux` plus its transport (to look at the connection).
+fn control(server: &TestServer) -> (Tmux, Arc<ControlMode>) {
+    let transport = Arc::new(ControlMode::new(server.server()));
+    (Tmux::with_transport(transport.clone()), transport)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn new_session(tmux: &Tmux, name: &str, dir: &Path, argv: &[String]) -> String {
+    let env = [(
+        "DOEFF_X".to_owned(),
+        "$HOME ~ ; #{pane_id} \"q\"".to_owned(),
+    )];
+    let options = [
+        (
+            "@doeff-agent".to_owned(),
+            "demo; #{pane_id} $x ~".to_owned(),
+        ),
+        (
+            "@doeff-work-dir".to_owned(),
+            dir.to_string_lossy().into_owned(),
+        ),
+    ];
+    tmux.new_session(&NewSession {
+        name,
+        work_dir: dir,
+        argv,
+        env: &env,
+        options: &options,
+        width: 100,
+        height: 30,
+        remain_on_exit: true,
+    })
+    .expect("new session")
+}
+
+/// A session whose pane writes everything it receives to `file`.
+fn recorder(tmux: &Tmux, name: &str, dir: &Path, file: &Path) -> String {
+    let script = format!(
+        "stty -icanon -echo; exec cat > '{}'",
+        file.to_string_lossy()
+    );
+    new_session(tmux, name, dir, &strings(&["sh", "-c", &script]))
+}
+
+fn wait_file(path: &Path, len: usize) -> String {
+    wait_for("the recorded input", WAIT, || {
+        let text = std::fs::read_to_string(path).ok()?;
+        (text.len() >= len).then_some(text)
+    })
+}
+
+fn tricky_text() -> String {
+    let mut text = String::from(
+        "quotes ' \" `x` $(echo hi) ${HOME} ; a;\n#{pane_id} #comment ~ ~/x \\ \\n \\\\ {a} %end 1 2 1\n\ttab é 漢字\n",
+    );
+    let mut n = 0;
+    while text.len() < 20 * 1024 {
+        text.push_str(&format!(
+            "line {n:05} $(rm -rf x); '\"#{{session_name}}\" ~ \\ {{}} ;\n"
+        ));
+        n += 1;
+    }
+    text
+}
+
+#[test]
+fn control_mode_gives_the_same_results_as_subprocess() {
+    let server = test_server();
+    let sub = server.tmux.clone();
+    let dir = server.dir.clone();
+    // A static screen with lines that look like protocol guards.
+    let screen = "%begin 1 2 1\n%end 1 2 1\nplain é 漢字 \\ $HOME #{pane_id}\n%error 1 2 1";
+    new_session(
+        &sub,
+        "static",
+        &dir,
+        &strings(&[
+            "sh",
+            "-c",
+            &format!("printf '%s\\n' '{screen}'; exec sleep 600"),
+        ]),
+    );
+    let (ctl, transport) = control(&server);
+    assert!(transport.is_connected(), "control client connected");
+
+    // Sessions created through each transport look the same to both.
+    let file_sub = server.path("sub.txt");
+    let file_ctl = server.path("ctl.txt");
+    let pane_sub = recorder(&sub, "rec-sub", &dir, &file_sub);
+    let pane_ctl = recorder(&ctl, "rec-ctl", &dir, &file_ctl);
+    assert!(pane_ctl.starts_with('%'));
+    let listed_sub = sub.list_sessions().expect("list");
+    let listed_ctl = ctl.list_sessions().expect("list");
+    assert_eq!(listed_sub, listed_ctl);
+    assert_eq!(listed_ctl.len(), 3, "the hidden session is not listed");
+    assert!(listed_ctl.iter().all(|s| s.name != CONTROL_SESSION));
+    let rec = listed_ctl
+        .iter()
+        .find(|s| s.name == "rec-ctl")
+        .expect("listed");
+    assert_eq!(rec.agent.as_deref(), Some("demo; #{pane_id} $x ~"));
+    assert_eq!(
+        sub.pane_states().expect("panes"),
+        ctl.pane_states().expect("panes")
+    );
+
+    for tmux in [&sub, &ctl] {
+        assert!(tmux.has_session("static").expect("has"));
+        assert!(!tmux.has_session("stat").expect("has"), "exact names");
+        assert!(!tmux.has_session("nope;").expect("has"));
+    }
+
+    // The environment arrived literally (no $ or ~ expansion).
+    let env_session = |tmux: &Tmux, name: &str| {
+        let file = server.path(&format!("{name}.env"));
+        let script = format!("printf '%s' \"$DOEFF_X\" > '{}'", file.to_string_lossy());
+        new_session(tmux, name, &dir, &strings(&["sh", "-c", &script]));
+        wait_file(&file, 1)
+    };
+    assert_eq!(env_session(&sub, "env-sub"), "$HOME ~ ; #{pane_id} \"q\"");
+    assert_eq!(env_session(&ctl, "env-ctl"), "$HOME ~ ; #{pane_id} \"q\"");
+
+    // Captures of the same screen are byte-identical.
+    let static_pane = sub.session_pane("static").expect("pane");
+    wait_for("the static screen", WAIT, || {
+        sub.capture_pane(&static_pane, 0)
+            .ok()
+            .filter(|t| t.contains("%error"))
+    });
+    let captured = ctl.capture_pane(&static_pane, 0).expect("capture");
+    assert_eq!(
+        captured,
+        sub.capture_pane(&static_pane, 0).expect("capture")
+    );
+    assert!(captured.contains("%end 1 2 1\nplain é 漢字 \\ $HOME #{pane_id}\n"));
+    assert_eq!(
+        ctl.capture_pane(&static_pane, 100).expect("capture"),
+        sub.capture_pane(&static_pane, 100).expect("capture")
+    );
+
+    // Literal keys and a 20 KB paste arrive intact through both.
+    let text = tricky_text();
+    let keys = "a; $(x) ~ \\ \"' #{pane_id} ;";
+    for (tmux, pane, file) in [(&sub, &pane_sub, &file_sub), (&ctl, &pane_ctl, &file_ctl)] {
+        tmux.send_keys(pane, &[keys], true).expect("send keys");
+        tmux.send_keys(pane, &["Enter"], false).expect("send Enter");
+        tmux.paste_text(pane, &text).expect("paste");
+        let expected = format!("{keys}\n{text}");
+        assert_eq!(wait_file(file, expected.len()), expected);
+    }
+
+    // Errors are the same values.
+    let err_sub = sub.capture_pane("%9999", 0).expect_err("no such pane");
+    let err_ctl = ctl.capture_pane("%9999", 0).expect_err("no such pane");
+    assert_eq!(err_sub.to_string(), err_ctl.to_string());
+    assert!(is_not_found(&err_ctl));
+    let err_sub = sub.paste_text(&pane_sub, "").expect_err("empty paste");
+    let err_ctl = ctl.paste_text(&pane_ctl, "").expect_err("empty paste");
+    for err in [&err_sub, &err_ctl] {
+        assert!(
+            matches!(err, Error::Tmux { command, message }
+                if command == "load-buffer" && message.starts_with("no buffer doeff-paste-")),
+            "{err}"
+        );
+    }
+    assert!(transport.is_connected(), "errors do not drop the client");
+
+    ctl.kill_session("rec-ctl").expect("kill");
+    assert!(!sub.has_session("rec-ctl").expect("has"));
+}
+
+#[test]
+fn no_server_behaves_like_subprocess_and_starts_none() {
+    let server = test_server();
+    let (ctl, transport) = control(&server);
+    assert!(!transport.is_connected());
+    let err = transport.connect().expect_err("nothing to connect to");
+    assert!(is_no_server(&err), "{err}");
+    assert!(!ctl.has_session("x").expect("has"));
+    assert!(ctl.list_sessions().expect("list").is_empty());
+    assert!(ctl.pane_states().expect("panes").is_empty());
+    let err_ctl = ctl.capture_pane("%1", 0).expect_err("no server");
+    let err_sub = server.tmux.capture_pane("%1", 0).expect_err("no server");
+    assert_eq!(err_ctl.to_string(), err_sub.to_string());
+    assert!(is_no_server(&err_ctl));
+    // No call above started a server.
+    let probe = Subprocess::new(server.server()).run(&[strings(&["list-sessions"])], None);
+    assert!(probe.is_err_and(|e| is_no_server(&e)));
+}
+
+#[test]
+fn killing_the_server_mid_use_falls_back_then_reconnects() {
+    let server = test_server();
+    let sub = server.tmux.clone();
+    new_session(&sub, "one", &server.dir, &strings(&["sleep", "600"]));
+    let (ctl, transport) = control(&server);
+    assert!(transport.is_connected());
+    let pane = ctl.session_pane("one").expect("pane");
+    ctl.capture_pane(&pane, 0).expect("capture");
+
+    sub.kill_server().expect("kill server");
+    // The next calls fall back to subprocess and fail (or answer) cleanly.
+    assert!(!ctl.has_session("one").expect("has"));
+    let err = ctl.capture_pane(&pane, 0).expect_err("server gone");
+    assert!(is_no_server(&err), "{err}");
+    assert!(ctl.list_sessions().expect("list").is_empty());
+    assert!(!transport.is_connected());
+
+    // A new server: the transport reconnects lazily.
+    new_session(&sub, "two", &server.dir, &strings(&["sleep", "600"]));
+    wait_for("a reconnection", WAIT, || {
+        let listed = ctl.list_sessions().ok()?;
+        (transport.is_connected() && listed.len() == 1).then_some(())
+    });
+    assert!(ctl.has_session("two").expect("has"));
+}
+
+#[test]
+fn the_client_outlives_the_last_agent_session_and_drop_detaches() {
+    let server = test_server();
+    let sub = server.tmux.clone();
+    new_session(&sub, "only", &server.dir, &strings(&["sleep", "600"]));
+    let (ctl, transport) = control(&server);
+    let pid = transport.client_pid().expect("connected");
+    let clients = || {
+        sub.run(
+            &[strings(&[
+                "list-clients",
+                "-F",
+                "#{client_pid} #{session_name}",
+            ])],
+            None,
+        )
+        .map(|out| String::from_utf8_lossy(&out).into_owned())
+    };
+    assert_eq!(
+        clients().expect("clients").trim(),
+        format!("{pid} {CONTROL_SESSION}")
+    );
+
+    ctl.kill_session("only").expect("kill");
+    assert!(ctl.list_sessions().expect("list").is_empty());
+    assert!(!ctl.has_session("only").expect("has"));
+    assert!(
+        transport.is_connected(),
+        "the hidden session keeps it attached"
+    );
+
+    drop(ctl);
+    drop(transport);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "client exited and was reaped"
+    );
+    // With its only client gone, the hidden session went, and so did the server.
+    wait_for("the server to exit", WAIT, || {
+        clients().err().filter(is_no_server).map(drop)
+    });
+}
+
+#[test]
+fn kill_server_over_control_mode_succeeds() {
+    let server = test_server();
+    new_session(&server.tmux, "k", &server.dir, &strings(&["sleep", "600"]));
+    let (ctl, transport) = control(&server);
+    assert!(transport.is_connected());
+    ctl.kill_server().expect("kill-server");
+    assert!(!ctl.has_session("k").expect("has"));
+    let probe = Subprocess::new(server.server()).run(&[strings(&["list-sessions"])], None);
+    assert!(probe.is_err_and(|e| is_no_server(&e)));
+}
+
+#[test]
+fn concurrent_callers_get_their_own_replies() {
+    let server = test_server();
+    for n in 0..4 {
+        new_session(
+            &server.tmux,
+            &format!("c{n}"),
+            &server.dir,
+            &strings(&["sh", "-c", &format!("echo screen-{n}; exec sleep 600")]),
+        );
+    }
+    let (ctl, _transport) = control(&server);
+    let panes: Vec<String> = (0..4)
+        .map(|n| ctl.session_pane(&format!("c{n}")).expect("pane"))
+        .collect();
+    for (n, pane) in panes.iter().enumerate() {
+        wait_for("the screen", WAIT, || {
+            ctl.capture_pane(pane, 0)
+                .ok()
+                .filter(|t| t.contains(&format!("screen-{n}")))
+        });
+    }
+    std::thread::scope(|scope| {
+        for (n, pane) in panes.iter().enumerate() {
+            let ctl = ctl.clone();
+            scope.spawn(move || {
+                for _ in 0..50 {
+                    let text = ctl.capture_pane(pane, 0).expect("capture");
+                    assert!(text.contains(&format!("screen-{n}")), "{text}");
+                    assert!(!ctl.has_session("missing").expect("has"));
+                }
+            });
+        }
+    });
+}
+
+fn median_micros(mut run: impl FnMut()) -> u128 {
+    for _ in 0..20 {
+        run();
+    }
+    let mut times: Vec<u128> = (0..300)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed().as_micros()
+        })
+        .collect();
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+/// `cargo test --release --test control -- --ignored --nocapture bench`
+#[test]
+#[ignore = "micro-benchmark; run with --ignored --nocapture"]
+fn bench_capture_pane_control_vs_subprocess() {
+    let server = test_server();
+    new_session(
+        &server.tmux,
+        "bench",
+        &server.dir,
+        &strings(&["sh", "-c", "seq 1 25; exec sleep 600"]),
+    );
+    let pane = server.tmux.session_pane("bench").expect("pane");
+    let (ctl, transport) = control(&server);
+    assert!(transport.is_connected());
+    let sub = server.tmux.clone();
+    let control_us = median_micros(|| {
+        ctl.capture_pane(&pane, 0).expect("capture");
+    });
+    let subprocess_us = median_micros(|| {
+        sub.capture_pane(&pane, 0).expect("capture");
+    });
+    let states_us = median_micros(|| {
+        ctl.pane_states().expect("states");
+    });
+    println!(
+        "capture-pane median: control {control_us} µs, subprocess {subprocess_us} µs; \
+         pane_states over control {states_us} µs"
+    );
+}
