@@ -481,6 +481,7 @@ mod tests {
             current_command: "agent".into(),
             pid: 1,
             title: String::new(),
+            activity: None,
         }
     }
 
