@@ -221,7 +221,7 @@ pub fn run(options: &DemoOptions) -> i32 {
             wait_forever();
         }
         "crash" => {
-            print!("panic: the demo agent crashed on purpose\r\n");
+            print!("panic: exiting with an error code on purpose\r\n");
             flush();
             drop(terminal);
             let code = env_number("DOEFF_DEMO_EXIT_CODE", 3);

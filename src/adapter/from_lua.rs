@@ -11,7 +11,7 @@ use regex::Regex;
 use super::{Adapter, Injection, Launcher, LuaFn};
 use crate::lua::{LOAD_BUDGET, LuaHost};
 use crate::monitor::{
-    BUSY_MARKERS, Context, Matcher, Process, Region, Rule, SessionStatus, When, default_rules,
+    Context, Matcher, Process, Region, Rule, SessionStatus, When, busy_matchers, default_rules,
 };
 use crate::session::LaunchConfig;
 
@@ -338,10 +338,7 @@ pub(crate) fn compile_adapter(
     for pattern in string_list(table, "busy")? {
         busy.push(regex_matcher(&pattern, false, "busy")?);
     }
-    let builtin_busy: Vec<Matcher> = BUSY_MARKERS
-        .iter()
-        .filter_map(|p| Matcher::regex(p, false).ok())
-        .collect();
+    let builtin_busy = busy_matchers();
     for rule in rules
         .iter_mut()
         .filter(|r| r.status == SessionStatus::Blocked)

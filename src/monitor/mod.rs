@@ -15,7 +15,9 @@ use serde::Serialize;
 
 pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
 pub use pr::find_pr_urls;
-pub use rules::{BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, Rule, When, default_rules};
+pub use rules::{
+    BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, Rule, When, busy_matchers, default_rules,
+};
 pub use screen::{Screen, strip_escapes};
 pub use status::SessionStatus;
 

@@ -494,14 +494,27 @@ fn compile(patterns: &[&str]) -> Vec<Matcher> {
         .collect()
 }
 
-/// The built-in default rules, compiled.
+/// The built-in default rules, compiled once per process (clones share
+/// the compiled regexes).
 pub fn default_rules() -> Vec<Rule> {
+    static COMPILED: std::sync::LazyLock<Vec<Rule>> = std::sync::LazyLock::new(compile_defaults);
+    COMPILED.clone()
+}
+
+/// Busy markers as matchers, compiled once.
+pub fn busy_matchers() -> Vec<Matcher> {
+    static COMPILED: std::sync::LazyLock<Vec<Matcher>> =
+        std::sync::LazyLock::new(|| compile(BUSY_MARKERS));
+    COMPILED.clone()
+}
+
+fn compile_defaults() -> Vec<Rule> {
     DEFAULT_RULES
         .iter()
         .map(|d| {
             let mut vetoes = compile(d.vetoes);
             if d.busy_veto {
-                vetoes.extend(compile(BUSY_MARKERS));
+                vetoes.extend(busy_matchers());
             }
             Rule {
                 id: d.id.to_owned(),

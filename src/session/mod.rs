@@ -28,6 +28,8 @@ use crate::tmux::{NewSession, PaneState, SessionInfo, Tmux};
 
 /// Default time to wait for a `tmux`-injection agent's ready pattern.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopped agent gets to exit after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Size of the pane agents run in.
 pub const PANE_WIDTH: u16 = 120;
 pub const PANE_HEIGHT: u16 = 40;
@@ -288,14 +290,50 @@ impl Agents {
     }
 
     /// Stops the session (kills its tmux session). Idempotent.
+    ///
+    /// Agent CLIs (Claude Code, Gemini) survive a bare `kill-session`, so the
+    /// pane's process group gets SIGTERM first, then SIGKILL if it has not
+    /// ended within [`STOP_GRACE`]; then the tmux session is removed.
     pub fn stop_session(&self, session: &mut AgentSession) -> Result<()> {
         if self.tmux.has_session(&session.session_name)? {
-            self.tmux.kill_session(&session.session_name)?;
+            if let Some(state) = self.tmux.pane_state(&session.pane_id)?
+                && !state.dead
+            {
+                self.end_process_group(&session.pane_id, state.pid);
+            }
+            match self.tmux.kill_session(&session.session_name) {
+                Ok(()) => {}
+                // Gone in between (the server exits with its last session).
+                Err(err) if crate::tmux::is_not_found(&err) => {}
+                Err(err) => return Err(err),
+            }
         }
         session.stopped = true;
         session.status = SessionStatus::Stopped;
         session.monitor.status = SessionStatus::Stopped;
         Ok(())
+    }
+
+    /// SIGTERM to the pane's process group, SIGKILL after the grace time.
+    fn end_process_group(&self, pane_id: &str, pid: u32) {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        let Ok(raw) = i32::try_from(pid) else { return };
+        if raw <= 1 || raw == std::process::id() as i32 {
+            return;
+        }
+        let group = Pid::from_raw(raw);
+        if killpg(group, Signal::SIGTERM).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            match self.tmux.pane_state(pane_id) {
+                Ok(Some(state)) if !state.dead => std::thread::sleep(Duration::from_millis(25)),
+                _ => return,
+            }
+        }
+        let _ = killpg(group, Signal::SIGKILL);
     }
 
     /// Attaches the terminal (or switches the tmux client) to the session.
