@@ -423,10 +423,10 @@ fn read_replies(mut stdout: ChildStdout, sender: Sender<Reply>) {
             Err(_) => return,
         };
         for event in parser.feed(buffer.get(..read).unwrap_or_default()) {
-            if let Event::Reply(reply) = event {
-                if sender.send(reply).is_err() {
-                    return;
-                }
+            if let Event::Reply(reply) = event
+                && sender.send(reply).is_err()
+            {
+                return;
             }
         }
     }
