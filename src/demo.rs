@@ -146,7 +146,26 @@ fn work(label: &str, length: Duration) {
     flush();
 }
 
-fn wait_forever() -> ! {
+/// Stays at the composer for ever: each further message is echoed, then
+/// `reply` (if any) is printed again, as a stuck agent would.
+fn idle(reply: Option<&str>) -> i32 {
+    loop {
+        print!("> ");
+        flush();
+        let Some(message) = read_message() else {
+            return 130;
+        };
+        if message.is_empty() {
+            continue;
+        }
+        if let Some(reply) = reply {
+            print!("{reply}\r\n");
+            flush();
+        }
+    }
+}
+
+fn freeze() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
@@ -188,10 +207,9 @@ pub fn run(options: &DemoOptions) -> i32 {
         }
     };
     if scenario == "wait" {
-        print!("Waiting for your next message.\r\n> ");
-        flush();
+        print!("Waiting for your next message.\r\n");
         log_phase("blocked");
-        wait_forever();
+        return idle(None);
     }
     let lines = prompt.lines().count().max(1);
     print!(
@@ -202,23 +220,22 @@ pub fn run(options: &DemoOptions) -> i32 {
     work("Reading files", work_time);
     match scenario.as_str() {
         "fail" => {
-            print!("Error: fatal error: the demo agent was told to fail\r\n");
-            flush();
+            let error = "Error: fatal error: the demo agent was told to fail";
+            print!("{error}\r\n");
             log_phase("failed");
-            wait_forever();
+            return idle(Some(error));
         }
         "rate_limit" => {
-            print!(
-                "API Error: 429 rate limit exceeded · this request would exceed the rate limit\r\n"
-            );
-            flush();
+            let error =
+                "API Error: 429 rate limit exceeded · this request would exceed the rate limit";
+            print!("{error}\r\n");
             log_phase("blocked_api");
-            wait_forever();
+            return idle(Some(error));
         }
         "hang" => {
             print!("\r✻ Thinking… (esc to interrupt)");
             flush();
-            wait_forever();
+            freeze();
         }
         "crash" => {
             print!("panic: exiting with an error code on purpose\r\n");

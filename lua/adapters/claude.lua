@@ -39,11 +39,11 @@ return agents.adapter {
   disable = { "default.bare_prompt" },
   patterns = {
     -- An empty composer between its rules, with no activity marker: idle.
-    { status = "blocked", reason = "idle_prompt", regex = "(?m)^❯\\s*\\n─{20,}", joined = true, last = 6 },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "(?m)^❯\\s*\\n─{20,}", joined = true, last = 6 },
     -- "✻ Worked for 12s": the turn is over (unless a shell still runs).
-    { status = "blocked", reason = "idle_prompt", regex = "^✻ \\S+ed for \\d", last = 8,
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for \\d", last = 8,
       unless = { "still running" } },
     -- The permanent footer counts once nothing is busy.
-    { status = "blocked", reason = "idle_prompt", regex = "shift\\+tab to cycle", last = 3 },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "shift\\+tab to cycle", last = 3 },
   },
 }

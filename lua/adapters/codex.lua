@@ -39,7 +39,7 @@ return agents.adapter {
   patterns = {
     { status = "blocked", reason = "update_dialog", match = "Update available", last = 12 },
     -- The composer with its placeholder, above the model line: idle.
-    { status = "blocked", reason = "idle_prompt", regex = "^› [^\\d\\s]", last = 3 },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^› [^\\d\\s]", last = 3 },
     -- Error lines start with "■"; limits and overload are caught by the
     -- default rules before this one.
     { status = "failed", reason = "api_error", regex = "^■ ", last = 8,

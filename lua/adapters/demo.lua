@@ -5,7 +5,7 @@
 return agents.adapter {
   name = "demo",
   injection = "arg",
-  ready_pattern = "^> ",
+  ready_pattern = "^>( |$)",
   status_bar_lines = 1,
   exit_zero_is_done = true,
   launch = function(cfg)
@@ -24,8 +24,9 @@ return agents.adapter {
     return argv
   end,
   patterns = {
-    { status = "blocked", reason = "permission_prompt", match = "Do you want to proceed?", last = 6 },
+    { status = "blocked", reason = "permission_prompt", match = "Do you want to proceed?", last = 6,
+      unless = { "^\\s*(Approved|Declined)\\." } },
     -- The empty composer.
-    { status = "blocked", reason = "idle_prompt", regex = "^>$", last = 1 },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^>$", last = 1 },
   },
 }

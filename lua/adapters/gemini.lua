@@ -5,7 +5,7 @@ return agents.adapter {
   name = "gemini",
   binary = "gemini",
   injection = "tmux",
-  ready_pattern = "Type your message|^\\s*[>*]\\s",
+  ready_pattern = "Type your message|^\\s*[>*](\\s|$)",
   status_bar_lines = 3,
   -- Gemini shows "esc to cancel" while it works (Claude uses it for dialogs).
   busy = { "(?i)esc to cancel" },

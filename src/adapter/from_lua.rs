@@ -259,8 +259,10 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
     rule.region = region;
     rule.veto_region = region;
     rule.joined = optional_bool(entry, "joined")?;
+    // An adapter's own rules are explicit: they apply on every observation
+    // unless they ask to be waiting-for-input rules (`when = "unchanged"`).
     match optional_string(entry, "when")?.as_deref() {
-        None => {}
+        None => rule.when = When::Always,
         Some("always") => rule.when = When::Always,
         Some("unchanged") => rule.when = When::Unchanged,
         Some(other) => {
@@ -273,11 +275,7 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
 }
 
 /// Validates an adapter table and compiles it.
-pub(crate) fn compile_adapter(
-    host: &Arc<LuaHost>,
-    table: &Table,
-    source: &str,
-) -> mlua::Result<Adapter> {
+pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua::Result<Adapter> {
     check_fields(table, ADAPTER_FIELDS, "adapter")?;
     let name =
         optional_string(table, "name")?.ok_or_else(|| bad("adapter needs a 'name'".into()))?;
@@ -371,7 +369,11 @@ pub(crate) fn compile_adapter(
 /// `file:line` of the Lua code calling into Rust (for validation errors).
 fn caller_location(lua: &Lua) -> Option<String> {
     lua.inspect_stack(1, |debug| {
-        let src = debug.source().short_src.map(|s| s.into_owned())?;
+        let source = debug.source();
+        let src = match source.source.as_deref().and_then(|s| s.strip_prefix('@')) {
+            Some(path) => path.to_owned(),
+            None => source.short_src.map(|s| s.into_owned())?,
+        };
         let line = debug.current_line().unwrap_or(0);
         Some(if line > 0 {
             format!("{src}:{line}")
@@ -433,7 +435,8 @@ pub(crate) fn load_adapter_chunk(
                 .eval::<Value>()
         })
     };
-    let returned = run().map_err(|e| crate::lua::error_message(&e))?;
+    let returned = run()
+        .map_err(|e| crate::lua::with_full_path(&crate::lua::error_message(&e), chunk_name))?;
     let mut adapters = collected
         .lock()
         .map(|mut l| std::mem::take(&mut *l))

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
+pub use from_lua::compile_adapter as compile_adapter_table;
 pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
 
 use crate::error::{Error, Result};
@@ -196,7 +197,10 @@ impl Adapter {
             },
             Ok((None, _)) => None,
             Err(err) => {
-                self.record_hook_error(error_message(&err));
+                self.record_hook_error(crate::lua::with_full_path(
+                    &error_message(&err),
+                    &self.source,
+                ));
                 None
             }
         }

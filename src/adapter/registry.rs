@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use super::Adapter;
 use super::from_lua::load_adapter_chunk;
@@ -42,6 +43,13 @@ pub struct AdapterInfo {
     pub available: bool,
 }
 
+/// An adapter file loaded from disk, watched for edits.
+#[derive(Clone, Debug)]
+struct TrackedFile {
+    path: PathBuf,
+    modified: Option<SystemTime>,
+}
+
 /// Adapters by name, plus the Lua VM their code lives in.
 #[derive(Debug)]
 pub struct AdapterRegistry {
@@ -49,6 +57,12 @@ pub struct AdapterRegistry {
     self_exe: String,
     adapters: RwLock<BTreeMap<String, Arc<Adapter>>>,
     errors: RwLock<Vec<LoadError>>,
+    files: Mutex<Vec<TrackedFile>>,
+    reports: Mutex<Vec<String>>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn default_self_exe() -> String {
@@ -76,6 +90,8 @@ impl AdapterRegistry {
             self_exe: self_exe.into(),
             adapters: RwLock::default(),
             errors: RwLock::default(),
+            files: Mutex::default(),
+            reports: Mutex::default(),
         };
         for (file, code) in BUILTIN_ADAPTERS {
             let name = format!("lua/adapters/{file}");
@@ -98,11 +114,33 @@ impl AdapterRegistry {
 
     /// Loads one adapter file; its adapters replace any of the same name.
     /// A failure is returned and remembered in [`AdapterRegistry::load_errors`].
+    /// The file is watched for edits from now on ([`AdapterRegistry::refresh`]).
     pub fn load_file(&self, path: &Path) -> Result<Vec<String>> {
+        if let Ok(mut files) = self.files.lock()
+            && !files.iter().any(|f| f.path == path)
+        {
+            files.push(TrackedFile {
+                path: path.to_path_buf(),
+                modified: modified(path),
+            });
+        }
+        self.load_untracked(path)
+    }
+
+    fn load_untracked(&self, path: &Path) -> Result<Vec<String>> {
         let shown = path.to_string_lossy().into_owned();
         let outcome = std::fs::read_to_string(path)
             .map_err(|e| format!("{shown}: {e}"))
             .and_then(|code| load_adapter_chunk(&self.host, &shown, &code, &self.self_exe));
+        if let Ok(mut errors) = self.errors.write() {
+            errors.retain(|e| e.path != shown);
+            if let Err(message) = &outcome {
+                errors.push(LoadError {
+                    path: shown.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
         match outcome {
             Ok(adapters) => Ok(adapters
                 .into_iter()
@@ -112,16 +150,47 @@ impl AdapterRegistry {
                     name
                 })
                 .collect()),
-            Err(message) => {
-                if let Ok(mut errors) = self.errors.write() {
-                    errors.push(LoadError {
-                        path: shown,
-                        message: message.clone(),
-                    });
-                }
-                Err(Error::Adapter(message))
+            Err(message) => Err(Error::Adapter(message)),
+        }
+    }
+
+    /// Reloads every watched adapter file whose modification time changed.
+    /// Failures keep the last good adapters and are queued once for
+    /// [`AdapterRegistry::take_reports`].
+    pub fn refresh(&self) {
+        let changed: Vec<PathBuf> = match self.files.lock() {
+            Ok(mut files) => files
+                .iter_mut()
+                .filter_map(|file| {
+                    let now = modified(&file.path);
+                    (now != file.modified).then(|| {
+                        file.modified = now;
+                        file.path.clone()
+                    })
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        for path in changed {
+            if let Err(err) = self.load_untracked(&path)
+                && let Ok(mut reports) = self.reports.lock()
+            {
+                reports.push(err.to_string());
             }
         }
+    }
+
+    /// Reload failures not reported yet (each is returned once).
+    pub fn take_reports(&self) -> Vec<String> {
+        self.reports
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// The Lua host adapter code runs in.
+    pub fn host(&self) -> &Arc<LuaHost> {
+        &self.host
     }
 
     /// Loads every `*.lua` file of a directory (sorted); returns the errors.

@@ -8,7 +8,9 @@
 mod control;
 mod explain;
 mod ps;
+mod repl;
 mod run;
+mod script;
 mod style;
 mod watch;
 
@@ -68,6 +70,10 @@ pub enum Command {
     Stop(control::NameArg),
     /// List the loaded adapters, where they come from, and whether their CLI is installed
     Adapters(control::AdaptersArgs),
+    /// Run a Lua monitoring script with the `agents` module
+    Script(script::ScriptArgs),
+    /// An interactive Lua prompt with the `agents` module
+    Repl,
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -145,6 +151,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Attach(args) => control::attach(global, args),
         Command::Stop(args) => control::stop(global, args),
         Command::Adapters(args) => control::adapters(global, args),
+        Command::Script(args) => script::run(global, args),
+        Command::Repl => repl::run(global),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());

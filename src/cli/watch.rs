@@ -112,6 +112,9 @@ pub fn watch_session(
         if let Some(error) = adapter.take_hook_error() {
             eprintln!("doeff-agents: {error}");
         }
+        for report in agents.adapters().take_reports() {
+            eprintln!("doeff-agents: {report}");
+        }
         if observation.status_changed() {
             print_change(&session.session_name, &observation, args.json, colour);
         }

@@ -3,6 +3,13 @@
 //! stopped with a clear error), a memory cap, per-file environments, and
 //! readable `file:line: message` errors.
 
+mod convert;
+mod handle;
+mod module;
+
+pub use handle::LuaSession;
+pub use module::{Printer, install};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -167,6 +174,18 @@ pub fn error_message(err: &mlua::Error) -> String {
     }
 }
 
+/// Lua shortens long chunk names in error positions to `...tail`; this puts
+/// the full `path` back so messages read `path:line: message`.
+pub fn with_full_path(message: &str, path: &str) -> String {
+    if let Some(rest) = message.strip_prefix("...")
+        && let Some(colon) = rest.find(':')
+        && path.ends_with(&rest[..colon])
+    {
+        return format!("{path}{}", &rest[colon..]);
+    }
+    message.to_owned()
+}
+
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
     line.strip_prefix("runtime error: ")
@@ -200,6 +219,14 @@ mod tests {
             .set_environment(env);
         let got: (bool, bool, bool, bool) = probe.eval().expect("eval");
         assert_eq!(got, (true, true, true, true));
+    }
+
+    #[test]
+    fn shortened_paths_are_restored() {
+        let long = "/very/long/path/to/some/config/doeff-agents/adapters/mycli.lua";
+        let short = format!("...{}:3: boom", &long[long.len() - 20..]);
+        assert_eq!(with_full_path(&short, long), format!("{long}:3: boom"));
+        assert_eq!(with_full_path("x.lua:1: e", long), "x.lua:1: e");
     }
 
     #[test]

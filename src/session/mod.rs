@@ -109,6 +109,7 @@ impl Agents {
     ) -> Result<AgentSession> {
         let full_name = session_name(name)?;
         let work_dir = checked_work_dir(&config.work_dir)?;
+        self.adapters.refresh();
         let adapter = self.adapters.get(config.agent_type.adapter_name())?;
         let path = user_path();
         let mut argv_config = config.clone();
@@ -252,6 +253,7 @@ impl Agents {
 
     /// The adapter for a session (a rules-only fallback for foreign sessions).
     pub fn adapter_for(&self, session: &AgentSession) -> Arc<Adapter> {
+        self.adapters.refresh();
         self.adapters
             .get(session.agent_type.adapter_name())
             .unwrap_or_else(|_| {

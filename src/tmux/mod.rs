@@ -456,6 +456,27 @@ fn parse_session_line(line: &str) -> Option<SessionInfo> {
     })
 }
 
+/// Exit status of a dead pane's process that tmux has not reaped yet
+/// (seen on tmux 3.3a: the pane is dead, `pane_dead_status` stays empty and
+/// the process lingers as a zombie). Linux keeps the wait status of a zombie
+/// in field 52 of `/proc/PID/stat`. Returns (exit code, signal).
+fn zombie_status(pid: u32) -> Option<(Option<i32>, Option<i32>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // Field 3 (state) is fields[0], so field 52 (exit_code) is fields[49].
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    let wait_status: i32 = fields.get(49)?.parse().ok()?;
+    let signal = wait_status & 0x7f;
+    Some(if signal == 0 {
+        (Some((wait_status >> 8) & 0xff), None)
+    } else {
+        (None, Some(signal))
+    })
+}
+
 fn parse_pane_line(line: &str) -> Option<PaneState> {
     let mut fields = line.splitn(PANE_FORMAT.len(), SEP);
     let mut next = || fields.next().unwrap_or_default();
@@ -463,7 +484,7 @@ fn parse_pane_line(line: &str) -> Option<PaneState> {
     if !pane_id.starts_with('%') {
         return None;
     }
-    Some(PaneState {
+    let mut pane = PaneState {
         pane_id,
         session_name: next().to_owned(),
         dead: next() == "1",
@@ -473,7 +494,17 @@ fn parse_pane_line(line: &str) -> Option<PaneState> {
         pid: next().parse().unwrap_or(0),
         activity: next().parse().ok(),
         title: next().to_owned(),
-    })
+    };
+    if pane.dead
+        && pane.exit_status.is_none()
+        && pane.exit_signal.is_none()
+        && pane.pid > 1
+        && let Some((code, signal)) = zombie_status(pane.pid)
+    {
+        pane.exit_status = code;
+        pane.exit_signal = signal;
+    }
+    Some(pane)
 }
 
 #[cfg(test)]
@@ -502,6 +533,23 @@ mod tests {
         assert_eq!(pane.exit_status, Some(3));
         assert_eq!(pane.exit_signal, None);
         assert_eq!(pane.pid, 42);
+    }
+
+    #[test]
+    fn a_zombie_reports_its_exit_status() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exit 5"])
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id();
+        // Not reaped yet: wait until it is a zombie, then read its status.
+        let status = (0..200).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            zombie_status(pid)
+        });
+        assert_eq!(status, Some((Some(5), None)));
+        let _ = child.wait();
+        assert_eq!(zombie_status(pid), None, "reaped processes are not zombies");
     }
 
     #[test]

@@ -1,0 +1,154 @@
+-- The Lua half of the `agents` module (the Rust half passes itself in as
+-- `agents`). Concurrency is cooperative: `agents.spawn(fn)` runs fn as a
+-- coroutine driven by `agents.run_loop`, and `agents.sleep` inside such a
+-- task yields to the loop instead of blocking the whole script.
+local agents = ...
+
+local tasks = {}      -- { co = coroutine, wake = time }
+local timers = {}     -- { every = seconds, fn = function, next = time }
+local handlers = { status_changed = {}, pr = {} }
+local task_set = setmetatable({}, { __mode = "k" })
+
+--- Sleeps `seconds`; inside a task it lets other tasks and the loop run.
+function agents.sleep(seconds)
+  local co, is_main = coroutine.running()
+  if not is_main and task_set[co] then
+    coroutine.yield(seconds)
+  else
+    agents._block_sleep(seconds)
+  end
+end
+
+--- Registers `fn` for an event: "status_changed" fn(session, old, new, observation)
+--- or "pr" fn(session, url). Events are raised by agents.watch and agents.run_loop.
+function agents.on(event, fn)
+  local list = handlers[event]
+  if not list then
+    error("unknown event '" .. tostring(event) .. "' (status_changed or pr)", 2)
+  end
+  list[#list + 1] = fn
+end
+
+--- Calls `fn()` every `seconds` while agents.run_loop runs.
+function agents.every(seconds, fn)
+  timers[#timers + 1] = { every = seconds, fn = fn, next = agents.now() + seconds }
+end
+
+--- Runs `fn(...)` as a task of agents.run_loop.
+function agents.spawn(fn, ...)
+  local args = table.pack(...)
+  local co = coroutine.create(function() return fn(table.unpack(args, 1, args.n)) end)
+  task_set[co] = true
+  tasks[#tasks + 1] = { co = co, wake = agents.now() }
+  return co
+end
+
+local function emit(event, ...)
+  for _, fn in ipairs(handlers[event]) do fn(...) end
+end
+
+local function observe(entry, opts)
+  local o, err = entry.session:observe()
+  if not o then
+    return { status = "exited", reason = "error", is_terminal = true, error = err }
+  end
+  if o.status ~= o.previous then
+    emit("status_changed", entry.session, o.previous, o.status, o)
+    if opts and opts.on_change then opts.on_change(o.previous, o.status, o) end
+  end
+  for _, url in ipairs(o.new_pr_urls or {}) do
+    emit("pr", entry.session, url)
+    if opts and opts.on_pr then opts.on_pr(url) end
+  end
+  return o
+end
+
+--- Watches one session until it is terminal (or `timeout` seconds pass).
+--- opts: interval (1 s), timeout, on_change(old, new, obs), on_pr(url).
+--- Returns the final status, and "timeout" as a second value on timeout.
+function agents.watch(session, opts)
+  opts = opts or {}
+  local interval = opts.interval or 1
+  local deadline = opts.timeout and (agents.now() + opts.timeout)
+  local entry = { session = session }
+  while true do
+    local o = observe(entry, opts)
+    if o.is_terminal then return o.status end
+    if deadline and agents.now() >= deadline then return o.status, "timeout" end
+    agents.sleep(interval)
+  end
+end
+
+--- Launches `name` with `cfg`, calls `fn(session)`, and stops the session
+--- afterwards, also when fn raises (the error is raised again).
+function agents.with_session(name, cfg, fn)
+  local session, err = agents.launch(name, cfg)
+  if not session then return nil, err end
+  local results = table.pack(pcall(fn, session))
+  session:stop()
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
+--- The event loop: watches `opts.sessions` (handles), raising
+--- "status_changed"/"pr" events, runs spawned tasks and `every` timers.
+--- Ends when every watched session is terminal and no task is left, or
+--- after `opts.timeout` seconds. Returns a table name -> final status.
+function agents.run_loop(opts)
+  opts = opts or {}
+  local interval = opts.interval or 0.5
+  local deadline = opts.timeout and (agents.now() + opts.timeout)
+  local watched = {}
+  for _, s in ipairs(opts.sessions or {}) do
+    watched[#watched + 1] = { session = s, done = false }
+  end
+  local final = {}
+  while true do
+    local now = agents.now()
+    -- tasks
+    local i = 1
+    while i <= #tasks do
+      local t = tasks[i]
+      if coroutine.status(t.co) == "dead" then
+        table.remove(tasks, i)
+      else
+        if t.wake <= now then
+          local ok, wait = coroutine.resume(t.co)
+          if not ok then error(wait, 0) end
+          t.wake = agents.now() + (tonumber(wait) or 0)
+        end
+        i = i + 1
+      end
+    end
+    -- sessions
+    local open = 0
+    for _, w in ipairs(watched) do
+      if not w.done then
+        local o = observe(w)
+        if o.is_terminal then
+          w.done = true
+          final[w.session.name] = o.status
+        else
+          open = open + 1
+          final[w.session.name] = o.status
+        end
+      end
+    end
+    -- timers
+    for _, t in ipairs(timers) do
+      if t.next <= agents.now() then
+        t.fn()
+        t.next = agents.now() + t.every
+      end
+    end
+    local live_tasks = 0
+    for _, t in ipairs(tasks) do
+      if coroutine.status(t.co) ~= "dead" then live_tasks = live_tasks + 1 end
+    end
+    if open == 0 and live_tasks == 0 then return final end
+    if deadline and agents.now() >= deadline then return final, "timeout" end
+    agents._block_sleep(interval)
+  end
+end
+
+return agents

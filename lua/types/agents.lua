@@ -1,0 +1,177 @@
+---@meta
+-- LuaLS definitions for the `agents` module of doeff-agents (scripts, the
+-- REPL, and adapter files). Point your editor's Lua language server at
+-- this folder ("workspace.library") for completion and type checks.
+-- tests/lua.rs keeps this file in step with the functions the host registers.
+
+---@alias agents.Status "pending"|"booting"|"running"|"blocked"|"blocked_api"|"done"|"failed"|"exited"|"stopped"
+
+---@class agents.LaunchConfig
+---@field agent string               adapter name: claude, codex, gemini, demo, or a user adapter
+---@field work_dir? string           default "."
+---@field prompt? string
+---@field profile? string
+---@field resume? boolean
+---@field session_name? string       the agent's own conversation id, for resume
+---@field model? string
+---@field env? table<string,string>
+---@field skip_permissions? boolean
+---@field ready_timeout? number      seconds (default 30)
+
+---@class agents.Evidence
+---@field rule string
+---@field line string
+
+---@class agents.Observation
+---@field status agents.Status
+---@field previous agents.Status
+---@field reason string
+---@field evidence agents.Evidence
+---@field output_changed boolean
+---@field pr_url? string
+---@field new_pr_urls string[]
+---@field output_snippet string
+---@field is_terminal boolean
+
+---@class agents.SessionRow
+---@field name string
+---@field agent string
+---@field work_dir string
+---@field created integer
+---@field pane_id string
+
+---@class agents.Session
+---@field name string
+local Session = {}
+---@param text string
+---@param opts? {enter?: boolean}
+---@return boolean|nil ok, string? err
+function Session:send(text, opts) end
+---@param opts? {lines?: integer}
+---@return string|nil text, string? err
+function Session:capture(opts) end
+---@return agents.Status|nil status, string? err
+function Session:status() end
+---@return agents.Observation|nil observation, string? err
+function Session:observe() end
+---@return boolean|nil ok, string? err
+function Session:stop() end
+---@return boolean|nil ok, string? err
+function Session:attach() end
+---@return agents.SessionRow|nil row, string? err
+function Session:info() end
+
+---@class agents.Pattern
+---@field status agents.Status
+---@field reason? string
+---@field match? string|string[]     substring(s)
+---@field regex? string|string[]     regex(es), Rust syntax
+---@field nocase? boolean
+---@field last? integer              look at the last N non-blank lines (default 10)
+---@field region? "screen"|"title"
+---@field unless? string|string[]    regexes that cancel the rule
+---@field when? "always"|"unchanged"   default "always"; "unchanged" = a waiting-for-input rule, only on a still screen
+---@field joined? boolean            match the region as one multi-line text
+---@field id? string
+
+---@class agents.AdapterSpec
+---@field name string
+---@field binary? string
+---@field launch fun(cfg: agents.LaunchConfig): string[]
+---@field injection? "arg"|"tmux"
+---@field ready_pattern? string
+---@field status_bar_lines? integer
+---@field patterns? agents.Pattern[]
+---@field classify? fun(screen: string, ctx: {changed: boolean, previous: agents.Status, title: string, lines: string[], process: string}): (agents.Status|nil), string?
+---@field is_available? fun(): boolean
+---@field exit_zero_is_done? boolean
+---@field busy? string|string[]
+---@field disable? string[]
+---@field description? string
+
+---@class agents.Tmux
+local Tmux = {}
+---@return boolean
+function Tmux.is_tmux_available() end
+---@return boolean
+function Tmux.is_inside_tmux() end
+---@param name string
+---@return boolean|nil exists, string? err
+function Tmux.has_session(name) end
+---@return table[]|nil sessions, string? err
+function Tmux.list_sessions() end
+---@param name string
+---@param argv string[]
+---@param opts? {work_dir?: string}
+---@return string|nil pane_id, string? err
+function Tmux.new_session(name, argv, opts) end
+---@param target string
+---@param keys string|string[]
+---@param literal? boolean
+---@return boolean|nil ok, string? err
+function Tmux.send_keys(target, keys, literal) end
+---@param target string
+---@param history? integer
+---@return string|nil text, string? err
+function Tmux.capture_pane(target, history) end
+---@param name string
+---@return boolean|nil ok, string? err
+function Tmux.kill_session(name) end
+---@param name string
+---@return boolean|nil ok, string? err
+function Tmux.attach_session(name) end
+
+---@class agents
+---@field tmux agents.Tmux
+agents = {}
+
+---@param name string
+---@param cfg agents.LaunchConfig
+---@return agents.Session|nil session, string? err
+function agents.launch(name, cfg) end
+---@param name string
+---@return agents.Session|nil session, string? err
+function agents.session(name) end
+---@param opts? {all?: boolean}
+---@return agents.SessionRow[]|nil sessions, string? err
+function agents.list(opts) end
+---@return {name: string, source: string, binary?: string, available: boolean}[]
+function agents.adapters() end
+---@param spec agents.AdapterSpec
+---@return agents.AdapterSpec
+function agents.adapter(spec) end
+---@param spec agents.AdapterSpec
+---@return agents.AdapterSpec
+function agents.register_adapter(spec) end
+---@param seconds number
+function agents.sleep(seconds) end
+---@return number seconds since the module loaded
+function agents.now() end
+---@param session agents.Session
+---@param opts? {interval?: number, timeout?: number, on_change?: fun(old: agents.Status, new: agents.Status, obs: agents.Observation), on_pr?: fun(url: string)}
+---@return agents.Status final, string? timeout
+function agents.watch(session, opts) end
+---@param session agents.Session
+---@param interval? number
+---@return boolean
+function agents.follow(session, interval) end
+---@generic T
+---@param name string
+---@param cfg agents.LaunchConfig
+---@param fn fun(session: agents.Session): T
+---@return T
+function agents.with_session(name, cfg, fn) end
+---@param event "status_changed"|"pr"
+---@param fn function
+function agents.on(event, fn) end
+---@param seconds number
+---@param fn fun()
+function agents.every(seconds, fn) end
+---@param fn function
+---@return thread
+function agents.spawn(fn, ...) end
+---@param opts? {sessions?: agents.Session[], interval?: number, timeout?: number}
+---@return table<string, agents.Status> final, string? timeout
+function agents.run_loop(opts) end
+
+return agents

@@ -1,0 +1,328 @@
+//! `doeff-agents repl`: a Lua prompt with the `agents` module loaded.
+//! rustyline gives history (under the XDG state dir), completion of
+//! `agents.` functions and live session names, and an external printer so
+//! status changes of followed sessions (`agents.follow(s)`) print above the
+//! prompt. Incomplete chunks continue on the next line. With piped stdin it
+//! evaluates line by line without line editing (used by tests).
+
+use std::borrow::Cow;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use mlua::{Lua, MultiValue, Value};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, ExternalPrinter, Helper};
+
+use super::GlobalArgs;
+use super::script::script_host;
+use crate::error::{Error, Result};
+use crate::lua::{Printer, error_message};
+use crate::session::Agents;
+
+/// Outcome of feeding one more line to the evaluator.
+enum Step {
+    /// Printed (or nothing to print); start a new chunk.
+    Done(Vec<String>),
+    /// The chunk is incomplete; read another line.
+    More,
+}
+
+/// Evaluates chunks, accumulating lines until they form a complete chunk.
+struct Evaluator {
+    pending: String,
+}
+
+impl Evaluator {
+    fn feed(&mut self, lua: &Lua, line: &str) -> Step {
+        if !self.pending.is_empty() {
+            self.pending.push('\n');
+        }
+        self.pending.push_str(line);
+        let chunk = self.pending.clone();
+        // An expression prints its values, as in the standalone Lua REPL.
+        if let Ok(f) = lua
+            .load(format!("return {chunk}"))
+            .set_name("=repl")
+            .into_function()
+        {
+            self.pending.clear();
+            return Step::Done(match f.call::<MultiValue>(()) {
+                Ok(values) => values.iter().map(pretty).collect(),
+                Err(e) => vec![format!("error: {}", error_message(&e))],
+            });
+        }
+        match lua.load(&chunk).set_name("=repl").exec() {
+            Err(mlua::Error::SyntaxError {
+                incomplete_input: true,
+                ..
+            }) => Step::More,
+            Err(e) => {
+                self.pending.clear();
+                Step::Done(vec![format!("error: {}", error_message(&e))])
+            }
+            Ok(()) => {
+                self.pending.clear();
+                Step::Done(Vec::new())
+            }
+        }
+    }
+}
+
+/// A value as the REPL shows it; tables are expanded (depth-limited, cycles marked).
+pub fn pretty(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(value, 0, &mut Vec::new(), &mut out);
+    out
+}
+
+fn write_value(value: &Value, depth: usize, seen: &mut Vec<usize>, out: &mut String) {
+    match value {
+        Value::String(s) => out.push_str(&format!("{:?}", s.to_string_lossy())),
+        Value::Table(t) => {
+            let id = t.to_pointer() as usize;
+            if seen.contains(&id) {
+                out.push_str("<cycle>");
+                return;
+            }
+            if depth >= 4 {
+                out.push_str("{...}");
+                return;
+            }
+            seen.push(id);
+            let pairs: Vec<(Value, Value)> =
+                t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
+            if pairs.is_empty() {
+                out.push_str("{}");
+            } else {
+                out.push_str("{\n");
+                let seq = t.raw_len();
+                for (k, v) in &pairs {
+                    out.push_str(&"  ".repeat(depth + 1));
+                    match k {
+                        Value::Integer(i) if *i >= 1 && (*i as usize) <= seq => {}
+                        Value::String(s) => out.push_str(&format!("{} = ", s.to_string_lossy())),
+                        other => {
+                            out.push('[');
+                            write_value(other, depth + 1, seen, out);
+                            out.push_str("] = ");
+                        }
+                    }
+                    write_value(v, depth + 1, seen, out);
+                    out.push_str(",\n");
+                }
+                out.push_str(&"  ".repeat(depth));
+                out.push('}');
+            }
+            seen.pop();
+        }
+        Value::Nil => out.push_str("nil"),
+        other => out.push_str(
+            &other
+                .to_string()
+                .unwrap_or_else(|_| format!("<{}>", other.type_name())),
+        ),
+    }
+}
+
+/// Completion of `agents.` names and, inside a string, session names.
+struct ReplHelper {
+    functions: Vec<String>,
+    agents: Agents,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let head = &line[..pos];
+        let start = head
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '-' || c == ':'))
+            .map_or(0, |i| i + 1);
+        let word = &head[start..];
+        let in_string = head[..start]
+            .chars()
+            .filter(|c| *c == '"' || *c == '\'')
+            .count()
+            % 2
+            == 1;
+        let pairs = |items: Vec<String>| -> Vec<Pair> {
+            items
+                .into_iter()
+                .filter(|c| c.starts_with(word))
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: c,
+                })
+                .collect()
+        };
+        if in_string {
+            let names = self
+                .agents
+                .list(true)
+                .map(|s| s.into_iter().map(|s| s.session_name).collect())
+                .unwrap_or_default();
+            return Ok((start, pairs(names)));
+        }
+        Ok((start, pairs(self.functions.clone())))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        Cow::Borrowed(prompt)
+    }
+}
+
+impl Validator for ReplHelper {}
+impl Helper for ReplHelper {}
+
+/// `$XDG_STATE_HOME/doeff-agents/history` (or `~/.local/state/...`).
+pub fn history_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(state.join("doeff-agents").join("history"))
+}
+
+/// The names completion offers after `agents.`.
+fn module_functions(lua: &Lua) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(module) = lua.globals().get::<mlua::Table>("agents") {
+        for (k, v) in module.pairs::<String, Value>().filter_map(|p| p.ok()) {
+            if k.starts_with('_') {
+                continue;
+            }
+            if let Value::Table(sub) = &v {
+                for sk in sub
+                    .pairs::<String, Value>()
+                    .filter_map(|p| p.ok())
+                    .map(|p| p.0)
+                {
+                    names.push(format!("agents.{k}.{sk}"));
+                }
+            }
+            names.push(format!("agents.{k}"));
+        }
+    }
+    names.sort();
+    names
+}
+
+pub fn run(global: &GlobalArgs) -> Result<i32> {
+    let host = script_host(global, "repl", &[])?;
+    let lua = host.lua();
+    let mut evaluator = Evaluator {
+        pending: String::new(),
+    };
+    if !std::io::stdin().is_terminal() {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|source| Error::Io {
+                path: PathBuf::from("<stdin>"),
+                source,
+            })?;
+            if let Step::Done(lines) = evaluator.feed(lua, &line) {
+                for l in lines {
+                    println!("{l}");
+                }
+            }
+        }
+        return Ok(0);
+    }
+    let helper = ReplHelper {
+        functions: module_functions(lua),
+        agents: global.agents()?,
+    };
+    let mut editor: Editor<ReplHelper, rustyline::history::DefaultHistory> =
+        Editor::new().map_err(|e| Error::Lua(format!("cannot start the line editor: {e}")))?;
+    editor.set_helper(Some(helper));
+    let history = history_path();
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    if let Ok(printer) = editor.create_external_printer() {
+        let printer = Arc::new(Mutex::new(printer));
+        lua.set_app_data(Printer(Arc::new(move |line| {
+            if let Ok(mut p) = printer.lock() {
+                let _ = p.print(line);
+            }
+        })));
+    }
+    println!("doeff-agents REPL: the `agents` module is loaded. Ctrl-D to leave.");
+    loop {
+        let prompt = if evaluator.pending.is_empty() {
+            "lua> "
+        } else {
+            "...> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                let _ = editor.add_history_entry(line.as_str());
+                if let Step::Done(lines) = evaluator.feed(lua, &line) {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+            }
+            Err(ReadlineError::Interrupted) => evaluator.pending.clear(),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(Error::Lua(format!("line editor: {e}"))),
+        }
+    }
+    if let Some(path) = &history {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = editor.save_history(path);
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_chunks_continue_and_expressions_print() {
+        let lua = Lua::new();
+        let mut ev = Evaluator {
+            pending: String::new(),
+        };
+        assert!(matches!(ev.feed(&lua, "function f(x)"), Step::More));
+        assert!(matches!(ev.feed(&lua, "  return x * 2"), Step::More));
+        assert!(matches!(ev.feed(&lua, "end"), Step::Done(_)));
+        match ev.feed(&lua, "f(21)") {
+            Step::Done(lines) => assert_eq!(lines, vec!["42"]),
+            Step::More => panic!("complete"),
+        }
+    }
+
+    #[test]
+    fn tables_are_pretty_printed() {
+        let lua = Lua::new();
+        let value: Value = lua.load("return {1, 2, name = 'x'}").eval().expect("eval");
+        let text = pretty(&value);
+        assert!(text.contains("name = \"x\""), "{text}");
+        assert!(text.contains("  1,"), "{text}");
+    }
+}

@@ -1,0 +1,110 @@
+//! Conversions between Lua values and the library's types for the `agents`
+//! module: launch configs from tables, observations and session rows to
+//! tables, and `nil, message` results for expected failures.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
+
+use crate::monitor::Observation;
+use crate::session::{AgentSession, LaunchConfig};
+
+/// `value, nil` on success, `nil, message` on an expected failure.
+pub fn soft<T: IntoLuaMulti>(lua: &Lua, result: crate::Result<T>) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(value) => value.into_lua_multi(lua),
+        Err(err) => (Value::Nil, err.to_string()).into_lua_multi(lua),
+    }
+}
+
+fn opt_string(table: &Table, key: &str) -> mlua::Result<Option<String>> {
+    match table.get::<Value>(key)? {
+        Value::Nil => Ok(None),
+        Value::String(s) => Ok(Some(s.to_str()?.to_owned())),
+        Value::Integer(n) => Ok(Some(n.to_string())),
+        other => Err(mlua::Error::runtime(format!(
+            "'{key}' must be a string, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn opt_bool(table: &Table, key: &str) -> mlua::Result<bool> {
+    match table.get::<Value>(key)? {
+        Value::Nil => Ok(false),
+        Value::Boolean(b) => Ok(b),
+        other => Err(mlua::Error::runtime(format!(
+            "'{key}' must be a boolean, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Seconds from a Lua number as a Duration (an error for negative or NaN).
+pub fn seconds(value: f64, what: &str) -> mlua::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| mlua::Error::runtime(format!("{what} must be a number of seconds >= 0")))
+}
+
+/// A `LaunchConfig` (and ready timeout) from `{agent=, work_dir=, prompt=, ...}`.
+pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
+    let agent = opt_string(table, "agent")?
+        .ok_or_else(|| mlua::Error::runtime("launch config needs 'agent'"))?;
+    let agent_type = agent.parse().map_err(mlua::Error::runtime)?;
+    let work_dir = opt_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
+    let mut config = LaunchConfig::new(agent_type, PathBuf::from(work_dir));
+    config.prompt = opt_string(table, "prompt")?;
+    config.profile = opt_string(table, "profile")?;
+    config.resume = opt_bool(table, "resume")?;
+    config.session_name = opt_string(table, "session_name")?;
+    config.model = opt_string(table, "model")?;
+    config.skip_permissions = opt_bool(table, "skip_permissions")?;
+    if let Value::Table(env) = table.get::<Value>("env")? {
+        let mut map = BTreeMap::new();
+        for pair in env.pairs::<String, String>() {
+            let (k, v) = pair?;
+            map.insert(k, v);
+        }
+        config.env = map;
+    }
+    let ready = match table.get::<Option<f64>>("ready_timeout")? {
+        Some(s) => seconds(s, "ready_timeout")?,
+        None => crate::session::DEFAULT_READY_TIMEOUT,
+    };
+    Ok((config, ready))
+}
+
+/// An observation as a table: status, previous, reason, evidence{rule,line},
+/// output_changed, pr_url, new_pr_urls, output_snippet, is_terminal.
+pub fn observation_table(lua: &Lua, o: &Observation) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("status", o.status.as_str())?;
+    t.set("previous", o.previous.as_str())?;
+    t.set("reason", o.reason.as_str())?;
+    let evidence = lua.create_table()?;
+    evidence.set("rule", o.evidence.rule.as_str())?;
+    evidence.set("line", o.evidence.line.as_str())?;
+    t.set("evidence", evidence)?;
+    t.set("output_changed", o.output_changed)?;
+    t.set("pr_url", o.pr_url.clone())?;
+    t.set(
+        "new_pr_urls",
+        lua.create_sequence_from(o.new_pr_urls.iter().map(String::as_str))?,
+    )?;
+    t.set("output_snippet", o.output_snippet.as_str())?;
+    t.set("is_terminal", o.is_terminal)?;
+    Ok(t)
+}
+
+/// A session row: name, agent, work_dir, created, pane_id.
+pub fn session_table(lua: &Lua, s: &AgentSession) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("name", s.session_name.as_str())?;
+    t.set("agent", s.agent_type.to_string())?;
+    t.set("work_dir", s.work_dir.to_string_lossy().into_owned())?;
+    t.set("created", s.created_at)?;
+    t.set("pane_id", s.pane_id.as_str())?;
+    Ok(t)
+}

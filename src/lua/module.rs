@@ -1,0 +1,283 @@
+//! The `agents` Lua module for scripts and the REPL: everything the CLI and
+//! the Rust session API can do (launch, session handles, list, adapters,
+//! tmux primitives), plus the Lua-side runtime from `lua/runtime/agents.lua`
+//! (`sleep`, `watch`, `with_session`, `on`, `every`, `spawn`, `run_loop`).
+//! Installed as the global `agents` and as `require("doeff_agents")`.
+
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use mlua::{Lua, ObjectLike, Table, Value};
+
+use super::LuaHost;
+use super::convert::{launch_config, seconds, session_table, soft};
+use super::handle::handle;
+use crate::adapter::compile_adapter_table;
+use crate::session::Agents;
+
+/// The Lua half of the module, embedded.
+const RUNTIME: &str = include_str!("../../lua/runtime/agents.lua");
+
+/// Where `agents.follow` reports status changes (the REPL prints above its
+/// prompt; scripts print to stderr).
+#[derive(Clone)]
+pub struct Printer(pub Arc<dyn Fn(String) + Send + Sync>);
+
+/// Installs `agents` into `host`'s VM, talking to `agents`.
+pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
+    let lua = host.lua();
+    let module = lua.create_table()?;
+    let started = Instant::now();
+    module.set(
+        "now",
+        lua.create_function(move |_, ()| Ok(started.elapsed().as_secs_f64()))?,
+    )?;
+    module.set(
+        "_block_sleep",
+        lua.create_function(|_, secs: f64| {
+            std::thread::sleep(seconds(secs, "sleep")?);
+            Ok(())
+        })?,
+    )?;
+
+    let a = agents.clone();
+    module.set(
+        "launch",
+        lua.create_function(move |lua, (name, cfg): (String, Table)| {
+            let (config, ready) = launch_config(&cfg)?;
+            match a.launch_session(&name, &config, ready) {
+                Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
+                Err(err) => soft::<bool>(lua, Err(err)),
+            }
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "session",
+        lua.create_function(move |lua, name: String| match a.session(&name) {
+            Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
+            Err(err) => soft::<bool>(lua, Err(err)),
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "list",
+        lua.create_function(move |lua, opts: Option<Table>| {
+            let all = match opts {
+                Some(t) => t.get::<Option<bool>>("all")?.unwrap_or(false),
+                None => false,
+            };
+            match a.list(all) {
+                Ok(sessions) => {
+                    let rows = lua.create_table()?;
+                    for s in &sessions {
+                        rows.push(session_table(lua, s)?)?;
+                    }
+                    soft(lua, Ok(rows))
+                }
+                Err(err) => soft::<bool>(lua, Err(err)),
+            }
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "adapters",
+        lua.create_function(move |lua, ()| {
+            let rows = lua.create_table()?;
+            for info in a.adapters().list(&crate::session::user_path()) {
+                let row = lua.create_table()?;
+                row.set("name", info.name)?;
+                row.set("source", info.source)?;
+                row.set("binary", info.binary)?;
+                row.set("available", info.available)?;
+                rows.push(row)?;
+            }
+            Ok(rows)
+        })?,
+    )?;
+    let a = agents.clone();
+    let weak: Weak<LuaHost> = Arc::downgrade(host);
+    let register = lua.create_function(move |lua, table: Table| {
+        let host = weak
+            .upgrade()
+            .ok_or_else(|| mlua::Error::runtime("the Lua host is gone"))?;
+        let source = lua
+            .inspect_stack(1, |d| d.source().short_src.map(|s| s.into_owned()))
+            .flatten()
+            .unwrap_or_else(|| "lua".into());
+        let adapter = compile_adapter_table(&host, &table, &source)?;
+        a.adapters().register(adapter);
+        Ok(table)
+    })?;
+    module.set("register_adapter", register.clone())?;
+    module.set("adapter", register)?;
+    module.set("tmux", tmux_table(lua, &agents)?)?;
+    let a = agents.clone();
+    module.set(
+        "follow",
+        lua.create_function(
+            move |lua, (session, interval): (mlua::AnyUserData, Option<f64>)| {
+                let name: String = session.get("name")?;
+                let interval = seconds(interval.unwrap_or(0.5), "interval")?;
+                let printer = lua
+                    .app_data_ref::<Printer>()
+                    .map(|p| p.clone())
+                    .unwrap_or_else(|| Printer(Arc::new(|line| eprintln!("{line}"))));
+                let agents = a.clone();
+                let mut watched = agents
+                    .session(&name)
+                    .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+                std::thread::spawn(move || {
+                    loop {
+                        match agents.observe(&mut watched) {
+                            Ok(o) if o.status_changed() => {
+                                (printer.0)(format!(
+                                    "[{}] {} -> {} ({})",
+                                    watched.session_name, o.previous, o.status, o.reason
+                                ));
+                                if o.is_terminal {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                (printer.0)(format!("[{}] {err}", watched.session_name));
+                                return;
+                            }
+                        }
+                        std::thread::sleep(interval);
+                    }
+                });
+                Ok(true)
+            },
+        )?,
+    )?;
+
+    let runtime: Table = lua
+        .load(RUNTIME)
+        .set_name("@lua/runtime/agents.lua")
+        .call(module.clone())?;
+    lua.globals().set("agents", runtime.clone())?;
+    if let Ok(package) = lua.globals().get::<Table>("package")
+        && let Ok(preload) = package.get::<Table>("preload")
+    {
+        let m = runtime.clone();
+        preload.set(
+            "doeff_agents",
+            lua.create_function(move |_, ()| Ok(m.clone()))?,
+        )?;
+    }
+    Ok(runtime)
+}
+
+/// `agents.tmux`: the low-level tmux operations.
+fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "is_tmux_available",
+        lua.create_function(|_, ()| Ok(crate::tmux::is_tmux_available()))?,
+    )?;
+    t.set(
+        "is_inside_tmux",
+        lua.create_function(|_, ()| Ok(crate::tmux::is_inside_tmux()))?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "has_session",
+        lua.create_function(move |lua, name: String| soft(lua, tmux.has_session(&name)))?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "list_sessions",
+        lua.create_function(move |lua, ()| match tmux.list_sessions() {
+            Ok(list) => {
+                let rows = lua.create_table()?;
+                for s in list {
+                    let row = lua.create_table()?;
+                    row.set("name", s.name)?;
+                    row.set("created", s.created)?;
+                    row.set("attached", s.attached)?;
+                    row.set("pane_id", s.pane_id)?;
+                    row.set("agent", s.agent)?;
+                    row.set("work_dir", s.work_dir)?;
+                    rows.push(row)?;
+                }
+                soft(lua, Ok(rows))
+            }
+            Err(err) => soft::<bool>(lua, Err(err)),
+        })?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "send_keys",
+        lua.create_function(
+            move |lua, (target, keys, literal): (String, Value, Option<bool>)| {
+                let keys: Vec<String> = match keys {
+                    Value::String(s) => vec![s.to_str()?.to_owned()],
+                    Value::Table(list) => list
+                        .sequence_values::<String>()
+                        .collect::<mlua::Result<_>>()?,
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "send_keys: keys must be a string or a list, got {}",
+                            other.type_name()
+                        )));
+                    }
+                };
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                soft(
+                    lua,
+                    tmux.send_keys(&target, &refs, literal.unwrap_or(false))
+                        .map(|()| true),
+                )
+            },
+        )?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "capture_pane",
+        lua.create_function(move |lua, (target, history): (String, Option<usize>)| {
+            soft(lua, tmux.capture_pane(&target, history.unwrap_or(0)))
+        })?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "kill_session",
+        lua.create_function(move |lua, name: String| {
+            soft(lua, tmux.kill_session(&name).map(|()| true))
+        })?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "attach_session",
+        lua.create_function(move |lua, name: String| {
+            soft(lua, tmux.attach_session(&name).map(|()| true))
+        })?,
+    )?;
+    let tmux = agents.tmux().clone();
+    t.set(
+        "new_session",
+        lua.create_function(
+            move |lua, (name, argv, opts): (String, Vec<String>, Option<Table>)| {
+                let work_dir = match &opts {
+                    Some(o) => o
+                        .get::<Option<String>>("work_dir")?
+                        .unwrap_or_else(|| ".".into()),
+                    None => ".".into(),
+                };
+                let spec = crate::tmux::NewSession {
+                    name: &name,
+                    work_dir: std::path::Path::new(&work_dir),
+                    argv: &argv,
+                    env: &[],
+                    options: &[],
+                    width: crate::session::PANE_WIDTH,
+                    height: crate::session::PANE_HEIGHT,
+                    remain_on_exit: false,
+                };
+                soft(lua, tmux.new_session(&spec))
+            },
+        )?,
+    )?;
+    Ok(t)
+}
