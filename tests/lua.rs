@@ -385,8 +385,13 @@ fn luals_definitions_match_the_registered_functions() {
         match value {
             mlua::Value::Function(_) => registered.push(format!("function agents.{name}(")),
             mlua::Value::Table(t) => {
+                let prefix = if name == "tmux" {
+                    "Tmux".to_owned()
+                } else {
+                    format!("agents.{name}")
+                };
                 for key in t.pairs::<String, mlua::Value>().map(|p| p.expect("pair").0) {
-                    registered.push(format!("function Tmux.{key}("));
+                    registered.push(format!("function {prefix}.{key}("));
                 }
             }
             _ => {}
@@ -408,4 +413,34 @@ fn luals_definitions_match_the_registered_functions() {
             "{head} is documented but not registered"
         );
     }
+}
+
+#[test]
+fn one_lua_workflow_runs_on_the_mock_and_on_tmux() {
+    let server = TestServer::new();
+    let started = std::time::Instant::now();
+    let mock = server.cli(&["script", &example("effects_workflow.lua"), "mock"]);
+    let mock_time = started.elapsed();
+    let text = stdout(&mock);
+    assert!(mock.status.success(), "{text}\n{}", stderr(&mock));
+    assert!(text.contains("final: done"), "{text}");
+    assert!(text.contains("sent: doeff-wf \"1\" enter=false"), "{text}");
+    assert_eq!(text.matches("sent:").count(), 1, "{text}");
+    assert!(text.contains("sleeps: 3 total 0.6s"), "{text}");
+    assert!(
+        mock_time < Duration::from_millis(600),
+        "no wall-clock waiting: {mock_time:?}"
+    );
+    assert!(
+        server.session_names().is_empty(),
+        "the mock touches no tmux"
+    );
+
+    let real = server.cli(&["script", &example("effects_workflow.lua"), "tmux"]);
+    let text = stdout(&real);
+    assert!(real.status.success(), "{text}\n{}", stderr(&real));
+    assert!(
+        text.contains("final: done"),
+        "same final status on tmux: {text}"
+    );
 }

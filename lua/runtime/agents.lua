@@ -151,4 +151,46 @@ function agents.run_loop(opts)
   end
 end
 
+-- Effects as values. A program is a function run as a coroutine that
+-- yields effects (agents.perform(e) is coroutine.yield(e)); agents.run
+-- drives it with a handler (agents.tmux_handler() or agents.mock_handler{}).
+agents.effects = {
+  launch = function(name, cfg, ready_timeout)
+    return { effect = "launch", name = name, config = cfg, ready_timeout = ready_timeout }
+  end,
+  monitor = function(handle) return { effect = "monitor", handle = handle } end,
+  capture = function(handle, lines) return { effect = "capture", handle = handle, lines = lines } end,
+  send = function(handle, message, opts)
+    opts = opts or {}
+    return { effect = "send", handle = handle, message = message,
+             enter = opts.enter ~= false, literal = opts.literal ~= false }
+  end,
+  stop = function(handle) return { effect = "stop", handle = handle } end,
+  sleep = function(seconds) return { effect = "sleep", seconds = seconds } end,
+}
+
+--- Inside a program: performs one effect and returns its result
+--- (or nil, message on an expected failure).
+function agents.perform(effect)
+  return coroutine.yield(effect)
+end
+
+--- Runs `program(...)` as a coroutine, handing each effect it yields to
+--- `handler` and resuming it with the result. Returns what the program returns.
+function agents.run(program, handler, ...)
+  local co = coroutine.create(program)
+  local step = table.pack(coroutine.resume(co, ...))
+  while true do
+    if not step[1] then error(step[2], 0) end
+    if coroutine.status(co) == "dead" then
+      return table.unpack(step, 2, step.n)
+    end
+    local effect = step[2]
+    if type(effect) ~= "table" or not effect.effect then
+      error("a program must yield effects (agents.effects.*), got " .. type(effect), 0)
+    end
+    step = table.pack(coroutine.resume(co, handler:dispatch(effect)))
+  end
+end
+
 return agents

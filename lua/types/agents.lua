@@ -174,4 +174,123 @@ function agents.spawn(fn, ...) end
 ---@return table<string, agents.Status> final, string? timeout
 function agents.run_loop(opts) end
 
+---@class agents.Effect
+---@field effect "launch"|"monitor"|"capture"|"send"|"stop"|"sleep"
+
+---@class agents.Handle
+---@field session_name string
+---@field pane_id string
+---@field agent_type string
+---@field work_dir string
+---@field started_at number
+
+---@class agents.Handler
+local Handler = {}
+---@param effect agents.Effect
+---@return any result, string? err
+function Handler:dispatch(effect) end
+---Mock only: what was sent, slept, launched, stopped.
+---@return {session: string, message: string, enter: boolean}[]
+function Handler:sent_messages() end
+---@return number[]
+function Handler:sleeps() end
+---@return number
+function Handler:total_sleep_time() end
+---@return string[]
+function Handler:launches() end
+---@return string[]
+function Handler:stops() end
+---@param name string
+---@return agents.Status?
+function Handler:status(name) end
+---@param name string
+---@return string?
+function Handler:output(name) end
+---@param name string
+---@param steps {[1]: agents.Status, [2]: string}[]
+---@param initial_output? string
+function Handler:configure_session(name, steps, initial_output) end
+
+---@class agents.AgentResult
+---@field handle agents.Handle
+---@field final_status agents.Status
+---@field output string
+---@field pr_url? string
+---@field iterations integer
+---@field succeeded boolean
+---@field failed boolean
+
+---@class agents.RunOptions
+---@field poll_interval? number
+---@field timeout_iterations? integer
+---@field capture_lines? integer
+---@field ready_timeout? number
+
+agents.effects = {}
+---@param name string
+---@param cfg agents.LaunchConfig
+---@param ready_timeout? number
+---@return agents.Effect
+function agents.effects.launch(name, cfg, ready_timeout) end
+---@param handle agents.Handle
+---@return agents.Effect
+function agents.effects.monitor(handle) end
+---@param handle agents.Handle
+---@param lines? integer
+---@return agents.Effect
+function agents.effects.capture(handle, lines) end
+---@param handle agents.Handle
+---@param message string
+---@param opts? {enter?: boolean, literal?: boolean}
+---@return agents.Effect
+function agents.effects.send(handle, message, opts) end
+---@param handle agents.Handle
+---@return agents.Effect
+function agents.effects.stop(handle) end
+---@param seconds number
+---@return agents.Effect
+function agents.effects.sleep(seconds) end
+
+---@param effect agents.Effect
+---@return any result, string? err
+function agents.perform(effect) end
+---@param program function
+---@param handler agents.Handler
+---@return any
+function agents.run(program, handler, ...) end
+---@return agents.Handler
+function agents.tmux_handler() end
+---@param opts? {sessions?: table<string, {[1]: agents.Status, [2]: string}[]>}
+---@return agents.Handler
+function agents.mock_handler(opts) end
+
+agents.programs = {}
+---@param handler agents.Handler
+---@param name string
+---@param cfg agents.LaunchConfig
+---@param opts? agents.RunOptions
+---@param on_observation? fun(obs: agents.Observation)
+---@return agents.AgentResult|nil result, string? err
+function agents.programs.run_agent_to_completion(handler, name, cfg, opts, on_observation) end
+---@param handler agents.Handler
+---@param name string
+---@param cfg agents.LaunchConfig
+---@param messages string[]
+---@param opts? agents.RunOptions
+---@return agents.AgentResult|nil result, string? err
+function agents.programs.interactive_session(handler, name, cfg, messages, opts) end
+---@param handler agents.Handler
+---@param name string
+---@param agent string
+---@param work_dir string
+---@param prompt string
+---@return agents.AgentResult|nil result, string? err
+function agents.programs.quick_agent(handler, name, agent, work_dir, prompt) end
+---@param handler agents.Handler
+---@param handle agents.Handle
+---@param poll_interval? number
+---@param max_iterations? integer
+---@return agents.Observation|nil observation, string? err
+function agents.programs.monitor_until_terminal(handler, handle, poll_interval, max_iterations) end
+
 return agents

@@ -184,7 +184,7 @@ impl MockAgentHandler {
     fn live(&mut self, handle: &SessionHandle) -> Result<&mut MockSession> {
         self.sessions
             .get_mut(handle.session_name())
-            .filter(|s| !s.stopped && s.handle == *handle)
+            .filter(|s| !s.stopped && s.handle.pane_id() == handle.pane_id())
             .ok_or_else(|| Error::SessionNotFound(handle.session_name().to_owned()))
     }
 }
@@ -237,7 +237,7 @@ impl AgentHandler for MockAgentHandler {
         let Some(session) = self
             .sessions
             .get_mut(handle.session_name())
-            .filter(|s| s.handle == *handle)
+            .filter(|s| s.handle.pane_id() == handle.pane_id())
         else {
             return Ok(gone_observation(SessionStatus::Exited));
         };

@@ -4,9 +4,11 @@
 //! readable `file:line: message` errors.
 
 mod convert;
+mod effects;
 mod handle;
 mod module;
 
+pub use effects::LuaHandler;
 pub use handle::LuaSession;
 pub use module::{Printer, install};
 

@@ -153,6 +153,8 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
         )?,
     )?;
 
+    super::effects::install(lua, &module, &agents)?;
+
     let runtime: Table = lua
         .load(RUNTIME)
         .set_name("@lua/runtime/agents.lua")
