@@ -7,7 +7,9 @@
 //! `DOEFF_DEMO_SCENARIO` picks a failure mode: `fail` (shows a fatal error
 //! and stays), `rate_limit` (shows a 429 and stays), `hang` (freezes
 //! mid-work), `crash` (exits with `DOEFF_DEMO_EXIT_CODE`, default 3),
-//! `wait` (waits at the composer for ever). `DOEFF_DEMO_WORK_MS` sets each
+//! `wait` (waits at the composer for ever). Unanswered, the approval
+//! question approves itself after `DOEFF_DEMO_APPROVE_AFTER_MS` (default
+//! 5000; 0 waits for ever). `DOEFF_DEMO_WORK_MS` sets each
 //! work phase's length (default 2000), and `DOEFF_DEMO_LOG` names a file
 //! where each phase is appended as one line (tests compare it with what the
 //! monitor reported).
@@ -125,6 +127,37 @@ fn read_message() -> Option<String> {
             }
         }
         flush();
+    }
+}
+
+/// Waits for "1"/"y"/Enter (yes) or "2"/"n" (no). After `approve_after_ms`
+/// without an answer (0: never) the demo approves itself, so an unattended
+/// `run -a demo --watch` still reaches `done`. `None` on Ctrl-C or EOF.
+fn wait_for_answer(approve_after_ms: u64) -> Option<bool> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let started = Instant::now();
+    loop {
+        if approve_after_ms > 0 {
+            let waited = started.elapsed().as_millis() as u64;
+            if waited >= approve_after_ms {
+                print!("  (no answer in {}s: the demo approves itself)\r\n", approve_after_ms / 1000);
+                return Some(true);
+            }
+            let left = u16::try_from(approve_after_ms - waited).unwrap_or(u16::MAX);
+            let stdin = std::io::stdin();
+            let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(left)) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        match read_byte() {
+            Some(b'1' | b'y' | b'Y' | b'\r') => return Some(true),
+            Some(b'2' | b'n' | b'N') => return Some(false),
+            Some(0x03) | None => return None,
+            Some(_) => {}
+        }
     }
 }
 
@@ -253,13 +286,9 @@ pub fn run(options: &DemoOptions) -> i32 {
     print!("   2. No, and tell the agent what to do differently\r\n");
     flush();
     log_phase("blocked");
-    let approved = loop {
-        match read_byte() {
-            Some(b'1' | b'y' | b'Y' | b'\r') => break true,
-            Some(b'2' | b'n' | b'N') => break false,
-            Some(0x03) | None => return 130,
-            Some(_) => {}
-        }
+    let approved = match wait_for_answer(env_number("DOEFF_DEMO_APPROVE_AFTER_MS", 5000)) {
+        Some(answer) => answer,
+        None => return 130,
     };
     print!(
         "{}\r\n",

@@ -180,6 +180,8 @@ fn user_adapter_is_hot_reloaded_and_a_broken_edit_keeps_the_old_one() {
         "go",
         "-e",
         "DOEFF_DEMO_WORK_MS=200",
+        "-e",
+        "DOEFF_DEMO_APPROVE_AFTER_MS=0",
     ]);
     assert!(launched.status.success(), "{}", stderr(&launched));
     let explain = |server: &TestServer| -> serde_json::Value {
