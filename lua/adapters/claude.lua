@@ -43,7 +43,5 @@ return agents.adapter {
     -- "✻ Worked for 12s": the turn is over (unless a shell still runs).
     { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for \\d", last = 8,
       unless = { "still running" } },
-    -- The permanent footer counts once nothing is busy.
-    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "shift\\+tab to cycle", last = 3 },
   },
 }

@@ -188,6 +188,8 @@ impl Rule {
 /// Regexes that mean "the agent is busy right now": they veto waiting rules.
 pub const BUSY_MARKERS: &[&str] = &[
     r"(?i)esc to interrupt",
+    // A tool call still running: "  ⎿  Running…".
+    r"^\s*⎿\s+Running…",
     // Spinner lines: "✻ Marinating… (40s · ↓ 2k tokens)", "· Thinking…".
     r"^\s*[·✢✳✶✻✽✦∗*◦•]\s+\S[^…]{0,40}…",
     r"(?i)^\s*[◦•]?\s*working \(\d",
@@ -382,6 +384,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "busy",
         patterns: &[
             r"(?i)esc to interrupt",
+            r"^\s*⎿\s+Running…",
             r"^\s*[·✢✳✶✻✽✦∗*◦•⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+\S[^…]{0,40}…",
             r"(?i)^\s*[◦•]?\s*working \(\d",
             r"(?i)\bretrying in \d",
