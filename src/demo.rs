@@ -140,7 +140,10 @@ fn wait_for_answer(approve_after_ms: u64) -> Option<bool> {
         if approve_after_ms > 0 {
             let waited = started.elapsed().as_millis() as u64;
             if waited >= approve_after_ms {
-                print!("  (no answer in {}s: the demo approves itself)\r\n", approve_after_ms / 1000);
+                print!(
+                    "  (no answer in {}s: the demo approves itself)\r\n",
+                    approve_after_ms / 1000
+                );
                 return Some(true);
             }
             let left = u16::try_from(approve_after_ms - waited).unwrap_or(u16::MAX);

@@ -38,7 +38,7 @@ else
   handler = agents.tmux_handler()
 end
 
-local started = os.clock()
+local started = agents.now()
 local final = agents.run(approve_once, handler, "wf", {
   agent = "demo", prompt = "make a file", env = { DOEFF_DEMO_WORK_MS = "400" },
 })
@@ -48,5 +48,5 @@ if which == "mock" then
     print(string.format("sent: %s %q enter=%s", s.session, s.message, tostring(s.enter)))
   end
   print(string.format("sleeps: %d total %.1fs", #handler:sleeps(), handler:total_sleep_time()))
-  print(string.format("cpu: %.3fs", os.clock() - started))
+  print(string.format("wall: %.3fs", agents.now() - started))
 end

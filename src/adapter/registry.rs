@@ -47,7 +47,7 @@ pub struct AdapterInfo {
 #[derive(Clone, Debug)]
 struct TrackedFile {
     path: PathBuf,
-    modified: Option<SystemTime>,
+    stamp: Option<(SystemTime, u64)>,
 }
 
 /// Adapters by name, plus the Lua VM their code lives in.
@@ -61,8 +61,11 @@ pub struct AdapterRegistry {
     reports: Mutex<Vec<String>>,
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// Modification time and size: an edit that lands within one timestamp tick
+/// (a truncate, then a write) still changes the size.
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn default_self_exe() -> String {
@@ -121,7 +124,7 @@ impl AdapterRegistry {
         {
             files.push(TrackedFile {
                 path: path.to_path_buf(),
-                modified: modified(path),
+                stamp: stamp(path),
             });
         }
         self.load_untracked(path)
@@ -162,9 +165,9 @@ impl AdapterRegistry {
             Ok(mut files) => files
                 .iter_mut()
                 .filter_map(|file| {
-                    let now = modified(&file.path);
-                    (now != file.modified).then(|| {
-                        file.modified = now;
+                    let now = stamp(&file.path);
+                    (now != file.stamp).then(|| {
+                        file.stamp = now;
                         file.path.clone()
                     })
                 })
