@@ -1,0 +1,113 @@
+//! The REPL on a real terminal: run inside a tmux pane of a private server,
+//! driven with send-keys and read with capture-pane — completion of
+//! `agents.` names, multi-line chunks, and a followed session's status
+//! changes printed above the prompt.
+
+mod support;
+
+use std::time::Duration;
+
+use doeff_agents::tmux::NewSession;
+use support::{TestServer, wait_for};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Types `text` key by key, as a person would (rustyline repaints a burst
+/// of typeahead lazily, so a whole line sent at once shows up late).
+fn type_keys(tmux: &doeff_agents::Tmux, pane: &str, text: &str) {
+    for key in text.chars() {
+        tmux.send_keys(pane, &[&key.to_string()], true)
+            .expect("type");
+    }
+}
+
+#[test]
+fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() {
+    let server = TestServer::new();
+    let tmux = &server.tmux;
+    let argv = vec![
+        support::bin().to_string_lossy().into_owned(),
+        "-L".to_owned(),
+        server.socket.clone(),
+        "repl".to_owned(),
+    ];
+    let env = vec![
+        (
+            "DOEFF_AGENTS_EXE".to_owned(),
+            support::bin().to_string_lossy().into_owned(),
+        ),
+        ("DOEFF_AGENTS_SHELL_PATH".to_owned(), "0".to_owned()),
+        (
+            "XDG_STATE_HOME".to_owned(),
+            server.path("state").to_string_lossy().into_owned(),
+        ),
+    ];
+    let pane = tmux
+        .new_session(&NewSession {
+            name: "repl",
+            work_dir: &server.dir,
+            argv: &argv,
+            env: &env,
+            options: &[],
+            width: 120,
+            height: 40,
+            remain_on_exit: true,
+        })
+        .expect("repl pane");
+    let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
+    let wait_screen = |what: &str, needle: &str| {
+        wait_for(what, PATIENCE, || {
+            let s = screen();
+            s.contains(needle).then_some(s)
+        })
+    };
+    wait_screen("the prompt", "lua>");
+
+    // Completion: "agents.sess" + Tab becomes "agents.session".
+    type_keys(tmux, &pane, "agents.sess");
+    tmux.send_keys(&pane, &["Tab"], false).expect("tab");
+    wait_screen("the completion", "lua> agents.session");
+    tmux.send_keys(&pane, &["C-u"], false).expect("clear line");
+
+    // A multi-line chunk.
+    for line in ["function twice(x)", "return x * 2", "end"] {
+        type_keys(tmux, &pane, line);
+        tmux.send_keys(&pane, &["Enter"], false).expect("enter");
+    }
+    wait_screen("the continuation prompt", "...>");
+    type_keys(tmux, &pane, "twice(21)");
+    tmux.send_keys(&pane, &["Enter"], false).expect("enter");
+    wait_screen("the result", "\n42");
+
+    // A followed session's changes print above the prompt while a line is being typed.
+    let launch = "s = agents.launch('bg', {agent='demo', prompt='go', env={DOEFF_DEMO_WORK_MS='300'}}); agents.follow(s, 0.1)";
+    type_keys(tmux, &pane, launch);
+    tmux.send_keys(&pane, &["Enter"], false).expect("enter");
+    // Type only once the editor is back (keys typed before it starts are flushed).
+    wait_for("the next prompt", PATIENCE, || {
+        let s = screen();
+        (s.trim_end().lines().last().unwrap_or_default().trim_end() == "lua>").then_some(())
+    });
+    type_keys(tmux, &pane, "x = 'half typed");
+    let shown = wait_for("a status change above the typed line", PATIENCE, || {
+        let s = screen();
+        let last = s
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned();
+        (s.contains("[doeff-bg] running -> blocked (permission_prompt)")
+            && last == "lua> x = 'half typed")
+            .then_some(s)
+    });
+    let message_at = shown
+        .find("[doeff-bg] running -> blocked")
+        .expect("message");
+    let typed_at = shown.rfind("lua> x = 'half typed").expect("typed line");
+    assert!(
+        message_at < typed_at,
+        "the message is printed above the prompt:\n{shown}"
+    );
+}
