@@ -467,3 +467,29 @@ fn one_lua_workflow_runs_on_the_mock_and_on_tmux() {
         "same final status on tmux: {text}"
     );
 }
+
+#[test]
+fn with_session_stops_on_error_and_tasks_timers_run_in_the_loop() {
+    let server = TestServer::new();
+    let script = server.path("loop.lua");
+    write(
+        &script,
+        r#"local ok, err = pcall(agents.with_session, "scoped", { agent = "demo", env = { DOEFF_DEMO_SCENARIO = "wait" } },
+  function(s) error("inside") end)
+assert(not ok and tostring(err):find("inside"), tostring(err))
+assert(agents.session("scoped") == nil, "with_session stopped the session")
+local ticks, steps = 0, {}
+agents.every(0.05, function() ticks = ticks + 1 end)
+agents.spawn(function()
+  for i = 1, 3 do steps[#steps + 1] = i; agents.sleep(0.05) end
+end)
+agents.run_loop { interval = 0.02, timeout = 5 }
+print("steps", #steps, "ticks>0", ticks > 0)
+"#,
+    );
+    let out = server.cli(&["script", &script.to_string_lossy()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("steps\t3\tticks>0\ttrue"), "{text}");
+    assert!(server.session_names().is_empty());
+}
