@@ -137,6 +137,14 @@ fn result_table(lua: &Lua, r: &AgentResult) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// An `AgentResult` as `result` or `nil, message`.
+fn agent_result(lua: &Lua, result: crate::Result<AgentResult>) -> mlua::Result<MultiValue> {
+    match result {
+        Ok(r) => soft(lua, Ok(result_table(lua, &r)?)),
+        Err(err) => soft::<bool>(lua, Err(err)),
+    }
+}
+
 fn run_options(opts: Option<Table>) -> mlua::Result<RunOptions> {
     let mut options = RunOptions::default();
     if let Some(t) = opts {
@@ -296,10 +304,7 @@ pub fn install(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
                         observer(lua, on_obs),
                     )
                 })?;
-                match result {
-                    Ok(r) => soft(lua, Ok(result_table(lua, &r)?)),
-                    Err(err) => soft::<bool>(lua, Err(err)),
-                }
+                agent_result(lua, result)
             },
         )?,
     )?;
@@ -320,10 +325,7 @@ pub fn install(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
                 let result = handler.with(|h| {
                     programs::interactive_session(h, &name, &config, messages, &options, |_| {})
                 })?;
-                match result {
-                    Ok(r) => soft(lua, Ok(result_table(lua, &r)?)),
-                    Err(err) => soft::<bool>(lua, Err(err)),
-                }
+                agent_result(lua, result)
             },
         )?,
     )?;
@@ -342,10 +344,7 @@ pub fn install(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
                 let agent = agent.parse().map_err(mlua::Error::runtime)?;
                 let result =
                     handler.with(|h| programs::quick_agent(h, &name, agent, work_dir, prompt))?;
-                match result {
-                    Ok(r) => soft(lua, Ok(result_table(lua, &r)?)),
-                    Err(err) => soft::<bool>(lua, Err(err)),
-                }
+                agent_result(lua, result)
             },
         )?,
     )?;
