@@ -104,12 +104,29 @@ impl GlobalArgs {
         Ok(registry)
     }
 
-    /// The library entry point for these options.
+    /// The library entry point for these options (one tmux process per call:
+    /// what one-off commands like `send` and `stop` need).
     pub fn agents(&self) -> Result<Agents> {
         Ok(Agents::new(
             Tmux::new(self.server()),
             Arc::new(self.registry()?),
         ))
+    }
+
+    /// The entry point for monitoring commands (`ps`, `explain`, `watch`,
+    /// `run --watch`): tmux calls go over one control-mode client (falling
+    /// back to one process per call by itself); with `events`, the client
+    /// also reports output of watched panes, so watching is event-driven.
+    /// `DOEFF_AGENTS_TRANSPORT=subprocess` turns both off.
+    pub fn monitoring_agents(&self, events: bool) -> Result<Agents> {
+        let server = self.server();
+        let subprocess = std::env::var("DOEFF_AGENTS_TRANSPORT").is_ok_and(|v| v == "subprocess");
+        let tmux = match (subprocess, events) {
+            (true, _) => Tmux::new(server),
+            (false, true) => Tmux::control_mode_with_events(server),
+            (false, false) => Tmux::control_mode(server),
+        };
+        Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }
 }
 
