@@ -5,6 +5,7 @@
 //! (one line on stderr); 2 bad usage (clap); `watch` adds 3 `failed`,
 //! 4 `exited`, 5 `stopped`, 6 timeout, 7 timeout while `blocked_api`.
 
+mod bench;
 mod control;
 mod explain;
 mod ps;
@@ -68,6 +69,9 @@ pub enum Command {
     Stop(control::NameArg),
     /// List the loaded adapters, where they come from, and whether their CLI is installed
     Adapters(control::AdaptersArgs),
+    /// Measure monitoring cost, latency, ps time, classification and memory
+    /// on live demo sessions in a private tmux server
+    Bench(bench::BenchArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -162,6 +166,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Attach(args) => control::attach(global, args),
         Command::Stop(args) => control::stop(global, args),
         Command::Adapters(args) => control::adapters(global, args),
+        Command::Bench(args) => bench::run(global, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());
