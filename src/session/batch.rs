@@ -121,23 +121,62 @@ impl Agents {
         };
         let by_pane: HashMap<&str, &PaneState> =
             states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
-        let results = sessions
+        // Phase 1: the process layer for each session, and which to capture.
+        let plans: Vec<(Process, Option<&PaneState>, bool)> = sessions
             .iter_mut()
             .map(|session| {
                 let state = by_pane.get(session.pane_id.as_str()).copied();
-                self.observe_from_state(session, state, &dirty, &mut stats)
+                self.plan(session, state, &dirty)
+            })
+            .collect();
+        // Phase 2: every capture in one round trip (over control mode).
+        let targets: Vec<&str> = sessions
+            .iter()
+            .zip(&plans)
+            .filter(|(_, plan)| plan.2)
+            .map(|(session, _)| session.pane_id.as_str())
+            .collect();
+        let started = now_secs();
+        let mut captures = self.tmux().capture_panes(&targets).into_iter();
+        // Phase 3: classify, from the new capture or the kept screen.
+        let results = sessions
+            .iter_mut()
+            .zip(plans)
+            .map(|(session, (mut process, state, capture))| {
+                if capture {
+                    match captures.next() {
+                        Some(Ok(text)) => {
+                            stats.captured += 1;
+                            session.cache.screen = Some(Screen::from_text(&text));
+                            session.cache.captured_at = started;
+                            session.cache.passes_since_capture = 0;
+                        }
+                        Some(Err(err)) if is_not_found(&err) => {
+                            session.cache = CaptureCache::default();
+                            process = Process::Gone;
+                        }
+                        Some(Err(err)) => return Err(err),
+                        None => {}
+                    }
+                } else if state.is_some() {
+                    session.cache.passes_since_capture += 1;
+                }
+                if let Some(state) = state {
+                    session.cache.activity = state.activity;
+                }
+                self.classify_cached(session, &process)
             })
             .collect();
         (results, stats)
     }
 
-    fn observe_from_state(
+    /// The process layer's view of one session and whether to capture it.
+    fn plan<'s>(
         &self,
         session: &mut AgentSession,
-        state: Option<&PaneState>,
+        state: Option<&'s PaneState>,
         dirty: &Pending,
-        stats: &mut PassStats,
-    ) -> Result<Observation> {
+    ) -> (Process, Option<&'s PaneState>, bool) {
         let adapter = self.adapter_for(session);
         let mut process = if session.stopped {
             Process::Stopped
@@ -159,42 +198,34 @@ impl Agents {
             session.cache.dead_unknown_since = None;
         }
         let state = match (&process, state) {
-            (Process::Gone | Process::Stopped, _) | (_, None) => None,
-            (_, Some(state)) => Some(state),
+            (Process::Gone | Process::Stopped, _) => None,
+            (_, state) => state,
         };
         let Some(state) = state else {
             session.cache = CaptureCache::default();
-            return self.observe_with(session, &adapter, &Screen::default(), &process);
+            return (process, None, false);
         };
-        if must_capture(&session.cache, state, dirty, session) {
-            let started = now_secs();
-            match self.tmux().capture_pane(&session.pane_id, 0) {
-                Ok(text) => {
-                    stats.captured += 1;
-                    session.cache.screen = Some(Screen::from_text(&text));
-                    session.cache.captured_at = started;
-                    session.cache.passes_since_capture = 0;
-                }
-                Err(err) if is_not_found(&err) => {
-                    session.cache = CaptureCache::default();
-                    process = Process::Gone;
-                }
-                Err(err) => return Err(err),
-            }
-        } else {
-            session.cache.passes_since_capture += 1;
-        }
-        session.cache.activity = state.activity;
+        let capture = must_capture(&session.cache, state, dirty, session);
+        (process, Some(state), capture)
+    }
+
+    /// Classifies the session's kept screen (none when gone or stopped).
+    fn classify_cached(
+        &self,
+        session: &mut AgentSession,
+        process: &Process,
+    ) -> Result<Observation> {
+        let adapter = self.adapter_for(session);
         let cache = std::mem::take(&mut session.cache);
-        let screen = match &process {
-            Process::Gone => None,
+        let screen = match process {
+            Process::Gone | Process::Stopped => None,
             _ => cache.screen.as_ref(),
         };
         let observation = self.observe_with(
             session,
             &adapter,
             screen.unwrap_or(&Screen::default()),
-            &process,
+            process,
         );
         session.cache = cache;
         observation

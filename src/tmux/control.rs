@@ -282,6 +282,24 @@ impl Transport for ControlMode {
         self.events.clone()
     }
 
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        let mut results: Vec<Result<Vec<u8>>> = Vec::with_capacity(commands.len());
+        while results.len() < commands.len() {
+            let rest = commands.get(results.len()..).unwrap_or_default();
+            let chunk = rest.get(..rest.len().min(BATCH_SIZE)).unwrap_or_default();
+            match self.run_chunk(chunk) {
+                Some(done) if !done.is_empty() => results.extend(done),
+                // Not connected, lost, or not encodable: one by one.
+                _ => {
+                    for command in chunk {
+                        results.push(self.run(std::slice::from_ref(command), None));
+                    }
+                }
+            }
+        }
+        results
+    }
+
     fn watch_pane(&self, pane: &str) -> Result<bool> {
         if self.events.is_none() {
             return Ok(false);
@@ -322,6 +340,45 @@ impl Transport for ControlMode {
             if let Some(line) = encode(&[unlink]) {
                 // Already gone (the window closed) is fine.
                 let _ = client.execute(&line, 1);
+            }
+        }
+    }
+}
+
+/// Most commands sent in one line by [`Transport::run_each`].
+const BATCH_SIZE: usize = 64;
+
+impl ControlMode {
+    /// Sends `chunk` in one line. Returns the results up to and including
+    /// the first failing command (tmux skips the rest of a line after a
+    /// failure), or `None` when the client cannot be used.
+    fn run_chunk(&self, chunk: &[TmuxArgs]) -> Option<Vec<Result<Vec<u8>>>> {
+        let line = encode(chunk)?;
+        let mut state = self.lock();
+        self.maybe_connect(&mut state);
+        let State::Connected(client) = &mut *state else {
+            return None;
+        };
+        match client.execute_each(&line, chunk.len()) {
+            Ok(replies) => Some(
+                replies
+                    .into_iter()
+                    .zip(chunk)
+                    .map(|(reply, command)| {
+                        reply.map_err(|message| Error::Tmux {
+                            command: command.first().cloned().unwrap_or_default(),
+                            message,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(lost) => {
+                *state = State::Disconnected {
+                    last_attempt: Some(Instant::now()),
+                };
+                drop(state);
+                self.log_loss(lost.describe());
+                None
             }
         }
     }
@@ -509,6 +566,49 @@ impl Client {
             }
         }
         Ok(Ok(out))
+    }
+}
+
+impl Client {
+    /// Like [`Client::execute`], keeping each reply apart; stops after the
+    /// first error reply (tmux runs nothing after it on the line).
+    #[allow(clippy::type_complexity)]
+    fn execute_each(
+        &mut self,
+        line: &[u8],
+        count: usize,
+    ) -> std::result::Result<Vec<std::result::Result<Vec<u8>, String>>, Lost> {
+        loop {
+            match self.replies.try_recv() {
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        let stdin = self.stdin.as_mut().ok_or(Lost::Closed)?;
+        let mut framed = Vec::with_capacity(line.len() + 1);
+        framed.extend_from_slice(line);
+        framed.push(b'\n');
+        stdin
+            .write_all(&framed)
+            .and_then(|()| stdin.flush())
+            .map_err(|_| Lost::Closed)?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(wait) {
+                Ok(reply) if !reply.guard.from_client() => {}
+                Ok(reply) if reply.ok => out.push(Ok(reply.data)),
+                Ok(reply) => {
+                    out.push(Err(reply.message()));
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => return Err(Lost::Timeout),
+                Err(RecvTimeoutError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -354,6 +354,20 @@ impl Tmux {
         self.run_text(args(builder.build()))
     }
 
+    /// [`Tmux::capture_pane`] of many panes (visible screen only), in one
+    /// round trip over control mode; one result per pane, in order.
+    pub fn capture_panes(&self, targets: &[&str]) -> Vec<Result<String>> {
+        let commands: Vec<TmuxArgs> = targets
+            .iter()
+            .map(|target| args(ti::CapturePane::new().stdout().target_pane(*target).build()))
+            .collect();
+        self.transport
+            .run_each(&commands)
+            .into_iter()
+            .map(|r| r.map(|out| String::from_utf8_lossy(&out).into_owned()))
+            .collect()
+    }
+
     /// Kills a session by exact name.
     pub fn kill_session(&self, name: &str) -> Result<()> {
         let command = args(ti::KillSession::new().target_session(exact(name)).build());

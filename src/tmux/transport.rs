@@ -28,6 +28,16 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// The server this transport talks to.
     fn server(&self) -> &Server;
 
+    /// Runs independent commands and returns each one's own result (a
+    /// failing command does not fail the others). The default runs them one
+    /// by one; a control-mode client sends them in one round trip.
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        commands
+            .iter()
+            .map(|command| self.run(std::slice::from_ref(command), None))
+            .collect()
+    }
+
     /// Output notifications of watched panes, if this transport gets them.
     fn output_events(&self) -> Option<Arc<OutputEvents>> {
         None
