@@ -215,12 +215,13 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
     let mut pool: Vec<AgentSession> = Vec::new();
     let mut next_index = 0;
     for &n in &sizes {
+        let launched = n.saturating_sub(pool.len()) as u64;
         while pool.len() < n {
             pool.push(launch(&launcher, next_index)?);
             next_index += 1;
         }
-        // Let every agent draw its first screens.
-        std::thread::sleep(Duration::from_millis(600));
+        // Let every new agent start and draw its first screens.
+        std::thread::sleep(Duration::from_millis(600 + 15 * launched));
         let (mut result, spent) = measure(&watcher, &launcher, &pool[..n], &args, &socket)?;
         if let Some(python) = &args.reference {
             let (median, p95) = reference(python, &args, &socket, &pool[..n])?;
