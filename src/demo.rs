@@ -7,9 +7,12 @@
 //! `DOEFF_DEMO_SCENARIO` picks a failure mode: `fail` (shows a fatal error
 //! and stays), `rate_limit` (shows a 429 and stays), `hang` (freezes
 //! mid-work), `crash` (exits with `DOEFF_DEMO_EXIT_CODE`, default 3),
-//! `wait` (waits at the composer for ever). Unanswered, the approval
-//! question approves itself after `DOEFF_DEMO_APPROVE_AFTER_MS` (default
-//! 5000; 0 waits for ever). `DOEFF_DEMO_WORK_MS` sets each
+//! `wait` (waits at the composer for ever), `busy` (prints a step line and
+//! a spinner every `DOEFF_DEMO_TICK_MS`, default 250, for ever; typing `f`
+//! makes it show a fatal error and stop — the bench times that change).
+//! Unanswered, the approval question approves itself after
+//! `DOEFF_DEMO_APPROVE_AFTER_MS` (default 5000; 0 waits for ever).
+//! `DOEFF_DEMO_WORK_MS` sets each
 //! work phase's length (default 2000), and `DOEFF_DEMO_LOG` names a file
 //! where each phase is appended as one line (tests compare it with what the
 //! monitor reported).
@@ -214,6 +217,48 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The `busy` scenario: output every `tick` until `f` is typed, then a
+/// fatal error (and no more output).
+fn busy(tick: Duration) -> i32 {
+    let stopped = std::sync::Arc::new(std::sync::Mutex::new(false));
+    let printer = {
+        let stopped = stopped.clone();
+        std::thread::spawn(move || {
+            let mut step = 0u64;
+            loop {
+                std::thread::sleep(tick);
+                let Ok(stop) = stopped.lock() else { return };
+                if *stop {
+                    return;
+                }
+                step += 1;
+                let frame = SPINNER[(step % SPINNER.len() as u64) as usize];
+                print!(
+                    "\r\x1b[K· step {step} done\r\n{frame} Working… ({step} · esc to interrupt)"
+                );
+                flush();
+            }
+        })
+    };
+    log_phase("running");
+    loop {
+        match read_byte() {
+            Some(b'f') => {
+                if let Ok(mut stop) = stopped.lock() {
+                    *stop = true;
+                    print!("\r\x1b[KError: fatal error: the demo agent was told to fail\r\n");
+                    flush();
+                }
+                let _ = printer.join();
+                log_phase("failed");
+                freeze();
+            }
+            Some(0x03) | None => return 130,
+            Some(_) => {}
+        }
+    }
+}
+
 /// Runs the demo agent in the current terminal; returns its exit code.
 pub fn run(options: &DemoOptions) -> i32 {
     let scenario = std::env::var("DOEFF_DEMO_SCENARIO").unwrap_or_default();
@@ -242,6 +287,12 @@ pub fn run(options: &DemoOptions) -> i32 {
             }
         }
     };
+    if scenario == "busy" {
+        let tick = Duration::from_millis(env_number("DOEFF_DEMO_TICK_MS", 250).max(1));
+        let code = busy(tick);
+        drop(terminal);
+        return code;
+    }
     if scenario == "wait" {
         print!("Waiting for your next message.\r\n");
         log_phase("blocked");

@@ -50,5 +50,5 @@ pub use effects::{
 };
 pub use error::{Error, Result};
 pub use monitor::{Evidence, Observation, Screen, SessionStatus, Verdict};
-pub use session::{AgentSession, AgentType, Agents, LaunchConfig, SessionScope};
+pub use session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor, SessionScope};
 pub use tmux::{Server, Tmux, is_inside_tmux, is_tmux_available};

@@ -50,7 +50,7 @@ impl clap::builder::ValueParserFactory for SessionStatus {
 pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
     let verdict = match (&args.name, &args.screen, &args.agent) {
         (Some(name), _, _) => {
-            let agents = global.agents()?;
+            let agents = global.monitoring_agents(false)?;
             let session = agents.session(name)?;
             let adapter = agents.adapter_for(&session);
             let process = agents.process_of(&session, &adapter)?;

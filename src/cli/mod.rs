@@ -5,6 +5,7 @@
 //! (one line on stderr); 2 bad usage (clap); `watch` adds 3 `failed`,
 //! 4 `exited`, 5 `stopped`, 6 timeout, 7 timeout while `blocked_api`.
 
+mod bench;
 mod control;
 mod explain;
 mod ps;
@@ -74,6 +75,9 @@ pub enum Command {
     Script(script::ScriptArgs),
     /// An interactive Lua prompt with the `agents` module
     Repl,
+    /// Measure monitoring cost, latency, ps time, classification and memory
+    /// on live demo sessions in a private tmux server
+    Bench(bench::BenchArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -110,12 +114,29 @@ impl GlobalArgs {
         Ok(registry)
     }
 
-    /// The library entry point for these options.
+    /// The library entry point for these options (one tmux process per call:
+    /// what one-off commands like `send` and `stop` need).
     pub fn agents(&self) -> Result<Agents> {
         Ok(Agents::new(
             Tmux::new(self.server()),
             Arc::new(self.registry()?),
         ))
+    }
+
+    /// The entry point for monitoring commands (`ps`, `explain`, `watch`,
+    /// `run --watch`): tmux calls go over one control-mode client (falling
+    /// back to one process per call by itself); with `events`, the client
+    /// also reports output of watched panes, so watching is event-driven.
+    /// `DOEFF_AGENTS_TRANSPORT=subprocess` turns both off.
+    pub fn monitoring_agents(&self, events: bool) -> Result<Agents> {
+        let server = self.server();
+        let subprocess = std::env::var("DOEFF_AGENTS_TRANSPORT").is_ok_and(|v| v == "subprocess");
+        let tmux = match (subprocess, events) {
+            (true, _) => Tmux::new(server),
+            (false, true) => Tmux::control_mode_with_events(server),
+            (false, false) => Tmux::control_mode(server),
+        };
+        Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }
 }
 
@@ -153,6 +174,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Adapters(args) => control::adapters(global, args),
         Command::Script(args) => script::run(global, args),
         Command::Repl => repl::run(global),
+        Command::Bench(args) => bench::run(global, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());

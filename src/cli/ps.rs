@@ -1,13 +1,19 @@
 //! `doeff-agents ps`: sessions with NAME, AGENT, STATUS, AGE, WORK DIR. The
-//! status comes from a fresh capture, classified as a still screen.
+//! status comes from a fresh capture, classified as a still screen. All
+//! panes' process state comes from one `list-panes -a` call and the
+//! captures go over one control-mode client (see
+//! [`GlobalArgs::monitoring_agents`]).
 
 use serde::Serialize;
 
 use super::GlobalArgs;
 use super::style;
 use crate::error::Result;
+use std::collections::HashMap;
+
 use crate::monitor::{Process, Screen, SessionStatus};
-use crate::session::{AgentSession, Agents};
+use crate::session::{AgentSession, Agents, process_from_state};
+use crate::tmux::PaneState;
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
@@ -31,9 +37,14 @@ struct Row {
     pane_id: String,
 }
 
-fn row(agents: &Agents, session: &AgentSession, now: u64) -> Result<Row> {
+fn row(
+    agents: &Agents,
+    session: &AgentSession,
+    states: &HashMap<&str, &PaneState>,
+    now: u64,
+) -> Result<Row> {
     let adapter = agents.adapter_for(session);
-    let process = agents.process_of(session, &adapter)?;
+    let process = process_from_state(states.get(session.pane_id.as_str()).copied(), &adapter);
     let screen = match process {
         Process::Gone => Screen::default(),
         _ => agents
@@ -56,15 +67,22 @@ fn row(agents: &Agents, session: &AgentSession, now: u64) -> Result<Row> {
 }
 
 pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.monitoring_agents(false)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let rows = agents
-        .list(args.all)?
+    let sessions = agents.list(args.all)?;
+    let states = if sessions.is_empty() {
+        Vec::new()
+    } else {
+        agents.tmux().pane_states()?
+    };
+    let by_pane: HashMap<&str, &PaneState> =
+        states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
+    let rows = sessions
         .iter()
-        .map(|s| row(&agents, s, now))
+        .map(|s| row(&agents, s, &by_pane, now))
         .collect::<Result<Vec<_>>>()?;
     if args.json {
         println!(

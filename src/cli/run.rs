@@ -69,7 +69,11 @@ pub fn seconds(value: f64, what: &str) -> Result<Duration> {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = if args.watch {
+        global.monitoring_agents(true)?
+    } else {
+        global.agents()?
+    };
     let agent_type: AgentType = args.agent.parse().map_err(Error::InvalidInput)?;
     let mut config = LaunchConfig::new(agent_type, &args.work_dir);
     config.prompt = args.prompt;

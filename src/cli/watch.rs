@@ -11,7 +11,7 @@ use super::run::seconds;
 use super::style;
 use crate::error::Result;
 use crate::monitor::{Observation, SessionStatus};
-use crate::session::{AgentSession, Agents};
+use crate::session::{AgentSession, Agents, Monitor};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -88,12 +88,14 @@ fn print_change(session: &str, observation: &Observation, json: bool, colour: bo
 }
 
 pub fn run(global: &GlobalArgs, args: WatchArgs) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.monitoring_agents(true)?;
     let mut session = agents.session(&args.name)?;
     watch_session(&agents, &mut session, &args).map(|exit| exit.code())
 }
 
-/// Polls `session` until it is terminal or the timeout passes.
+/// Watches `session` until it is terminal or the timeout passes: a pass on
+/// every output event of its pane (debounced) or every `interval`,
+/// whichever comes first.
 pub fn watch_session(
     agents: &Agents,
     session: &mut AgentSession,
@@ -105,14 +107,36 @@ pub fn watch_session(
         .map(|t| seconds(t, "--timeout"))
         .transpose()?
         .map(|t| Instant::now() + t);
-    let colour = style::colour_enabled();
     let adapter = agents.adapter_for(session);
+    let mut monitor = Monitor::new(agents, vec![session.clone()]);
+    monitor.interval = interval;
+    let exit = watch_loop(&mut monitor, &adapter, deadline, args);
+    if let Some(watched) = monitor.sessions.first() {
+        *session = watched.clone();
+    }
+    exit
+}
+
+fn watch_loop(
+    monitor: &mut Monitor,
+    adapter: &crate::adapter::Adapter,
+    deadline: Option<Instant>,
+    args: &WatchArgs,
+) -> Result<WatchExit> {
+    let colour = style::colour_enabled();
     loop {
-        let observation = agents.observe(session)?;
+        let started = Instant::now();
+        let Some(result) = monitor.pass().pop() else {
+            return Err(crate::error::Error::InvalidInput("nothing to watch".into()));
+        };
+        let observation = result?;
+        let Some(session) = monitor.sessions.first() else {
+            return Err(crate::error::Error::InvalidInput("nothing to watch".into()));
+        };
         if let Some(error) = adapter.take_hook_error() {
             eprintln!("doeff-agents: {error}");
         }
-        for report in agents.adapters().take_reports() {
+        for report in monitor.agents().adapters().take_reports() {
             eprintln!("doeff-agents: {report}");
         }
         if observation.status_changed() {
@@ -129,7 +153,8 @@ pub fn watch_session(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(WatchExit::Timeout(observation.status));
         }
-        std::thread::sleep(interval);
+        let next = started + monitor.interval;
+        monitor.wait_until(deadline.map_or(next, |d| d.min(next)));
     }
 }
 

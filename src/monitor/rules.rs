@@ -29,9 +29,12 @@ impl Matcher {
         Matcher::NoCase(text.to_lowercase())
     }
 
-    /// A regex; `nocase` makes it case-insensitive.
+    /// A regex; `nocase` makes it case-insensitive. Word boundaries (`\b`,
+    /// `\B`) are ASCII ones: a Unicode word boundary stops the regex
+    /// engine's fast DFA on any non-ASCII text (every agent screen has box
+    /// drawing), making matching several times slower.
     pub fn regex(pattern: &str, nocase: bool) -> Result<Matcher, regex::Error> {
-        RegexBuilder::new(pattern)
+        RegexBuilder::new(&ascii_word_boundaries(pattern))
             .case_insensitive(nocase)
             .size_limit(1 << 20)
             .build()
@@ -42,6 +45,7 @@ impl Matcher {
     pub fn find_offset(&self, text: &str) -> Option<usize> {
         match self {
             Matcher::Text(needle) => text.find(needle.as_str()),
+            Matcher::NoCase(needle) if needle.is_ascii() => find_ascii_nocase(text, needle),
             Matcher::NoCase(needle) => text.to_lowercase().find(needle.as_str()),
             Matcher::Regex(re) => re.find(text).map(|m| m.start()),
         }
@@ -50,10 +54,61 @@ impl Matcher {
     pub fn is_match(&self, line: &str) -> bool {
         match self {
             Matcher::Text(text) => line.contains(text.as_str()),
+            // An ASCII needle is matched with ASCII case folding (no
+            // allocation; only the Kelvin sign and dotted capital I fold
+            // differently under full Unicode lowercasing).
+            Matcher::NoCase(text) if text.is_ascii() => find_ascii_nocase(line, text).is_some(),
             Matcher::NoCase(text) => line.to_lowercase().contains(text.as_str()),
             Matcher::Regex(re) => re.is_match(line),
         }
     }
+}
+
+/// Byte offset of `needle` (ASCII, lowercase) in `haystack`, ignoring ASCII case.
+fn find_ascii_nocase(haystack: &str, needle: &str) -> Option<usize> {
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle))
+}
+
+/// Rewrites `\b` and `\B` outside character classes as their ASCII forms
+/// (`(?-u:\b)`), leaving every other escape as is.
+fn ascii_word_boundaries(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\b") && !pattern.contains("\\B") {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(b @ ('b' | 'B')) if class_depth == 0 => {
+                    out.push_str("(?-u:\\");
+                    out.push(b);
+                    out.push(')');
+                }
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The part of the screen a rule looks at.
@@ -70,14 +125,52 @@ pub enum Region {
 impl Region {
     /// Lines of the region, bottom first (the most recent text wins).
     pub fn lines<'a>(&self, screen: &'a Screen) -> Vec<&'a str> {
-        match self {
-            Region::Last(n) => {
-                let mut lines: Vec<&str> = screen.last_non_blank(*n).collect();
-                lines.reverse();
-                lines
-            }
-            Region::Screen => screen.lines.iter().rev().map(String::as_str).collect(),
-            Region::Title => vec![screen.title.as_str()],
+        self.iter(screen).collect()
+    }
+
+    /// Lines of the region, bottom first, without allocating.
+    pub fn iter<'a>(&self, screen: &'a Screen) -> RegionLines<'a> {
+        let (remaining, skip_blank, title) = match *self {
+            Region::Last(n) => (n, true, None),
+            Region::Screen => (usize::MAX, false, None),
+            Region::Title => (1, false, Some(screen.title.as_str())),
+        };
+        RegionLines {
+            lines: screen.lines.iter().rev(),
+            remaining,
+            skip_blank,
+            title,
+        }
+    }
+}
+
+/// Iterator over a [`Region`]'s lines, bottom first.
+#[derive(Clone, Debug)]
+pub struct RegionLines<'a> {
+    lines: std::iter::Rev<std::slice::Iter<'a, String>>,
+    remaining: usize,
+    skip_blank: bool,
+    title: Option<&'a str>,
+}
+
+impl<'a> Iterator for RegionLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        if self.title.is_some() {
+            return self.title.take();
+        }
+        if self.skip_blank {
+            self.lines
+                .by_ref()
+                .map(String::as_str)
+                .find(|l| !l.trim().is_empty())
+        } else {
+            self.lines.next().map(String::as_str)
         }
     }
 }
@@ -155,9 +248,8 @@ impl Rule {
 
     /// The matched line, if the rule fires on this screen (vetoes applied).
     pub fn find<'a>(&self, screen: &'a Screen) -> Option<&'a str> {
-        let lines = self.region.lines(screen);
         let line = if self.joined {
-            let mut top_down = lines.clone();
+            let mut top_down = self.region.lines(screen);
             top_down.reverse();
             let text = top_down.join("\n");
             let at = self.matchers.iter().find_map(|m| m.find_offset(&text))?;
@@ -171,15 +263,14 @@ impl Rule {
                 })
                 .unwrap_or_default()
         } else {
-            lines
-                .into_iter()
+            self.region
+                .iter(screen)
                 .find(|line| self.matchers.iter().any(|m| m.is_match(line)))?
         };
         let vetoed = !self.vetoes.is_empty()
             && self
                 .veto_region
-                .lines(screen)
-                .into_iter()
+                .iter(screen)
                 .any(|line| self.vetoes.iter().any(|m| m.is_match(line)));
         (!vetoed).then_some(line)
     }
@@ -540,6 +631,18 @@ fn compile_defaults() -> Vec<Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_boundaries_become_ascii_outside_classes() {
+        assert_eq!(
+            ascii_word_boundaries(r"\b429\b [\b] \\b \B"),
+            r"(?-u:\b)429(?-u:\b) [\b] \\b (?-u:\B)"
+        );
+        assert_eq!(ascii_word_boundaries("plain"), "plain");
+        let m = Matcher::regex(r"(?i)\boverloaded\b", false).expect("compiles");
+        assert!(m.is_match("│ API Error: Overloaded · retry"));
+        assert!(!m.is_match("overloadedness"));
+    }
 
     #[test]
     fn every_builtin_pattern_compiles() {

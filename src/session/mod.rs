@@ -6,6 +6,7 @@
 //! stored on the tmux session as `@doeff-*` user options, so another process
 //! (`watch`, `send`, `ps`, a script) knows what each session is.
 
+mod batch;
 mod config;
 mod env;
 mod name;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use batch::{DEAD_STATUS_GRACE, DEFAULT_DEBOUNCE, Monitor, PassStats, SAFETY_RECAPTURE_PASSES};
 pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
 pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
@@ -53,6 +55,8 @@ pub struct AgentSession {
     pub status: SessionStatus,
     stopped: bool,
     monitor: MonitorState,
+    /// The batched path's memory (last screen, activity stamp).
+    cache: batch::CaptureCache,
 }
 
 impl AgentSession {
@@ -174,6 +178,7 @@ impl Agents {
             status: SessionStatus::Booting,
             stopped: false,
             monitor: MonitorState::new(SessionStatus::Booting),
+            cache: Default::default(),
         };
         if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt) {
             let delivered = self
@@ -303,6 +308,8 @@ impl Agents {
             {
                 self.end_process_group(&session.pane_id, state.pid);
             }
+            // A window linked for output events must not outlive the session.
+            self.tmux.unwatch_pane(&session.pane_id);
             match self.tmux.kill_session(&session.session_name) {
                 Ok(()) => {}
                 // Gone in between (the server exits with its last session).
@@ -466,6 +473,7 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         status: SessionStatus::Running,
         stopped: false,
         monitor: MonitorState::new(SessionStatus::Running),
+        cache: Default::default(),
     }
 }
 

@@ -28,21 +28,38 @@
 //! 8 KB chunks (`set-buffer -a` appends); data with NUL bytes, or any other
 //! use of stdin, goes by subprocess.
 //!
+//! **Output events.** [`ControlMode::with_events`] attaches its client to a
+//! hidden session of its own (`_doeff-control-PID-N`, also hidden) without
+//! the `no-output` flag, and [`Transport::watch_pane`] links a watched
+//! pane's window into that session (`link-window -d`): tmux sends a control
+//! client `%output` only for panes of its own session's windows, so exactly
+//! the watched panes report output, recorded in [`OutputEvents`]. Linking
+//! changes nothing for the agent's session (size, attached flag, targets),
+//! but it keeps the window alive if the agent's session is killed while
+//! linked: [`Transport::unwatch_pane`] unlinks with `-k`, so a window left
+//! only in the hidden session is destroyed then (the monitor unwatches a
+//! pane as soon as it sees its session gone), and at the latest when the
+//! client detaches (`destroy-unattached`). After a reconnect the watched
+//! windows are linked again and a structural event tells the watcher to
+//! look at every pane.
+//!
 //! **Failure.** If the client's output ends (server killed, session killed),
 //! the loss is logged once on stderr, the call is retried by subprocess (so it
 //! fails with tmux's own "no server running" message), and later calls try
 //! to reconnect lazily. A client is never killed: it is detached
 //! (`detach-client`, then stdin closed) and reaped.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::control_parser::{Event, Parser, Reply};
+use super::events::{OutputEvents, is_structural, output_pane};
 use super::server::Server;
 use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
 use super::{CONTROL_SESSION, is_no_server};
@@ -67,7 +84,15 @@ pub struct ControlMode {
     state: Mutex<State>,
     /// The latest loss of the client was already reported on stderr.
     loss_logged: AtomicBool,
+    /// The hidden session the client attaches to.
+    session: String,
+    /// Output notifications, when this client receives them.
+    events: Option<Arc<OutputEvents>>,
+    /// Watched panes and the id of their window, once linked.
+    watched: Mutex<HashMap<String, Option<String>>>,
 }
+
+static EVENT_SESSIONS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug)]
 enum State {
@@ -91,7 +116,44 @@ impl ControlMode {
             fallback: Subprocess::new(server),
             state: Mutex::new(State::Disconnected { last_attempt: None }),
             loss_logged: AtomicBool::new(false),
+            session: CONTROL_SESSION.to_owned(),
+            events: None,
+            watched: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A transport whose client also reports output of watched panes (see
+    /// the module docs), connecting now if the server runs.
+    pub fn with_events(server: Server) -> Self {
+        let n = EVENT_SESSIONS.fetch_add(1, Ordering::Relaxed);
+        let mut transport = Self::disconnected(server);
+        transport.session = format!("{CONTROL_SESSION}-{}-{n}", std::process::id());
+        transport.events = Some(Arc::new(OutputEvents::new()));
+        let _ = transport.connect();
+        transport
+    }
+
+    /// The hidden session this client attaches to.
+    pub fn session_name(&self) -> &str {
+        &self.session
+    }
+
+    fn new_client(&self) -> Result<Client> {
+        let mut client = Client::connect(&self.fallback, &self.session, self.events.clone())?;
+        if let Some(events) = &self.events {
+            let mut watched = self.watched_lock();
+            for (pane, window) in watched.iter_mut() {
+                *window = link_window(&mut client, &self.session, pane);
+            }
+            events.mark_structure();
+        }
+        Ok(client)
+    }
+
+    fn watched_lock(&self) -> MutexGuard<'_, HashMap<String, Option<String>>> {
+        self.watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Connects now unless already connected; the error says why not (e.g.
@@ -104,7 +166,7 @@ impl ControlMode {
         *state = State::Disconnected {
             last_attempt: Some(Instant::now()),
         };
-        let client = Client::connect(&self.fallback)?;
+        let client = self.new_client()?;
         *state = State::Connected(client);
         self.loss_logged.store(false, Ordering::Relaxed);
         Ok(())
@@ -144,7 +206,7 @@ impl ControlMode {
                 return;
             }
             *last_attempt = Some(Instant::now());
-            if let Ok(client) = Client::connect(&self.fallback) {
+            if let Ok(client) = self.new_client() {
                 *state = State::Connected(client);
                 // A later loss is reported again.
                 self.loss_logged.store(false, Ordering::Relaxed);
@@ -215,6 +277,142 @@ impl Transport for ControlMode {
     fn server(&self) -> &Server {
         self.fallback.server()
     }
+
+    fn output_events(&self) -> Option<Arc<OutputEvents>> {
+        self.events.clone()
+    }
+
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        let mut results: Vec<Result<Vec<u8>>> = Vec::with_capacity(commands.len());
+        while results.len() < commands.len() {
+            let rest = commands.get(results.len()..).unwrap_or_default();
+            let chunk = rest.get(..rest.len().min(BATCH_SIZE)).unwrap_or_default();
+            match self.run_chunk(chunk) {
+                Some(done) if !done.is_empty() => results.extend(done),
+                // Not connected, lost, or not encodable: one by one.
+                _ => {
+                    for command in chunk {
+                        results.push(self.run(std::slice::from_ref(command), None));
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    fn watch_pane(&self, pane: &str) -> Result<bool> {
+        if self.events.is_none() {
+            return Ok(false);
+        }
+        let mut state = self.lock();
+        if let Some(Some(_)) = self.watched_lock().get(pane) {
+            return Ok(true);
+        }
+        if matches!(*state, State::Disconnected { .. })
+            && let Ok(client) = self.new_client()
+        {
+            // A watcher started before the server: connect now, not after
+            // the reconnect interval.
+            *state = State::Connected(client);
+            self.loss_logged.store(false, Ordering::Relaxed);
+        }
+        let window = match &mut *state {
+            State::Connected(client) => link_window(client, &self.session, pane),
+            State::Disconnected { .. } => None,
+        };
+        let linked = window.is_some();
+        self.watched_lock().insert(pane.to_owned(), window);
+        Ok(linked)
+    }
+
+    fn unwatch_pane(&self, pane: &str) {
+        let mut state = self.lock();
+        let Some(Some(window)) = self.watched_lock().remove(pane) else {
+            return;
+        };
+        if let State::Connected(client) = &mut *state {
+            let unlink = vec![
+                "unlink-window".to_owned(),
+                "-k".to_owned(),
+                "-t".to_owned(),
+                format!("={}:{window}", self.session),
+            ];
+            if let Some(line) = encode(&[unlink]) {
+                // Already gone (the window closed) is fine.
+                let _ = client.execute(&line, 1);
+            }
+        }
+    }
+}
+
+/// Most commands sent in one line by [`Transport::run_each`].
+const BATCH_SIZE: usize = 64;
+
+impl ControlMode {
+    /// Sends `chunk` in one line. Returns the results up to and including
+    /// the first failing command (tmux skips the rest of a line after a
+    /// failure), or `None` when the client cannot be used.
+    fn run_chunk(&self, chunk: &[TmuxArgs]) -> Option<Vec<Result<Vec<u8>>>> {
+        let line = encode(chunk)?;
+        let mut state = self.lock();
+        self.maybe_connect(&mut state);
+        let State::Connected(client) = &mut *state else {
+            return None;
+        };
+        match client.execute_each(&line, chunk.len()) {
+            Ok(replies) => Some(
+                replies
+                    .into_iter()
+                    .zip(chunk)
+                    .map(|(reply, command)| {
+                        reply.map_err(|message| Error::Tmux {
+                            command: command.first().cloned().unwrap_or_default(),
+                            message,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(lost) => {
+                *state = State::Disconnected {
+                    last_attempt: Some(Instant::now()),
+                };
+                drop(state);
+                self.log_loss(lost.describe());
+                None
+            }
+        }
+    }
+}
+
+/// Links `pane`'s window into the client's own `session` so the client gets
+/// its `%output`; returns the window id, or `None` if tmux refused (the pane
+/// is gone).
+fn link_window(client: &mut Client, session: &str, pane: &str) -> Option<String> {
+    let commands = [
+        vec![
+            "display-message".to_owned(),
+            "-p".to_owned(),
+            "-t".to_owned(),
+            pane.to_owned(),
+            "#{window_id}".to_owned(),
+        ],
+        vec![
+            "link-window".to_owned(),
+            "-d".to_owned(),
+            "-s".to_owned(),
+            pane.to_owned(),
+            "-t".to_owned(),
+            format!("={session}:"),
+        ],
+    ];
+    let line = encode(&commands)?;
+    match client.execute(&line, 2) {
+        Ok(Ok(out)) => {
+            let window = String::from_utf8_lossy(&out).trim().to_owned();
+            window.starts_with('@').then_some(window)
+        }
+        _ => None,
+    }
 }
 
 /// Why a call could not be completed over the client.
@@ -246,12 +444,16 @@ struct Client {
 
 impl Client {
     /// Starts a client attached to [`CONTROL_SESSION`], if the server runs.
-    fn connect(subprocess: &Subprocess) -> Result<Client> {
+    fn connect(
+        subprocess: &Subprocess,
+        session: &str,
+        events: Option<Arc<OutputEvents>>,
+    ) -> Result<Client> {
         // Never start a server as a side effect: probe it by subprocess first.
         let probe = vec![
             "has-session".to_owned(),
             "-t".to_owned(),
-            format!("={CONTROL_SESSION}"),
+            format!("={session}"),
         ];
         match subprocess.run(&[probe], None) {
             Err(err) if is_no_server(&err) => return Err(err),
@@ -262,12 +464,13 @@ impl Client {
             .arg("-u")
             .args(subprocess.server().global_args())
             .arg("-C")
-            .args(["new-session", "-A", "-s", CONTROL_SESSION, "--", "cat"])
+            .args(["new-session", "-A", "-s", session, "--", "cat"])
             .current_dir("/")
             .env_remove("TMUX")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        let has_events = events.is_some();
         let mut child = command.spawn().map_err(spawn_error)?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
@@ -275,7 +478,7 @@ impl Client {
         let reader = stdout.and_then(|stdout| {
             std::thread::Builder::new()
                 .name("tmux-control-reader".into())
-                .spawn(move || read_replies(stdout, sender))
+                .spawn(move || read_replies(stdout, sender, events))
                 .ok()
         });
         let mut client = Client {
@@ -296,23 +499,24 @@ impl Client {
                 return Err(connect_error("the client exited"));
             }
         }
-        // Without output notifications the client only speaks when asked.
+        // Without output notifications the client only speaks when asked
+        // (an event client's own session holds only watched windows).
         // Failures here are not fatal (older tmux spells the flag differently;
         // the reader drops notifications anyway).
-        let setup = [
-            encode(&[vec![
+        let mut setup = vec![encode(&[vec![
+            "set-option".into(),
+            "-t".into(),
+            format!("={session}:"),
+            "destroy-unattached".into(),
+            "on".into(),
+        ]])];
+        if !has_events {
+            setup.push(encode(&[vec![
                 "refresh-client".into(),
                 "-f".into(),
                 "no-output".into(),
-            ]]),
-            encode(&[vec![
-                "set-option".into(),
-                "-t".into(),
-                format!("={CONTROL_SESSION}:"),
-                "destroy-unattached".into(),
-                "on".into(),
-            ]]),
-        ];
+            ]]));
+        }
         for line in setup.into_iter().flatten() {
             if let Err(lost) = client.execute(&line, 1) {
                 return Err(connect_error(lost.describe()));
@@ -365,6 +569,49 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Like [`Client::execute`], keeping each reply apart; stops after the
+    /// first error reply (tmux runs nothing after it on the line).
+    #[allow(clippy::type_complexity)]
+    fn execute_each(
+        &mut self,
+        line: &[u8],
+        count: usize,
+    ) -> std::result::Result<Vec<std::result::Result<Vec<u8>, String>>, Lost> {
+        loop {
+            match self.replies.try_recv() {
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        let stdin = self.stdin.as_mut().ok_or(Lost::Closed)?;
+        let mut framed = Vec::with_capacity(line.len() + 1);
+        framed.extend_from_slice(line);
+        framed.push(b'\n');
+        stdin
+            .write_all(&framed)
+            .and_then(|()| stdin.flush())
+            .map_err(|_| Lost::Closed)?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(wait) {
+                Ok(reply) if !reply.guard.from_client() => {}
+                Ok(reply) if reply.ok => out.push(Ok(reply.data)),
+                Ok(reply) => {
+                    out.push(Err(reply.message()));
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => return Err(Lost::Timeout),
+                Err(RecvTimeoutError::Disconnected) => return Err(Lost::Closed),
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Drop for Client {
     /// Detaches gracefully: `detach-client`, close stdin, reap the process
     /// (in the background if it takes long). Never kills it.
@@ -411,24 +658,40 @@ fn connect_error(why: &str) -> Error {
 }
 
 /// The reader thread: parses the client's output and forwards replies;
-/// notifications are dropped. Ends (dropping the sender) at end of output.
-fn read_replies(mut stdout: ChildStdout, sender: Sender<Reply>) {
+/// notifications are recorded in `events` (when given) or dropped. Ends
+/// (dropping the sender, and recording a structural event) at end of output.
+fn read_replies(mut stdout: ChildStdout, sender: Sender<Reply>, events: Option<Arc<OutputEvents>>) {
     let mut parser = Parser::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let read = match stdout.read(&mut buffer) {
-            Ok(0) => return,
+            Ok(0) => break,
             Ok(read) => read,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(_) => break,
         };
         for event in parser.feed(buffer.get(..read).unwrap_or_default()) {
-            if let Event::Reply(reply) = event
-                && sender.send(reply).is_err()
-            {
-                return;
+            match event {
+                Event::Reply(reply) => {
+                    if sender.send(reply).is_err() {
+                        return;
+                    }
+                }
+                Event::Notification(notice) => {
+                    let Some(events) = &events else { continue };
+                    if notice.name == "output" {
+                        if let Some(pane) = output_pane(&notice.rest) {
+                            events.mark_output(pane);
+                        }
+                    } else if is_structural(&notice.name) {
+                        events.mark_structure();
+                    }
+                }
             }
         }
+    }
+    if let Some(events) = &events {
+        events.mark_structure();
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod control;
 pub mod control_parser;
+mod events;
 mod server;
 mod transport;
 
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tmux_interface as ti;
 
 pub use control::ControlMode;
+pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use transport::{Subprocess, TmuxArgs, Transport, chain_commands, escape_argument};
 
@@ -30,9 +32,16 @@ use crate::error::{Error, Result};
 const SEP: char = '\u{1f}';
 
 /// The hidden session a control-mode client stays attached to (see
-/// [`ControlMode`]); never listed by [`Tmux::list_sessions`] or
-/// [`Tmux::pane_states`].
+/// [`ControlMode`]); this name and every name starting with it plus `-`
+/// (the private sessions of event clients) are never listed by
+/// [`Tmux::list_sessions`] or [`Tmux::pane_states`].
 pub const CONTROL_SESSION: &str = "_doeff-control";
+
+/// True for the hidden sessions of control clients.
+pub fn is_hidden_session(name: &str) -> bool {
+    name.strip_prefix(CONTROL_SESSION)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+}
 
 /// True when a `tmux` binary can be run.
 pub fn is_tmux_available() -> bool {
@@ -169,6 +178,29 @@ impl Tmux {
         Self::with_transport(Arc::new(ControlMode::new(server)))
     }
 
+    /// A server over one control-mode client that also reports the output
+    /// of watched panes ([`Tmux::watch_pane`], [`Tmux::output_events`]);
+    /// falls back to subprocess (and to polling) like [`Tmux::control_mode`].
+    pub fn control_mode_with_events(server: Server) -> Self {
+        Self::with_transport(Arc::new(ControlMode::with_events(server)))
+    }
+
+    /// Output notifications of watched panes, when the transport has them.
+    pub fn output_events(&self) -> Option<Arc<OutputEvents>> {
+        self.transport.output_events()
+    }
+
+    /// Starts reporting `pane`'s output to [`Tmux::output_events`]; false
+    /// when the transport cannot (then watchers poll).
+    pub fn watch_pane(&self, pane: &str) -> Result<bool> {
+        self.transport.watch_pane(pane)
+    }
+
+    /// Stops reporting `pane`'s output (and lets go of its window).
+    pub fn unwatch_pane(&self, pane: &str) {
+        self.transport.unwatch_pane(pane);
+    }
+
     /// A server over any transport.
     pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
         Tmux { transport }
@@ -218,7 +250,7 @@ impl Tmux {
         Ok(text
             .lines()
             .filter_map(parse_session_line)
-            .filter(|s| s.name != CONTROL_SESSION)
+            .filter(|s| !is_hidden_session(&s.name))
             .collect())
     }
 
@@ -322,6 +354,20 @@ impl Tmux {
         self.run_text(args(builder.build()))
     }
 
+    /// [`Tmux::capture_pane`] of many panes (visible screen only), in one
+    /// round trip over control mode; one result per pane, in order.
+    pub fn capture_panes(&self, targets: &[&str]) -> Vec<Result<String>> {
+        let commands: Vec<TmuxArgs> = targets
+            .iter()
+            .map(|target| args(ti::CapturePane::new().stdout().target_pane(*target).build()))
+            .collect();
+        self.transport
+            .run_each(&commands)
+            .into_iter()
+            .map(|r| r.map(|out| String::from_utf8_lossy(&out).into_owned()))
+            .collect()
+    }
+
     /// Kills a session by exact name.
     pub fn kill_session(&self, name: &str) -> Result<()> {
         let command = args(ti::KillSession::new().target_session(exact(name)).build());
@@ -373,7 +419,7 @@ impl Tmux {
             Ok(text) => Ok(text
                 .lines()
                 .filter_map(parse_pane_line)
-                .filter(|p| p.session_name != CONTROL_SESSION)
+                .filter(|p| !is_hidden_session(&p.session_name))
                 .collect()),
             Err(err) if is_no_server(&err) => Ok(Vec::new()),
             Err(err) => Err(err),

@@ -10,6 +10,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use std::sync::Arc;
+
+use super::events::OutputEvents;
 use super::server::Server;
 use crate::error::{Error, Result};
 
@@ -24,6 +27,30 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 
     /// The server this transport talks to.
     fn server(&self) -> &Server;
+
+    /// Runs independent commands and returns each one's own result (a
+    /// failing command does not fail the others). The default runs them one
+    /// by one; a control-mode client sends them in one round trip.
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        commands
+            .iter()
+            .map(|command| self.run(std::slice::from_ref(command), None))
+            .collect()
+    }
+
+    /// Output notifications of watched panes, if this transport gets them.
+    fn output_events(&self) -> Option<Arc<OutputEvents>> {
+        None
+    }
+
+    /// Starts reporting `pane`'s output to [`Transport::output_events`];
+    /// false when this transport cannot (or the pane is gone).
+    fn watch_pane(&self, _pane: &str) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Stops reporting `pane`'s output.
+    fn unwatch_pane(&self, _pane: &str) {}
 }
 
 /// Escapes one argument so that tmux's command parser passes it through
