@@ -154,16 +154,33 @@ impl Agents {
             (OPT_CREATED.to_owned(), created_at.to_string()),
             (OPT_ADAPTER.to_owned(), adapter.source.clone()),
         ];
-        let pane_id = self.tmux.new_session(&NewSession {
-            name: &full_name,
-            work_dir: &work_dir,
-            argv: &argv,
-            env: &env,
-            options: &options,
-            width: PANE_WIDTH,
-            height: PANE_HEIGHT,
-            remain_on_exit: true,
-        })?;
+        let pane_id = self
+            .tmux
+            .new_session(&NewSession {
+                name: &full_name,
+                work_dir: &work_dir,
+                argv: &argv,
+                env: &env,
+                options: &options,
+                width: PANE_WIDTH,
+                height: PANE_HEIGHT,
+                remain_on_exit: true,
+            })
+            .map_err(|err| {
+                if crate::tmux::is_command_too_long(&err) {
+                    Error::AgentLaunch {
+                        agent: adapter.name.clone(),
+                        message: format!(
+                            "the launch command is too long for tmux (argv, environment and \
+                             options together must stay under {} bytes); launch without the \
+                             prompt and send it with send_message",
+                            crate::tmux::MAX_COMMAND_BYTES
+                        ),
+                    }
+                } else {
+                    err
+                }
+            })?;
         let session = AgentSession {
             session_name: full_name.clone(),
             pane_id,

@@ -22,7 +22,10 @@ use tmux_interface as ti;
 
 pub use control::ControlMode;
 pub use server::{SOCKET_ENV, Server, Socket};
-pub use transport::{Subprocess, TmuxArgs, Transport, chain_commands, escape_argument};
+pub use transport::{
+    MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
+    is_command_too_long,
+};
 
 use crate::error::{Error, Result};
 
