@@ -126,6 +126,21 @@ impl Agents {
                 ),
             });
         }
+        // The program itself must be there too (an adapter without `binary`,
+        // or one whose argv names another program): checked now, so a
+        // missing one never leaves a session with a dead pane behind.
+        let program = &argv[0];
+        let found = if program.contains('/') {
+            crate::adapter::find_on_path(&work_dir.join(program).to_string_lossy(), &path)
+        } else {
+            crate::adapter::find_on_path(program, &path)
+        };
+        if found.is_none() {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!("{program:?} (the adapter's argv[0]) was not found on PATH"),
+            });
+        }
         if argv.len() == 1 {
             // tmux runs a lone argument through `sh -c`; two or more are exec'd.
             argv.insert(0, "env".to_owned());
