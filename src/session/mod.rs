@@ -474,6 +474,17 @@ fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
             dir.display()
         )));
     }
+    // tmux silently starts the agent in $HOME when it cannot enter the
+    // directory, so an unreadable or unsearchable one is refused here. (For
+    // root, permission bits do not stop either check.)
+    let unusable = |source: std::io::Error| {
+        Error::InvalidInput(format!(
+            "work dir {} cannot be used: {source}",
+            dir.display()
+        ))
+    };
+    std::fs::read_dir(&canonical).map_err(unusable)?;
+    std::fs::metadata(canonical.join(".")).map_err(unusable)?;
     Ok(canonical)
 }
 
