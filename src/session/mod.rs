@@ -182,6 +182,13 @@ impl Agents {
                 remain_on_exit: true,
             })
             .map_err(|err| {
+                // A chained call can fail after new-session made the session
+                // (a later set-option): remove it, unless the name was taken.
+                let duplicate =
+                    matches!(&err, Error::Tmux { message, .. } if message.contains("duplicate session"));
+                if !duplicate && self.tmux.has_session(&full_name).unwrap_or(false) {
+                    let _ = self.tmux.kill_session(&full_name);
+                }
                 if crate::tmux::is_command_too_long(&err) {
                     Error::AgentLaunch {
                         agent: adapter.name.clone(),
