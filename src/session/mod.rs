@@ -20,6 +20,7 @@ pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
 pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
 pub use scope::SessionScope;
+pub use send::undeliverable;
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
 use crate::error::{Error, Result};
@@ -110,6 +111,14 @@ impl Agents {
         let full_name = session_name(name)?;
         let work_dir = checked_work_dir(&config.work_dir)?;
         let adapter = self.adapters.get(config.agent_type.adapter_name())?;
+        if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt)
+            && let Some(why) = undeliverable(prompt)
+        {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!("the prompt cannot be typed into the agent: {why}"),
+            });
+        }
         let path = user_path();
         let mut argv_config = config.clone();
         argv_config.work_dir = work_dir.clone();
