@@ -100,7 +100,13 @@ mod tests {
         for bad in ["a\0b", "\u{1b}[201~", "a\rb", "\u{3}", "\u{7f}", "\u{9b}1m"] {
             assert!(undeliverable(bad).is_some(), "{bad:?}");
         }
-        for good in ["", "a\nb\tc", "$(x) `y` 'q' \"q\"; &&", "-leading", "é ✻ 日本"] {
+        for good in [
+            "",
+            "a\nb\tc",
+            "$(x) `y` 'q' \"q\"; &&",
+            "-leading",
+            "é ✻ 日本",
+        ] {
             assert_eq!(undeliverable(good), None, "{good:?}");
         }
     }

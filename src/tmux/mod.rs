@@ -311,8 +311,13 @@ impl Tmux {
             std::process::id(),
             BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        self.run(&paste_commands(&buffer, target), Some(text.as_bytes()))
-            .map(drop)
+        let pasted = self.run(&paste_commands(&buffer, target), Some(text.as_bytes()));
+        if pasted.is_err() {
+            // The paste failed (pane gone mid-call): the loaded buffer was
+            // not deleted by `paste-buffer -d`, so drop it here.
+            let _ = self.run(&[vec!["delete-buffer".into(), "-b".into(), buffer]], None);
+        }
+        pasted.map(drop)
     }
 
     /// The pane's visible screen (and `history` lines above it), as text
