@@ -125,13 +125,26 @@ impl AdapterRegistry {
     }
 
     /// Loads every `*.lua` file of a directory (sorted); returns the errors.
+    /// A directory that does not exist is no error (the default user folder
+    /// usually does not); one that exists but cannot be read is.
     pub fn load_dir(&self, dir: &Path) -> Vec<LoadError> {
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension() == Some(OsStr::new("lua")))
                 .collect(),
-            Err(_) => return Vec::new(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(err) => {
+                let shown = dir.to_string_lossy().into_owned();
+                let error = LoadError {
+                    message: format!("{shown}: cannot read the adapter folder: {err}"),
+                    path: shown,
+                };
+                if let Ok(mut errors) = self.errors.write() {
+                    errors.push(error.clone());
+                }
+                return vec![error];
+            }
         };
         files.sort();
         files

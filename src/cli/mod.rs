@@ -96,6 +96,12 @@ impl GlobalArgs {
     /// The built-in adapters plus the user's adapter folders.
     pub fn registry(&self) -> Result<AdapterRegistry> {
         let registry = AdapterRegistry::builtin()?;
+        for dir in self.adapter_dirs.iter().filter(|d| !d.exists()) {
+            eprintln!(
+                "doeff-agents: {}: no such adapter folder (--adapters)",
+                dir.display()
+            );
+        }
         for dir in user_adapter_dirs(&self.adapter_dirs) {
             for error in registry.load_dir(&dir) {
                 eprintln!("doeff-agents: {}", error.message);
