@@ -401,23 +401,33 @@ impl Agents {
     /// One observation: capture, classify, compare with the last one.
     pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
         let adapter = self.adapter_for(session);
-        let process = self.process_of(session, &adapter)?;
-        let screen = match process {
-            Process::Gone | Process::Stopped => Screen::default(),
-            _ => match self.tmux.capture_pane(&session.pane_id, 0) {
-                Ok(text) => Screen::from_text(&text),
-                Err(err) if crate::tmux::is_not_found(&err) => {
-                    return self.observe_with(
-                        session,
-                        &adapter,
-                        &Screen::default(),
-                        &Process::Gone,
-                    );
-                }
-                Err(err) => return Err(err),
-            },
-        };
+        let (screen, process) = self.snapshot(session, &adapter)?;
         self.observe_with(session, &adapter, &screen, &process)
+    }
+
+    /// The session's screen and process state, read in that order.
+    ///
+    /// The screen comes first: when the agent exits between the two reads,
+    /// the process state then already tells how (exit code), instead of a
+    /// screen with tmux's "Pane is dead (status 0, ...)" trailer meeting a
+    /// process state read a moment before tmux knew the status — which made
+    /// an agent that exited 0 look `exited` rather than `done`.
+    pub fn snapshot(&self, session: &AgentSession, adapter: &Adapter) -> Result<(Screen, Process)> {
+        if session.stopped {
+            return Ok((Screen::default(), Process::Stopped));
+        }
+        let screen = match self.tmux.capture_pane(&session.pane_id, 0) {
+            Ok(text) => Screen::from_text(&text),
+            Err(err) if crate::tmux::is_not_found(&err) => {
+                return Ok((Screen::default(), Process::Gone));
+            }
+            Err(err) => return Err(err),
+        };
+        let process = self.process_of(session, adapter)?;
+        Ok(match process {
+            Process::Gone => (Screen::default(), Process::Gone),
+            process => (screen, process),
+        })
     }
 
     /// One observation of an already captured screen.
