@@ -145,10 +145,15 @@ pub fn is_no_server(err: &Error) -> bool {
     }
 }
 
-/// True for tmux's "can't find session/pane/window" errors.
+/// True for tmux's "can't find session/pane/window" errors, and "no current
+/// target", which a server whose last session just went gives for any target.
 pub fn is_not_found(err: &Error) -> bool {
     match err {
-        Error::Tmux { message, .. } => message.contains("can't find") || is_no_server(err),
+        Error::Tmux { message, .. } => {
+            message.contains("can't find")
+                || message.contains("no current target")
+                || is_no_server(err)
+        }
         _ => false,
     }
 }
