@@ -100,9 +100,32 @@ impl AdapterRegistry {
     /// A failure is returned and remembered in [`AdapterRegistry::load_errors`].
     pub fn load_file(&self, path: &Path) -> Result<Vec<String>> {
         let shown = path.to_string_lossy().into_owned();
-        let outcome = std::fs::read_to_string(path)
-            .map_err(|e| format!("{shown}: {e}"))
-            .and_then(|code| load_adapter_chunk(&self.host, &shown, &code, &self.self_exe));
+        match std::fs::read_to_string(path) {
+            Ok(code) => self.load_source(&shown, &code),
+            Err(e) => {
+                let message = format!("{shown}: {e}");
+                self.remember_error(&shown, &message);
+                Err(Error::Adapter(message))
+            }
+        }
+    }
+
+    fn remember_error(&self, path: &str, message: &str) {
+        if let Ok(mut errors) = self.errors.write() {
+            errors.push(LoadError {
+                path: path.to_owned(),
+                message: message.to_owned(),
+            });
+        }
+    }
+
+    /// Loads adapter source code; `chunk_name` names it in errors (a path).
+    /// Its adapters replace any of the same name. A failure (syntax error,
+    /// runtime error, bad field, runaway loop, memory cap) is an `Err`,
+    /// remembered in [`AdapterRegistry::load_errors`].
+    pub fn load_source(&self, chunk_name: &str, code: &str) -> Result<Vec<String>> {
+        let shown = chunk_name.to_owned();
+        let outcome = load_adapter_chunk(&self.host, &shown, code, &self.self_exe);
         match outcome {
             Ok(adapters) => Ok(adapters
                 .into_iter()
@@ -113,12 +136,7 @@ impl AdapterRegistry {
                 })
                 .collect()),
             Err(message) => {
-                if let Ok(mut errors) = self.errors.write() {
-                    errors.push(LoadError {
-                        path: shown,
-                        message: message.clone(),
-                    });
-                }
+                self.remember_error(&shown, &message);
                 Err(Error::Adapter(message))
             }
         }
