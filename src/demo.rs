@@ -9,13 +9,20 @@
 //! mid-work), `crash` (exits with `DOEFF_DEMO_EXIT_CODE`, default 3),
 //! `wait` (waits at the composer for ever), `busy` (prints a step line and
 //! a spinner every `DOEFF_DEMO_TICK_MS`, default 250, for ever; typing `f`
-//! makes it show a fatal error and stop — the bench times that change).
-//! Unanswered, the approval question approves itself after
-//! `DOEFF_DEMO_APPROVE_AFTER_MS` (default 5000; 0 waits for ever).
-//! `DOEFF_DEMO_WORK_MS` sets each
+//! makes it show a fatal error and stop — the bench times that change),
+//! `echo` (records every message it receives, byte for byte, in
+//! `DOEFF_DEMO_ECHO_FILE`, and never works). Unanswered, the approval
+//! question approves itself after `DOEFF_DEMO_APPROVE_AFTER_MS` (default
+//! 5000; 0 waits for ever). `DOEFF_DEMO_WORK_MS` sets each
 //! work phase's length (default 2000), and `DOEFF_DEMO_LOG` names a file
 //! where each phase is appended as one line (tests compare it with what the
 //! monitor reported).
+//!
+//! The `echo` scenario is how tests check that text arrives exactly: it
+//! appends records to the file named by `DOEFF_DEMO_ECHO_FILE`, each
+//! `<kind> <byte length>\n<bytes>\n`, where kind is `cwd` (its working
+//! directory, once), `prompt` (the argv prompt, if any) and `message` (each
+//! submitted message). [`parse_echo_records`] reads them back.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -89,7 +96,7 @@ fn read_byte() -> Option<u8> {
 
 /// Reads one submitted message: typed text up to Enter; a bracketed paste
 /// may hold newlines (a CR inside a paste is a newline, not a submit).
-fn read_message() -> Option<String> {
+fn read_message(show: bool) -> Option<Vec<u8>> {
     let mut text: Vec<u8> = Vec::new();
     let mut in_paste = false;
     loop {
@@ -112,21 +119,25 @@ fn read_message() -> Option<String> {
             }
             b'\r' | b'\n' if in_paste => {
                 text.push(b'\n');
-                print!("\r\n  ");
+                if show {
+                    print!("\r\n  ");
+                }
             }
             b'\r' | b'\n' => {
                 print!("\r\n");
                 flush();
-                return Some(String::from_utf8_lossy(&text).into_owned());
+                return Some(text);
             }
             0x7f | 0x08 => {
-                if text.pop().is_some() {
+                if text.pop().is_some() && show {
                     print!("\x08 \x08");
                 }
             }
             b => {
                 text.push(b);
-                std::io::stdout().write_all(&[b]).ok();
+                if show {
+                    std::io::stdout().write_all(&[b]).ok();
+                }
             }
         }
         flush();
@@ -191,7 +202,7 @@ fn idle(reply: Option<&str>) -> i32 {
     loop {
         print!("> ");
         flush();
-        let Some(message) = read_message() else {
+        let Some(message) = read_message(true) else {
             return 130;
         };
         if message.is_empty() {
@@ -259,10 +270,77 @@ fn busy(tick: Duration) -> i32 {
     }
 }
 
+/// Appends one `<kind> <len>\n<bytes>\n` record to `DOEFF_DEMO_ECHO_FILE`.
+fn echo_record(kind: &str, bytes: &[u8]) {
+    if let Some(path) = std::env::var_os("DOEFF_DEMO_ECHO_FILE")
+        && let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let mut record = format!("{kind} {}\n", bytes.len()).into_bytes();
+        record.extend_from_slice(bytes);
+        record.push(b'\n');
+        let _ = file.write_all(&record);
+    }
+}
+
+/// Reads back the records the `echo` scenario wrote: (kind, bytes).
+/// Stops at the first malformed or incomplete record.
+pub fn parse_echo_records(mut data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut records = Vec::new();
+    while let Some(newline) = data.iter().position(|&b| b == b'\n') {
+        let header = String::from_utf8_lossy(&data[..newline]).into_owned();
+        let Some((kind, len)) = header.split_once(' ') else {
+            break;
+        };
+        let Ok(len) = len.parse::<usize>() else {
+            break;
+        };
+        let body = &data[newline + 1..];
+        if body.len() < len + 1 {
+            break;
+        }
+        records.push((kind.to_owned(), body[..len].to_vec()));
+        data = &body[len + 1..];
+    }
+    records
+}
+
+/// The `echo` scenario: record the working directory and the argv prompt,
+/// then every submitted message, showing only its size on screen.
+fn echo(options: &DemoOptions) -> i32 {
+    let _terminal = Terminal::raw();
+    let cwd = std::env::current_dir()
+        .map(|d| d.into_os_string().into_encoded_bytes())
+        .unwrap_or_default();
+    echo_record("cwd", &cwd);
+    print!("doeff demo agent · echo\r\n");
+    if let Some(prompt) = &options.prompt {
+        echo_record("prompt", prompt.as_bytes());
+        print!("⏺ prompt: {} bytes\r\n", prompt.len());
+    }
+    log_phase("blocked");
+    let mut count = 0usize;
+    loop {
+        print!("> ");
+        flush();
+        let Some(message) = read_message(false) else {
+            return 130;
+        };
+        count += 1;
+        echo_record("message", &message);
+        print!("⏺ message {count}: {} bytes\r\n", message.len());
+    }
+}
+
 /// Runs the demo agent in the current terminal; returns its exit code.
 pub fn run(options: &DemoOptions) -> i32 {
     let scenario = std::env::var("DOEFF_DEMO_SCENARIO").unwrap_or_default();
     let work_time = Duration::from_millis(env_number("DOEFF_DEMO_WORK_MS", 2000));
+    if scenario == "echo" {
+        return echo(options);
+    }
     let terminal = Terminal::raw();
     print!("╭──────────────────────────────────────╮\r\n");
     print!("│ doeff demo agent · a scripted fake   │\r\n");
@@ -281,8 +359,8 @@ pub fn run(options: &DemoOptions) -> i32 {
             print!("> ");
             flush();
             log_phase("blocked");
-            match read_message() {
-                Some(message) => message,
+            match read_message(true) {
+                Some(message) => String::from_utf8_lossy(&message).into_owned(),
                 None => return 130,
             }
         }

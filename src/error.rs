@@ -18,10 +18,10 @@ pub enum Error {
     #[error("invalid session name {name:?}: {why}")]
     InvalidSessionName { name: String, why: String },
     /// `launch_session` with a name that is taken.
-    #[error("session {0} already exists")]
+    #[error("session {} already exists", printable(.0))]
     SessionAlreadyExists(String),
     /// No tmux session (or pane) by that name or id.
-    #[error("no session named {0}")]
+    #[error("no session named {}", printable(.0))]
     SessionNotFound(String),
     /// No adapter with that name is loaded.
     #[error("unknown agent {name:?} (known agents: {known})")]
@@ -54,11 +54,22 @@ pub enum Error {
     #[error("background task failed: {0}")]
     Task(String),
     /// A file-system operation failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", printable(&path.to_string_lossy()))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// A user-given name or path as shown in an error: as is, or quoted and
+/// escaped when it is empty or holds control characters (a newline must not
+/// break a one-line error).
+pub fn printable(text: &str) -> String {
+    if text.is_empty() || text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Result with the crate's [`Error`].

@@ -1,10 +1,16 @@
 //! The `doeff-agents` binary: parse the command line, run it, map errors to
-//! one line on stderr and a non-zero exit code.
+//! one line on stderr and a non-zero exit code. Usage errors too: clap's
+//! message is cut to its first line (exit 2); `--help` and `--version` print
+//! as usual.
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 fn main() {
-    let cli = doeff_agents::cli::Cli::parse();
+    let cli = match doeff_agents::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => usage_error(&err),
+    };
     let code = match doeff_agents::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -13,4 +19,21 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Prints a clap error as one line (or help/version as is) and exits.
+fn usage_error(err: &clap::Error) -> ! {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("doeff-agents: {message} (see --help)");
+    std::process::exit(2);
 }

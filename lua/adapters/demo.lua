@@ -13,13 +13,12 @@ return agents.adapter {
       error("the demo agent has no profiles", 0)
     end
     local argv = { agents.self_exe(), "__demo-agent" }
+    -- "--flag=value": a value starting with "-" is still a value.
     if cfg.model then
-      argv[#argv + 1] = "--model"
-      argv[#argv + 1] = cfg.model
+      argv[#argv + 1] = "--model=" .. cfg.model
     end
     if cfg.prompt then
-      argv[#argv + 1] = "--prompt"
-      argv[#argv + 1] = cfg.prompt
+      argv[#argv + 1] = "--prompt=" .. cfg.prompt
     end
     return argv
   end,

@@ -399,11 +399,17 @@ pub(crate) fn load_adapter_chunk(
         let env = host.sandbox_env()?;
         let agents = lua.create_table()?;
         let sink = Arc::clone(&collected);
-        let owner = Arc::clone(host);
+        // Weak: this function lives inside the host's own VM, and a strong
+        // reference would keep the VM (and every registry's Lua state)
+        // alive for ever.
+        let owner = Arc::downgrade(host);
         let source = chunk_name.to_owned();
         agents.set(
             "adapter",
             lua.create_function(move |lua, table: Table| {
+                let Some(owner) = owner.upgrade() else {
+                    return Err(mlua::Error::runtime("the adapter registry is gone"));
+                };
                 let adapter = compile_adapter(&owner, &table, &source).map_err(|e| {
                     let message = crate::lua::error_message(&e);
                     match caller_location(lua) {
@@ -435,12 +441,15 @@ pub(crate) fn load_adapter_chunk(
                 .eval::<Value>()
         })
     };
-    let returned = run()
-        .map_err(|e| crate::lua::with_full_path(&crate::lua::error_message(&e), chunk_name))?;
+    let outcome = run();
+    // Taken on every path: the collecting function stays in the VM, and
+    // adapters left in it would keep the VM alive through their Lua functions.
     let mut adapters = collected
         .lock()
         .map(|mut l| std::mem::take(&mut *l))
         .unwrap_or_default();
+    let returned = outcome
+        .map_err(|e| crate::lua::with_full_path(&crate::lua::error_message(&e), chunk_name))?;
     if adapters.is_empty() {
         match returned {
             Value::Table(table) => adapters.push(

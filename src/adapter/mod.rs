@@ -84,8 +84,17 @@ pub struct Adapter {
     launch: Launcher,
     classify: Option<LuaFn>,
     available: Option<LuaFn>,
-    /// The last classify-hook error, so it is reported once.
-    hook_error: Arc<Mutex<Option<String>>>,
+    /// Classify-hook errors, so each is reported once.
+    hook_error: Arc<Mutex<HookErrors>>,
+}
+
+/// A hook error waiting to be reported, and the last one seen: a hook that
+/// fails the same way on every observation is reported once, until it
+/// succeeds again or fails differently.
+#[derive(Debug, Default)]
+struct HookErrors {
+    pending: Option<String>,
+    last: Option<String>,
 }
 
 impl Adapter {
@@ -182,6 +191,7 @@ impl Adapter {
         match result {
             Ok((Some(status), reason)) => match status.parse::<SessionStatus>() {
                 Ok(status) => {
+                    self.clear_hook_error();
                     let reason = reason.unwrap_or_else(|| status.as_str().to_owned());
                     Some(Verdict::new(
                         status,
@@ -195,12 +205,17 @@ impl Adapter {
                     None
                 }
             },
-            Ok((None, _)) => None,
+            Ok((None, _)) => {
+                self.clear_hook_error();
+                None
+            }
             Err(err) => {
-                self.record_hook_error(crate::lua::with_full_path(
-                    &error_message(&err),
-                    &self.source,
-                ));
+                let message = crate::lua::with_full_path(&error_message(&err), &self.source);
+                self.record_hook_error(if message.starts_with(&self.source) {
+                    message
+                } else {
+                    format!("{}: classify failed: {message}", self.source)
+                });
                 None
             }
         }
@@ -233,14 +248,27 @@ impl Adapter {
     }
 
     fn record_hook_error(&self, message: String) {
-        if let Ok(mut slot) = self.hook_error.lock() {
-            *slot = Some(message);
+        if let Ok(mut errors) = self.hook_error.lock()
+            && errors.last.as_deref() != Some(message.as_str())
+        {
+            errors.pending = Some(message.clone());
+            errors.last = Some(message);
         }
     }
 
-    /// The last classify-hook error (taken, so it is reported once).
+    fn clear_hook_error(&self) {
+        if let Ok(mut errors) = self.hook_error.lock() {
+            errors.last = None;
+        }
+    }
+
+    /// A new classify-hook error, if one happened since the last call: an
+    /// error that repeats on every observation is returned once.
     pub fn take_hook_error(&self) -> Option<String> {
-        self.hook_error.lock().ok().and_then(|mut slot| slot.take())
+        self.hook_error
+            .lock()
+            .ok()
+            .and_then(|mut errors| errors.pending.take())
     }
 }
 

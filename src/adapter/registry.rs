@@ -132,28 +132,52 @@ impl AdapterRegistry {
 
     fn load_untracked(&self, path: &Path) -> Result<Vec<String>> {
         let shown = path.to_string_lossy().into_owned();
-        let outcome = std::fs::read_to_string(path)
-            .map_err(|e| format!("{shown}: {e}"))
-            .and_then(|code| load_adapter_chunk(&self.host, &shown, &code, &self.self_exe));
+        match std::fs::read_to_string(path) {
+            Ok(code) => self.load_source(&shown, &code),
+            Err(e) => {
+                let message = format!("{shown}: {e}");
+                self.remember_error(&shown, Some(&message));
+                Err(Error::Adapter(message))
+            }
+        }
+    }
+
+    /// Records (or, with `None`, clears) the load error of one file.
+    fn remember_error(&self, path: &str, message: Option<&str>) {
         if let Ok(mut errors) = self.errors.write() {
-            errors.retain(|e| e.path != shown);
-            if let Err(message) = &outcome {
+            errors.retain(|e| e.path != path);
+            if let Some(message) = message {
                 errors.push(LoadError {
-                    path: shown.clone(),
-                    message: message.clone(),
+                    path: path.to_owned(),
+                    message: message.to_owned(),
                 });
             }
         }
+    }
+
+    /// Loads adapter source code; `chunk_name` names it in errors (a path).
+    /// Its adapters replace any of the same name. A failure (syntax error,
+    /// runtime error, bad field, runaway loop, memory cap) is an `Err`,
+    /// remembered in [`AdapterRegistry::load_errors`].
+    pub fn load_source(&self, chunk_name: &str, code: &str) -> Result<Vec<String>> {
+        let shown = chunk_name.to_owned();
+        let outcome = load_adapter_chunk(&self.host, &shown, code, &self.self_exe);
         match outcome {
-            Ok(adapters) => Ok(adapters
-                .into_iter()
-                .map(|adapter| {
-                    let name = adapter.name.clone();
-                    self.register(adapter);
-                    name
-                })
-                .collect()),
-            Err(message) => Err(Error::Adapter(message)),
+            Ok(adapters) => {
+                self.remember_error(&shown, None);
+                Ok(adapters
+                    .into_iter()
+                    .map(|adapter| {
+                        let name = adapter.name.clone();
+                        self.register(adapter);
+                        name
+                    })
+                    .collect())
+            }
+            Err(message) => {
+                self.remember_error(&shown, Some(&message));
+                Err(Error::Adapter(message))
+            }
         }
     }
 
@@ -197,13 +221,26 @@ impl AdapterRegistry {
     }
 
     /// Loads every `*.lua` file of a directory (sorted); returns the errors.
+    /// A directory that does not exist is no error (the default user folder
+    /// usually does not); one that exists but cannot be read is.
     pub fn load_dir(&self, dir: &Path) -> Vec<LoadError> {
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension() == Some(OsStr::new("lua")))
                 .collect(),
-            Err(_) => return Vec::new(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(err) => {
+                let shown = dir.to_string_lossy().into_owned();
+                let error = LoadError {
+                    message: format!("{shown}: cannot read the adapter folder: {err}"),
+                    path: shown,
+                };
+                if let Ok(mut errors) = self.errors.write() {
+                    errors.push(error.clone());
+                }
+                return vec![error];
+            }
         };
         files.sort();
         files

@@ -106,6 +106,12 @@ impl GlobalArgs {
     /// The built-in adapters plus the user's adapter folders.
     pub fn registry(&self) -> Result<AdapterRegistry> {
         let registry = AdapterRegistry::builtin()?;
+        for dir in self.adapter_dirs.iter().filter(|d| !d.exists()) {
+            eprintln!(
+                "doeff-agents: {}: no such adapter folder (--adapters)",
+                dir.display()
+            );
+        }
         for dir in user_adapter_dirs(&self.adapter_dirs) {
             for error in registry.load_dir(&dir) {
                 eprintln!("doeff-agents: {}", error.message);
@@ -124,17 +130,22 @@ impl GlobalArgs {
     }
 
     /// The entry point for monitoring commands (`ps`, `explain`, `watch`,
-    /// `run --watch`): tmux calls go over one control-mode client (falling
-    /// back to one process per call by itself); with `events`, the client
-    /// also reports output of watched panes, so watching is event-driven.
-    /// `DOEFF_AGENTS_TRANSPORT=subprocess` turns both off.
+    /// `run --watch`). By default every tmux call is its own process, with
+    /// the batched passes (one `list-panes -a` per pass, captures only of
+    /// panes that may have changed). `DOEFF_AGENTS_TRANSPORT=control` sends
+    /// them over one control-mode client instead (about 50× cheaper per
+    /// call; with `events`, output of watched panes wakes the watch at
+    /// once). It is opt-in because tmux 3.3a's server was seen to crash
+    /// (segfaults in `control_write` and `server_client_check_window_resize`)
+    /// when control clients come and go while sessions are created and
+    /// killed — and a crashed server takes every agent with it.
     pub fn monitoring_agents(&self, events: bool) -> Result<Agents> {
         let server = self.server();
-        let subprocess = std::env::var("DOEFF_AGENTS_TRANSPORT").is_ok_and(|v| v == "subprocess");
-        let tmux = match (subprocess, events) {
-            (true, _) => Tmux::new(server),
-            (false, true) => Tmux::control_mode_with_events(server),
-            (false, false) => Tmux::control_mode(server),
+        let control = std::env::var("DOEFF_AGENTS_TRANSPORT").is_ok_and(|v| v == "control");
+        let tmux = match (control, events) {
+            (false, _) => Tmux::new(server),
+            (true, true) => Tmux::control_mode_with_events(server),
+            (true, false) => Tmux::control_mode(server),
         };
         Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }

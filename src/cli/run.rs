@@ -16,8 +16,8 @@ pub struct RunArgs {
     /// Work directory (default: the current one)
     #[arg(short, long, default_value = ".")]
     pub work_dir: PathBuf,
-    /// First prompt
-    #[arg(short, long)]
+    /// First prompt (passed exactly; may start with '-')
+    #[arg(short, long, allow_hyphen_values = true)]
     pub prompt: Option<String>,
     /// CLI profile (agents that have profiles, e.g. codex)
     #[arg(long)]

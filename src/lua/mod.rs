@@ -12,7 +12,7 @@ pub use effects::LuaHandler;
 pub use handle::LuaSession;
 pub use module::{Printer, install};
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
@@ -57,7 +57,28 @@ const SAFE_GLOBALS: &[&str] = &[
 #[derive(Debug)]
 pub struct LuaHost {
     lua: Lua,
-    deadline: Arc<Mutex<Option<Instant>>>,
+}
+
+thread_local! {
+    /// Deadlines of the budgeted calls running on this thread, innermost
+    /// last. Per thread, so concurrent calls from several threads (sessions
+    /// watched in parallel) never see, extend or cut each other's budgets.
+    static DEADLINES: RefCell<Vec<Instant>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The deadline in force on this thread, if a budgeted call is running.
+fn current_deadline() -> Option<Instant> {
+    DEADLINES.with(|d| d.borrow().last().copied())
+}
+
+/// Pops this thread's innermost deadline when a budgeted call ends (also
+/// on unwinding).
+struct DeadlineGuard;
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        DEADLINES.with(|d| d.borrow_mut().pop());
+    }
 }
 
 impl LuaHost {
@@ -75,21 +96,16 @@ impl LuaHost {
     }
 
     fn with_lua(lua: Lua) -> mlua::Result<LuaHost> {
-        let deadline: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-        let hook_deadline = Arc::clone(&deadline);
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(1000),
-            move |_, _| {
-                let due = hook_deadline.lock().map(|d| *d).unwrap_or(None);
-                match due {
-                    Some(due) if Instant::now() > due => {
-                        Err(mlua::Error::runtime("time budget exceeded (runaway loop?)"))
-                    }
-                    _ => Ok(VmState::Continue),
+            move |_, _| match current_deadline() {
+                Some(due) if Instant::now() > due => {
+                    Err(mlua::Error::runtime("time budget exceeded (runaway loop?)"))
                 }
+                _ => Ok(VmState::Continue),
             },
         )?;
-        Ok(LuaHost { lua, deadline })
+        Ok(LuaHost { lua })
     }
 
     pub fn lua(&self) -> &Lua {
@@ -97,27 +113,17 @@ impl LuaHost {
     }
 
     /// Runs `f` with a deadline `budget` from now (an enclosing, earlier
-    /// deadline stays in force).
+    /// deadline stays in force). The deadline belongs to the calling thread.
     pub fn with_budget<R>(
         &self,
         budget: Duration,
         f: impl FnOnce() -> mlua::Result<R>,
     ) -> mlua::Result<R> {
         let wanted = Instant::now() + budget;
-        let previous = {
-            let mut guard = self
-                .deadline
-                .lock()
-                .map_err(|_| mlua::Error::runtime("Lua host lock poisoned"))?;
-            let previous = *guard;
-            *guard = Some(previous.map_or(wanted, |p| p.min(wanted)));
-            previous
-        };
-        let result = f();
-        if let Ok(mut guard) = self.deadline.lock() {
-            *guard = previous;
-        }
-        result
+        let due = current_deadline().map_or(wanted, |outer| outer.min(wanted));
+        DEADLINES.with(|d| d.borrow_mut().push(due));
+        let _pop = DeadlineGuard;
+        f()
     }
 
     /// A fresh environment table holding the safe globals, for one file.
@@ -199,6 +205,7 @@ fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn runaway_loops_hit_the_budget() {
@@ -209,6 +216,58 @@ mod tests {
             })
             .expect_err("must stop");
         assert!(error_message(&err).contains("time budget exceeded"));
+    }
+
+    #[test]
+    fn concurrent_runaway_calls_each_hit_their_budget() {
+        let host = Arc::new(LuaHost::sandboxed().expect("vm"));
+        let started = Instant::now();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let host = Arc::clone(&host);
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        let err = host
+                            .with_budget(Duration::from_millis(20), || {
+                                host.lua().load("while true do end").exec()
+                            })
+                            .expect_err("must stop");
+                        assert!(error_message(&err).contains("time budget exceeded"));
+                    }
+                })
+            })
+            .collect();
+        // Meanwhile quick calls on another thread keep their own budget.
+        let quick_host = Arc::clone(&host);
+        let quick = std::thread::spawn(move || {
+            for _ in 0..50 {
+                let n: i64 = quick_host
+                    .with_budget(Duration::from_secs(5), || {
+                        quick_host
+                            .lua()
+                            .load("local n = 0 for i = 1, 5000 do n = n + 1 end return n")
+                            .eval()
+                    })
+                    .expect("a quick call is never cut by another thread's budget");
+                assert_eq!(n, 5000);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        for thread in threads {
+            thread.join().expect("no panic");
+        }
+        quick.join().expect("quick calls succeed");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // No stale deadline is left behind: a quick call still works.
+        std::thread::sleep(Duration::from_millis(30));
+        let value: i64 = host
+            .with_budget(Duration::from_secs(1), || {
+                host.lua()
+                    .load("local n = 0 for i = 1, 10000 do n = n + 1 end return n")
+                    .eval()
+            })
+            .expect("a quick call after the runaway ones");
+        assert_eq!(value, 10000);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
 pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
 pub use scope::SessionScope;
+pub use send::undeliverable;
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
 use crate::error::{Error, Result};
@@ -115,6 +116,14 @@ impl Agents {
         let work_dir = checked_work_dir(&config.work_dir)?;
         self.adapters.refresh();
         let adapter = self.adapters.get(config.agent_type.adapter_name())?;
+        if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt)
+            && let Some(why) = undeliverable(prompt)
+        {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!("the prompt cannot be typed into the agent: {why}"),
+            });
+        }
         let path = user_path();
         let mut argv_config = config.clone();
         argv_config.work_dir = work_dir.clone();
@@ -129,6 +138,21 @@ impl Agents {
                     "{} was not found on PATH",
                     adapter.binary.as_deref().unwrap_or(&adapter.name)
                 ),
+            });
+        }
+        // The program itself must be there too (an adapter without `binary`,
+        // or one whose argv names another program): checked now, so a
+        // missing one never leaves a session with a dead pane behind.
+        let program = &argv[0];
+        let found = if program.contains('/') {
+            crate::adapter::find_on_path(&work_dir.join(program).to_string_lossy(), &path)
+        } else {
+            crate::adapter::find_on_path(program, &path)
+        };
+        if found.is_none() {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!("{program:?} (the adapter's argv[0]) was not found on PATH"),
             });
         }
         if argv.len() == 1 {
@@ -159,16 +183,40 @@ impl Agents {
             (OPT_CREATED.to_owned(), created_at.to_string()),
             (OPT_ADAPTER.to_owned(), adapter.source.clone()),
         ];
-        let pane_id = self.tmux.new_session(&NewSession {
-            name: &full_name,
-            work_dir: &work_dir,
-            argv: &argv,
-            env: &env,
-            options: &options,
-            width: PANE_WIDTH,
-            height: PANE_HEIGHT,
-            remain_on_exit: true,
-        })?;
+        let pane_id = self
+            .tmux
+            .new_session(&NewSession {
+                name: &full_name,
+                work_dir: &work_dir,
+                argv: &argv,
+                env: &env,
+                options: &options,
+                width: PANE_WIDTH,
+                height: PANE_HEIGHT,
+                remain_on_exit: true,
+            })
+            .map_err(|err| {
+                // A chained call can fail after new-session made the session
+                // (a later set-option): remove it, unless the name was taken.
+                let duplicate =
+                    matches!(&err, Error::Tmux { message, .. } if message.contains("duplicate session"));
+                if !duplicate && self.tmux.has_session(&full_name).unwrap_or(false) {
+                    let _ = self.tmux.kill_session(&full_name);
+                }
+                if crate::tmux::is_command_too_long(&err) {
+                    Error::AgentLaunch {
+                        agent: adapter.name.clone(),
+                        message: format!(
+                            "the launch command is too long for tmux (argv, environment and \
+                             options together must stay under {} bytes); launch without the \
+                             prompt and send it with send_message",
+                            crate::tmux::MAX_COMMAND_BYTES
+                        ),
+                    }
+                } else {
+                    err
+                }
+            })?;
         let session = AgentSession {
             session_name: full_name.clone(),
             pane_id,
@@ -362,23 +410,33 @@ impl Agents {
     /// One observation: capture, classify, compare with the last one.
     pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
         let adapter = self.adapter_for(session);
-        let process = self.process_of(session, &adapter)?;
-        let screen = match process {
-            Process::Gone | Process::Stopped => Screen::default(),
-            _ => match self.tmux.capture_pane(&session.pane_id, 0) {
-                Ok(text) => Screen::from_text(&text),
-                Err(err) if crate::tmux::is_not_found(&err) => {
-                    return self.observe_with(
-                        session,
-                        &adapter,
-                        &Screen::default(),
-                        &Process::Gone,
-                    );
-                }
-                Err(err) => return Err(err),
-            },
-        };
+        let (screen, process) = self.snapshot(session, &adapter)?;
         self.observe_with(session, &adapter, &screen, &process)
+    }
+
+    /// The session's screen and process state, read in that order.
+    ///
+    /// The screen comes first: when the agent exits between the two reads,
+    /// the process state then already tells how (exit code), instead of a
+    /// screen with tmux's "Pane is dead (status 0, ...)" trailer meeting a
+    /// process state read a moment before tmux knew the status — which made
+    /// an agent that exited 0 look `exited` rather than `done`.
+    pub fn snapshot(&self, session: &AgentSession, adapter: &Adapter) -> Result<(Screen, Process)> {
+        if session.stopped {
+            return Ok((Screen::default(), Process::Stopped));
+        }
+        let screen = match self.tmux.capture_pane(&session.pane_id, 0) {
+            Ok(text) => Screen::from_text(&text),
+            Err(err) if crate::tmux::is_not_found(&err) => {
+                return Ok((Screen::default(), Process::Gone));
+            }
+            Err(err) => return Err(err),
+        };
+        let process = self.process_of(session, adapter)?;
+        Ok(match process {
+            Process::Gone => (Screen::default(), Process::Gone),
+            process => (screen, process),
+        })
     }
 
     /// One observation of an already captured screen.
@@ -451,6 +509,17 @@ fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
             dir.display()
         )));
     }
+    // tmux silently starts the agent in $HOME when it cannot enter the
+    // directory, so an unreadable or unsearchable one is refused here. (For
+    // root, permission bits do not stop either check.)
+    let unusable = |source: std::io::Error| {
+        Error::InvalidInput(format!(
+            "work dir {} cannot be used: {source}",
+            dir.display()
+        ))
+    };
+    std::fs::read_dir(&canonical).map_err(unusable)?;
+    std::fs::metadata(canonical.join(".")).map_err(unusable)?;
     Ok(canonical)
 }
 

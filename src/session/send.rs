@@ -3,6 +3,12 @@
 //! through a tmux buffer (so newlines do not submit early and the size is not
 //! bound by tmux's command limit), then, once the screen has settled, Enter is
 //! sent on its own.
+//!
+//! What a terminal cannot carry as text is refused before anything is sent
+//! ([`undeliverable`]): NUL, and every other control character except `\n`
+//! and `\t` (ESC, `\r`, Ctrl-C, DEL, C1 controls), since the agent would
+//! read it as a key — ESC cancels, `\r` submits early, and an embedded
+//! `ESC [201~` would end a bracketed paste.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +21,22 @@ pub const PASTE_THRESHOLD: usize = 200;
 const SETTLE_TIMEOUT: Duration = Duration::from_millis(1500);
 const SETTLE_POLL: Duration = Duration::from_millis(40);
 
+/// Why `text` cannot be typed into a terminal exactly, or `None` if it can.
+pub fn undeliverable(text: &str) -> Option<String> {
+    let c = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')?;
+    Some(if c == '\0' {
+        "the text contains a NUL byte, which a terminal cannot carry".to_owned()
+    } else {
+        format!(
+            "the text contains the control character U+{:04X}, which the agent would read as \
+             a key, not as text (only newlines and tabs can be sent)",
+            u32::from(c)
+        )
+    })
+}
+
 impl Agents {
     /// Sends `text` to the agent, then Enter when `enter` is true.
     pub fn send_message(&self, session: &AgentSession, text: &str, enter: bool) -> Result<()> {
@@ -22,10 +44,8 @@ impl Agents {
             session: session.session_name.clone(),
             message: message.to_owned(),
         };
-        if text.contains('\0') {
-            return Err(refuse(
-                "the text contains a NUL byte, which a terminal cannot carry",
-            ));
+        if let Some(why) = undeliverable(text) {
+            return Err(refuse(&why));
         }
         match self.tmux.pane_state(&session.pane_id)? {
             None => return Err(Error::SessionNotFound(session.session_name.clone())),
@@ -67,6 +87,27 @@ impl Agents {
                 return;
             }
             last = Some(screen);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_keys_are_refused_and_text_is_not() {
+        for bad in ["a\0b", "\u{1b}[201~", "a\rb", "\u{3}", "\u{7f}", "\u{9b}1m"] {
+            assert!(undeliverable(bad).is_some(), "{bad:?}");
+        }
+        for good in [
+            "",
+            "a\nb\tc",
+            "$(x) `y` 'q' \"q\"; &&",
+            "-leading",
+            "é ✻ 日本",
+        ] {
+            assert_eq!(undeliverable(good), None, "{good:?}");
         }
     }
 }

@@ -24,7 +24,10 @@ use tmux_interface as ti;
 pub use control::ControlMode;
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
-pub use transport::{Subprocess, TmuxArgs, Transport, chain_commands, escape_argument};
+pub use transport::{
+    MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
+    is_command_too_long,
+};
 
 use crate::error::{Error, Result};
 
@@ -151,10 +154,15 @@ pub fn is_no_server(err: &Error) -> bool {
     }
 }
 
-/// True for tmux's "can't find session/pane/window" errors.
+/// True for tmux's "can't find session/pane/window" errors, and "no current
+/// target", which a server whose last session just went gives for any target.
 pub fn is_not_found(err: &Error) -> bool {
     match err {
-        Error::Tmux { message, .. } => message.contains("can't find") || is_no_server(err),
+        Error::Tmux { message, .. } => {
+            message.contains("can't find")
+                || message.contains("no current target")
+                || is_no_server(err)
+        }
         _ => false,
     }
 }
@@ -340,8 +348,13 @@ impl Tmux {
             std::process::id(),
             BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        self.run(&paste_commands(&buffer, target), Some(text.as_bytes()))
-            .map(drop)
+        let pasted = self.run(&paste_commands(&buffer, target), Some(text.as_bytes()));
+        if pasted.is_err() {
+            // The paste failed (pane gone mid-call): the loaded buffer was
+            // not deleted by `paste-buffer -d`, so drop it here.
+            let _ = self.run(&[vec!["delete-buffer".into(), "-b".into(), buffer]], None);
+        }
+        pasted.map(drop)
     }
 
     /// The pane's visible screen (and `history` lines above it), as text

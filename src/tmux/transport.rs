@@ -16,6 +16,11 @@ use super::events::OutputEvents;
 use super::server::Server;
 use crate::error::{Error, Result};
 
+/// The most argument bytes (each argument plus its NUL) one `tmux` client
+/// invocation can send to the server: tmux refuses a larger command with
+/// "command too long" (its message size, 16 KB, less a header).
+pub const MAX_COMMAND_BYTES: usize = 16_380;
+
 /// One tmux command as an argv (`["capture-pane", "-p", "-t", "%1"]`).
 pub type TmuxArgs = Vec<String>;
 
@@ -100,9 +105,14 @@ impl Transport for Subprocess {
             .and_then(|c| c.first())
             .cloned()
             .unwrap_or_default();
+        let argv = chain_commands(commands);
+        let size: usize = argv.iter().map(|a| a.len() + 1).sum();
+        if size > MAX_COMMAND_BYTES {
+            return Err(command_too_long(&name, size));
+        }
         let mut command = self.command();
         command
-            .args(chain_commands(commands).into_iter().map(OsString::from))
+            .args(argv.into_iter().map(OsString::from))
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -136,11 +146,32 @@ impl Transport for Subprocess {
     }
 }
 
-/// Spawn failures: a missing binary is `TmuxNotAvailable`, anything else too,
-/// with the OS reason.
+/// The error for a command over [`MAX_COMMAND_BYTES`].
+pub fn command_too_long(name: &str, size: usize) -> Error {
+    Error::Tmux {
+        command: name.to_owned(),
+        message: format!(
+            "command too long ({size} bytes of arguments; tmux takes at most {MAX_COMMAND_BYTES})"
+        ),
+    }
+}
+
+/// True for [`command_too_long`] errors (and tmux's own).
+pub fn is_command_too_long(err: &Error) -> bool {
+    matches!(err, Error::Tmux { message, .. } if message.starts_with("command too long"))
+}
+
+/// Spawn failures: a missing binary is `TmuxNotAvailable`, an argv the OS
+/// refuses is a too-long command, anything else `TmuxNotAvailable` with the
+/// OS reason.
 pub fn spawn_error(err: std::io::Error) -> Error {
     if err.kind() == std::io::ErrorKind::NotFound {
         Error::TmuxNotAvailable("the tmux binary was not found on PATH".into())
+    } else if err.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
+        Error::Tmux {
+            command: "tmux".into(),
+            message: format!("command too long ({err})"),
+        }
     } else {
         Error::TmuxNotAvailable(err.to_string())
     }
@@ -156,6 +187,15 @@ mod tests {
         assert_eq!(escape_argument(";"), "\\;");
         assert_eq!(escape_argument("a\\;"), "a\\\\;");
         assert_eq!(escape_argument("a;b"), "a;b");
+    }
+
+    #[test]
+    fn an_oversized_command_is_refused_before_spawning() {
+        let transport = Subprocess::new(Server::named("doeff-never-started"));
+        let err = transport
+            .run(&[vec!["display-message".into(), "x".repeat(20_000)]], None)
+            .expect_err("too long");
+        assert!(is_command_too_long(&err), "{err}");
     }
 
     #[test]
