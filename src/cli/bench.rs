@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// tmux transport for monitoring: subprocess (the default of every
+    /// command) or control (opt-in: DOEFF_AGENTS_TRANSPORT=control)
+    #[arg(long, default_value = "subprocess", value_parser = ["subprocess", "control"])]
+    pub transport: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -207,11 +211,17 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
 
     let socket = format!("doeff-bench-{}", std::process::id());
     let server = Server::named(socket.clone()).with_config_file("/dev/null");
-    let launcher = Agents::new(Tmux::control_mode(server.clone()), registry.clone());
+    let control = args.transport == "control";
+    let connect = |events: bool| match (control, events) {
+        (false, _) => Tmux::new(server.clone()),
+        (true, false) => Tmux::control_mode(server.clone()),
+        (true, true) => Tmux::control_mode_with_events(server.clone()),
+    };
+    let launcher = Agents::new(connect(false), registry.clone());
     let _guard = BenchServer {
         tmux: launcher.tmux().clone(),
     };
-    let watcher = Agents::new(Tmux::control_mode_with_events(server.clone()), registry);
+    let watcher = Agents::new(connect(true), registry);
     let mut pool: Vec<AgentSession> = Vec::new();
     let mut next_index = 0;
     for &n in &sizes {
@@ -318,10 +328,7 @@ fn measure(
     };
     result.cpu_s_per_min_default = cpu(&mut monitor);
     drop(monitor);
-    let polling = Agents::new(
-        Tmux::control_mode(watcher.tmux().server().clone()),
-        watcher.adapters().clone(),
-    );
+    let polling = Agents::new(watcher.tmux().clone(), watcher.adapters().clone());
     let mut monitor = Monitor::new(&polling, sessions.to_vec());
     monitor.pass();
     result.cpu_s_per_min_poll_1hz = cpu(&mut monitor);
@@ -334,6 +341,7 @@ fn measure(
             let started = Instant::now();
             let status = Command::new(&exe)
                 .args(["-L", socket, "ps"])
+                .env("DOEFF_AGENTS_TRANSPORT", &args.transport)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .status();
