@@ -1,11 +1,33 @@
 -- Claude Code (@anthropic-ai/claude-code). The prompt goes in argv.
 -- Flags checked against `claude --help` of 2.1.x: --model, --resume ID,
--- --continue, --dangerously-skip-permissions. There is no --profile.
+-- --continue, --session-id UUID, --dangerously-skip-permissions. There is no
+-- --profile. A new conversation gets the id doeff-agents picked
+-- (cfg.conversation_id, via --session-id), so it can be resumed later even
+-- though Claude does not print its id on exit.
 return agents.adapter {
   name = "claude",
   binary = "claude",
   injection = "arg",
   status_bar_lines = 5,
+  -- The composer: "❯ " at column 0 (dialog choices are indented: " ❯ 1. Yes").
+  ready_pattern = "^❯( |$)",
+  composer = "^❯ ?(.*)$",
+  conversation_at_launch = true,
+  conversation = { "claude --resume ([0-9a-f-]{36})", "Session ID: ([0-9a-f-]{36})" },
+  dialogs = {
+    { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
+      match = { "Yes, I trust this folder", "Is this a project you created or one you trust" } },
+    -- First run: pick the default (dark) text style.
+    { id = "theme", reason = "onboarding_dialog", answer = { "Enter" }, safe = true,
+      match = "Choose the text style" },
+    -- Only shown with --dangerously-skip-permissions, which the user asked for.
+    -- Default choice is "1. No, exit"; "2. Yes, I accept" is one row down.
+    { id = "bypass_permissions", reason = "bypass_permissions_dialog", answer = { "Down", "Enter" },
+      safe = true, match = "Bypass Permissions mode" },
+    -- Using an API key from the environment is the user's call.
+    { id = "api_key", reason = "api_key_dialog", safe = false,
+      match = { "Detected a custom API key", "Do you want to use this API key" } },
+  },
   launch = function(cfg)
     if cfg.profile then
       error("Claude Code has no profiles (there is no --profile option)", 0)
@@ -28,6 +50,9 @@ return agents.adapter {
       else
         argv[#argv + 1] = "--continue"
       end
+    elseif cfg.conversation_id then
+      argv[#argv + 1] = "--session-id"
+      argv[#argv + 1] = cfg.conversation_id
     end
     if cfg.prompt then
       if cfg.prompt:sub(1, 1) == "-" then argv[#argv + 1] = "--" end

@@ -8,6 +8,18 @@ return agents.adapter {
   binary = "codex",
   injection = "arg",
   status_bar_lines = 3,
+  -- The composer line; numbered "› 1. Yes" rows are dialog choices.
+  ready_pattern = "^› (\\D|$)",
+  composer = "^› (.*)$",
+  -- Printed on exit ("Session ID: …", "codex resume …") and by /status.
+  conversation = { "codex resume ([0-9a-f-]{36})", "Session ID:\\s+([0-9a-f-]{36})" },
+  dialogs = {
+    -- Only in a git repository without a trust_level for it.
+    { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
+      match = { "Trust this folder?", "1. Trust and continue" } },
+    -- Never answered: its first choice is "Update now".
+    { id = "update", reason = "update_dialog", safe = false, match = "Update available" },
+  },
   launch = function(cfg)
     local argv = { "codex" }
     if cfg.resume then

@@ -5,7 +5,7 @@
 return agents.adapter {
   name = "demo",
   injection = "arg",
-  ready_pattern = "^> ",
+  ready_pattern = "^>( |$)",
   status_bar_lines = 1,
   exit_zero_is_done = true,
   launch = function(cfg)

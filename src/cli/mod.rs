@@ -106,10 +106,10 @@ impl GlobalArgs {
 
     /// The library entry point for these options.
     pub fn agents(&self) -> Result<Agents> {
-        Ok(Agents::new(
-            Tmux::new(self.server()),
-            Arc::new(self.registry()?),
-        ))
+        Ok(
+            Agents::new(Tmux::new(self.server()), Arc::new(self.registry()?))
+                .with_state_dir(crate::session::default_state_dir()),
+        )
     }
 }
 

@@ -64,6 +64,8 @@ pub struct SessionInfo {
     /// `@doeff-*` user options: agent, work dir, created, ...
     pub agent: Option<String>,
     pub work_dir: Option<String>,
+    /// The agent's own conversation id (`@doeff-conversation`), once known.
+    pub conversation: Option<String>,
 }
 
 /// What tmux knows about a pane's process (the monitor's process layer).
@@ -207,6 +209,7 @@ impl Tmux {
             "#{pane_id}",
             "#{@doeff-agent}",
             "#{@doeff-work-dir}",
+            "#{@doeff-conversation}",
         ]
         .join(&SEP.to_string());
         let command = args(ti::ListSessions::new().format(format).build());
@@ -443,7 +446,16 @@ fn non_empty(field: &str) -> Option<String> {
 
 fn parse_session_line(line: &str) -> Option<SessionInfo> {
     let fields: Vec<&str> = line.split(SEP).collect();
-    let [name, created, attached, pane_id, agent, work_dir] = fields.as_slice() else {
+    let [
+        name,
+        created,
+        attached,
+        pane_id,
+        agent,
+        work_dir,
+        conversation,
+    ] = fields.as_slice()
+    else {
         return None;
     };
     Some(SessionInfo {
@@ -453,6 +465,7 @@ fn parse_session_line(line: &str) -> Option<SessionInfo> {
         pane_id: (*pane_id).to_owned(),
         agent: non_empty(agent),
         work_dir: non_empty(work_dir),
+        conversation: non_empty(conversation),
     })
 }
 
@@ -482,11 +495,12 @@ mod tests {
 
     #[test]
     fn session_lines_parse_with_metadata() {
-        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w";
+        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w\u{1f}abc-1";
         let info = parse_session_line(line).expect("parses");
         assert_eq!(info.name, "doeff-a");
         assert_eq!(info.pane_id, "%3");
         assert_eq!(info.agent.as_deref(), Some("claude"));
+        assert_eq!(info.conversation.as_deref(), Some("abc-1"));
         assert!(!info.attached);
         assert!(parse_session_line("garbage").is_none());
     }
