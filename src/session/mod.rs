@@ -220,6 +220,13 @@ impl Agents {
                 ),
             });
         }
+        // tmux looks the command up on the server's PATH, not the pane's:
+        // resolve it on the agent's PATH here.
+        if !argv[0].contains('/')
+            && let Some(found) = crate::adapter::find_on_path(&argv[0], &path)
+        {
+            argv[0] = found.to_string_lossy().into_owned();
+        }
         if argv.len() == 1 {
             // tmux runs a lone argument through `sh -c`; two or more are exec'd.
             argv.insert(0, "env".to_owned());
@@ -418,7 +425,16 @@ impl Agents {
             return Ok(Process::Stopped);
         }
         let state = self.tmux.pane_state(&session.pane_id)?;
-        Ok(process_from_state(state.as_ref(), adapter))
+        let process = process_from_state(state.as_ref(), adapter);
+        if process == Process::Unknown
+            && let Some(state) = &state
+            && let Some((code, signal)) = zombie_exit(state.pid)
+        {
+            // tmux (3.3a) can leave a dead pane's process unreaped for good;
+            // the kernel still holds its exit status.
+            return Ok(Process::Ended { code, signal });
+        }
+        Ok(process)
     }
 
     /// One observation: capture, classify, compare with the last one.
@@ -543,6 +559,26 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         stopped: false,
         monitor: MonitorState::new(SessionStatus::Running),
     }
+}
+
+/// The exit status of `pid` if it is a zombie (ended, not yet reaped):
+/// `/proc/PID/stat` state `Z` and its `exit_code` field (Linux).
+fn zombie_exit(pid: u32) -> Option<(Option<i32>, Option<i32>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    // Field 52 of the whole line; 50 after the pid and the name.
+    let raw: i32 = fields.get(49)?.parse().ok()?;
+    let signal = raw & 0x7f;
+    Some(if signal == 0 {
+        (Some((raw >> 8) & 0xff), None)
+    } else {
+        (None, Some(signal))
+    })
 }
 
 /// The process layer's view of a pane.

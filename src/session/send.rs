@@ -4,9 +4,10 @@
 //! ready pattern is on screen, no dialog (known or not) is, and the agent is
 //! not busy ([`readiness`]); an agent that stays unready is an
 //! [`Error::Send`]. Short single-line text is typed literally
-//! (`send-keys -l`); multi-line or long text goes by bracketed paste through
-//! a tmux buffer (so newlines do not submit early and the size is not bound
-//! by tmux's command limit). Enter goes on its own once the screen has
+//! (`send-keys -l`) only without `enter`; a message to submit, and any
+//! multi-line or long text, goes by bracketed paste through a tmux buffer (so
+//! newlines do not submit early, keys are not taken for TUI shortcuts, and
+//! the size is not bound by tmux's command limit). Enter goes on its own once the screen has
 //! settled, and submission is verified through the adapter's `composer`
 //! regex: while the text (or a `[Pasted text ...]` chip) still sits in the
 //! composer and nothing else took over the screen, Enter is pressed again,
@@ -35,8 +36,10 @@ const SETTLE_POLL: Duration = Duration::from_millis(40);
 /// How long one Enter gets to take the text out of the composer.
 const SUBMIT_WAIT: Duration = Duration::from_millis(1500);
 const POLL: Duration = Duration::from_millis(100);
+/// Pause between a settled paste and its Enter.
+const AFTER_PASTE: Duration = Duration::from_millis(250);
 /// How much of the text's first line identifies it in the composer.
-const PROBE_CHARS: usize = 24;
+const PROBE_CHARS: usize = 16;
 
 impl Agents {
     /// Sends `text` to the agent, then Enter when `enter` is true (waiting
@@ -126,8 +129,10 @@ impl Agents {
         }
         self.check_alive(session)?;
         let pane = session.pane_id.as_str();
-        let pasted = text.contains(['\n', '\r']) || text.len() > PASTE_THRESHOLD;
-        if pasted {
+        // A message to submit always goes by paste: typed keys can be TUI
+        // shortcuts ("?" opens Gemini's help). Keys for a dialog are typed.
+        let pasted = enter || text.contains(['\n', '\r']) || text.len() > PASTE_THRESHOLD;
+        if pasted && !text.is_empty() {
             self.tmux
                 .paste_text(pane, text)
                 .map_err(|e| self.gone_or(e, session))?;
@@ -143,29 +148,21 @@ impl Agents {
             return Ok(());
         }
         let probe = probe_of(text);
+        if pasted {
+            // Some TUIs take an Enter that follows a paste too closely as
+            // part of it.
+            std::thread::sleep(AFTER_PASTE);
+        }
         for _ in 0..ENTER_ATTEMPTS {
+            let before = self.screen_of(session).ok();
             self.tmux
                 .send_keys(pane, &["Enter"], false)
                 .map_err(|e| self.gone_or(e, session))?;
             if adapter.composer.is_none() {
                 return Ok(());
             }
-            let deadline = Instant::now() + SUBMIT_WAIT;
-            loop {
-                std::thread::sleep(POLL);
-                // An agent that ended (e.g. on "/exit") left nothing unsent.
-                if !matches!(self.tmux.pane_state(pane), Ok(Some(state)) if !state.dead) {
-                    return Ok(());
-                }
-                let Ok(screen) = self.screen_of(session) else {
-                    return Ok(());
-                };
-                if !still_in_composer(adapter, &screen, &probe) {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    break;
-                }
+            if self.submitted(session, adapter, &probe, before.as_ref()) {
+                return Ok(());
             }
         }
         Err(Error::Send {
@@ -174,6 +171,40 @@ impl Agents {
                 "the message is still in the agent's composer after {ENTER_ATTEMPTS} Enter presses"
             ),
         })
+    }
+
+    /// Polls after an Enter: submitted once the screen moved on and two
+    /// captures in a row no longer show the message in the composer (one
+    /// frame can catch the TUI mid-redraw).
+    fn submitted(
+        &self,
+        session: &AgentSession,
+        adapter: &Adapter,
+        probe: &str,
+        before: Option<&Screen>,
+    ) -> bool {
+        let deadline = Instant::now() + SUBMIT_WAIT;
+        let mut clear_polls = 0;
+        while Instant::now() < deadline {
+            std::thread::sleep(POLL);
+            // An agent that ended (e.g. on "/exit") left nothing unsent.
+            if !matches!(self.tmux.pane_state(&session.pane_id), Ok(Some(state)) if !state.dead)
+            {
+                return true;
+            }
+            let Ok(screen) = self.screen_of(session) else {
+                return true;
+            };
+            if Some(&screen) != before && !still_in_composer(adapter, &screen, probe) {
+                clear_polls += 1;
+                if clear_polls >= 2 {
+                    return true;
+                }
+            } else {
+                clear_polls = 0;
+            }
+        }
+        false
     }
 
     /// Waits until two captures in a row are equal (the TUI took the paste),
