@@ -320,7 +320,10 @@ fn watch_until(
             return;
         }
         if Instant::now() >= deadline || matches!(o.status, SessionStatus::Exited | SessionStatus::Stopped) {
-            let screen = agents.capture_output(session, 40).unwrap_or_default();
+            let screen = agents
+                .tmux()
+                .capture_pane(&session.pane_id, 0)
+                .unwrap_or_default();
             panic!(
                 "{}: timed out waiting for {what}; trail {:?}; screen:\n{screen}",
                 session.session_name,

@@ -147,7 +147,13 @@ pub fn is_no_server(err: &Error) -> bool {
 /// True for tmux's "can't find session/pane/window" errors.
 pub fn is_not_found(err: &Error) -> bool {
     match err {
-        Error::Tmux { message, .. } => message.contains("can't find") || is_no_server(err),
+        // "no current target": a server left with no session (e.g. while it
+        // exits after its last one was killed).
+        Error::Tmux { message, .. } => {
+            message.contains("can't find")
+                || message.contains("no current target")
+                || is_no_server(err)
+        }
         _ => false,
     }
 }
@@ -256,7 +262,14 @@ impl Tmux {
         for (key, value) in spec.options {
             commands.push(self.session_option_args(spec.name, key, value));
         }
-        let out = self.run(&commands, None)?;
+        let out = match self.run(&commands, None) {
+            // The server was exiting after its last session: once more, on a new one.
+            Err(err) if is_no_server(&err) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.run(&commands, None)?
+            }
+            other => other?,
+        };
         let pane = String::from_utf8_lossy(&out)
             .lines()
             .next()
