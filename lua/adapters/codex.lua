@@ -75,6 +75,33 @@ return agents.adapter {
         return "failed", "connection_failed"
       end
     end
+    -- Codex keeps earlier turns' "■" error lines on screen: the lowest one
+    -- decides, unless an answer ("• ") or live work came after it.
+    local busy = false
+    for i = math.max(1, n - 8), n do
+      if lines[i]:find("esc to interrupt", 1, true) then busy = true end
+    end
+    if not busy then
+      for i = n, 1, -1 do
+        local line = lines[i]
+        if line:match("^• ") then break end
+        if line:match("^■ ") then
+          local lower = line:lower()
+          if lower:find("429", 1, true) or lower:find("rate limit", 1, true)
+              or lower:find("usage limit", 1, true) then
+            return "blocked_api", "rate_limit"
+          end
+          if lower:find("capacity", 1, true) or lower:find("high demand", 1, true)
+              or lower:find("overloaded", 1, true) then
+            return "blocked_api", "overloaded"
+          end
+          if lower:find("401", 1, true) or lower:find("unauthorized", 1, true) then
+            return "failed", "auth_failed"
+          end
+          break
+        end
+      end
+    end
     -- The composer is the last "› " line that is not a numbered choice.
     local composer
     for i = n, 1, -1 do

@@ -22,7 +22,7 @@ use super::ready::{Readiness, readiness};
 use super::{AgentSession, Agents, last_lines};
 use crate::adapter::Adapter;
 use crate::error::{Error, Result};
-use crate::monitor::Screen;
+use crate::monitor::{Process, Screen, SessionStatus};
 
 /// Text longer than this is pasted rather than typed.
 pub const PASTE_THRESHOLD: usize = 200;
@@ -232,8 +232,8 @@ fn probe_of(text: &str) -> String {
 }
 
 /// True while the message visibly waits in the composer: the composer holds
-/// its start or a paste chip, and nothing (a dialog, a busy marker) took
-/// over the screen.
+/// its start or a paste chip, and nothing (a dialog, a busy marker, an API
+/// error) took over the screen.
 fn still_in_composer(adapter: &Adapter, screen: &Screen, probe: &str) -> bool {
     let Some(waiting) = adapter.composer_text(screen) else {
         return false;
@@ -243,9 +243,19 @@ fn still_in_composer(adapter: &Adapter, screen: &Screen, probe: &str) -> bool {
     if !(chip || text) {
         return false;
     }
-    !matches!(
+    if !matches!(
         readiness(adapter, screen, true),
-        Readiness::Busy | Readiness::Dialog(_) | Readiness::Blocked(_)
+        Readiness::Ready | Readiness::NotYet
+    ) {
+        return false;
+    }
+    // Some agents put a failed message back into the composer (Gemini on a
+    // quota error): the error on screen says it was sent. Another Enter
+    // there would answer whatever the agent shows next.
+    let verdict = adapter.explain(screen, SessionStatus::Booting, false, &Process::Unknown);
+    !matches!(
+        verdict.status,
+        SessionStatus::BlockedApi | SessionStatus::Failed | SessionStatus::Done
     )
 }
 
