@@ -42,7 +42,9 @@ const TURN: Duration = Duration::from_secs(90);
 /// The folder holding the CLIs, or `None` when the tier is not asked for.
 fn npm_bin() -> Option<PathBuf> {
     if std::env::var("DOEFF_AGENTS_REAL").as_deref() != Ok("1") {
-        eprintln!("real-agent tier skipped (set DOEFF_AGENTS_REAL=1 or run tests/realcli/run_tier.sh)");
+        eprintln!(
+            "real-agent tier skipped (set DOEFF_AGENTS_REAL=1 or run tests/realcli/run_tier.sh)"
+        );
         return None;
     }
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -133,7 +135,9 @@ impl Mock {
     /// The main-turn requests the mock received, oldest first.
     fn main_requests(&self) -> Vec<serde_json::Value> {
         match self.get("/_requests") {
-            serde_json::Value::Array(all) => all.into_iter().filter(|r| r["main"] == true).collect(),
+            serde_json::Value::Array(all) => {
+                all.into_iter().filter(|r| r["main"] == true).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -231,10 +235,15 @@ impl World {
                     mock.url()
                 );
                 if trusted {
-                    toml.push_str(&format!("\n[projects.\"{ws}\"]\ntrust_level = \"trusted\"\n"));
+                    toml.push_str(&format!(
+                        "\n[projects.\"{ws}\"]\ntrust_level = \"trusted\"\n"
+                    ));
                 }
                 write(&home.join(".codex/config.toml"), &toml);
-                env.insert("CODEX_HOME".into(), home.join(".codex").display().to_string());
+                env.insert(
+                    "CODEX_HOME".into(),
+                    home.join(".codex").display().to_string(),
+                );
                 env.insert("MOCK_API_KEY".into(), "mock-key".into());
             }
             "gemini" => {
@@ -319,7 +328,9 @@ fn watch_until(
         if done(o.status, &o.reason) {
             return;
         }
-        if Instant::now() >= deadline || matches!(o.status, SessionStatus::Exited | SessionStatus::Stopped) {
+        if Instant::now() >= deadline
+            || matches!(o.status, SessionStatus::Exited | SessionStatus::Stopped)
+        {
             let screen = agents
                 .tmux()
                 .capture_pane(&session.pane_id, 0)
@@ -408,9 +419,23 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         .expect("launch");
     let mut trail = Trail::default();
     trail.0.push((session.status, "launched".into()));
-    watch_until(&agents, &mut session, &mut trail, TURN, "the approval prompt", is(SessionStatus::Blocked, "permission_prompt"));
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the approval prompt",
+        is(SessionStatus::Blocked, "permission_prompt"),
+    );
     agents.send_keys(&session, &["Enter"]).expect("approve");
-    watch_until(&agents, &mut session, &mut trail, TURN, "the end of the turn", is(SessionStatus::Blocked, "idle_prompt"));
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the end of the turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
     assert!(
         trail.has_in_order(&[
             (SessionStatus::Booting, ""),
@@ -426,10 +451,15 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     assert!(
         requests.iter().any(|r| r["model"] == model),
         "{agent}: the mock never saw model {model}: {:?}",
-        requests.iter().map(|r| r["model"].clone()).collect::<Vec<_>>()
+        requests
+            .iter()
+            .map(|r| r["model"].clone())
+            .collect::<Vec<_>>()
     );
     assert!(
-        requests.iter().any(|r| r["last_user"].as_str().is_some_and(|t| t.contains("make a marker file"))),
+        requests.iter().any(|r| r["last_user"]
+            .as_str()
+            .is_some_and(|t| t.contains("make a marker file"))),
         "{agent}: the first prompt never reached the API"
     );
 
@@ -437,8 +467,17 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     mock.scenario("ok");
     let before = mock.main_requests().len();
     let prompt = long_prompt();
-    agents.send_message(&session, &prompt, true).expect("long prompt delivered");
-    watch_until(&agents, &mut session, &mut trail, TURN, "the long prompt's turn", is(SessionStatus::Blocked, "idle_prompt"));
+    agents
+        .send_message(&session, &prompt, true)
+        .expect("long prompt delivered");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the long prompt's turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
     let after = mock.main_requests();
     let fresh: Vec<&serde_json::Value> = after[before..].iter().collect();
     let want = normalized(&prompt);
@@ -452,20 +491,39 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
             .map(|r| r["last_user"].as_str().unwrap_or_default().len())
             .collect::<Vec<_>>()
     );
-    let messages_before_exit = after.last().map(|r| r["messages"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let messages_before_exit = after
+        .last()
+        .map(|r| r["messages"].as_u64().unwrap_or(0))
+        .unwrap_or(0);
 
     // Exit: the process layer says exited, and the conversation id is known.
     agents.send_message(&session, quit, true).expect("quit");
-    watch_until(&agents, &mut session, &mut trail, TURN, "the exit", |s, _| s == SessionStatus::Exited);
-    let id = session
-        .conversation_id
-        .clone()
-        .unwrap_or_else(|| panic!("{agent}: no conversation id; screen:\n{}", agents.capture_output(&session, 40).unwrap_or_default()));
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the exit",
+        |s, _| s == SessionStatus::Exited,
+    );
+    let id = session.conversation_id.clone().unwrap_or_else(|| {
+        panic!(
+            "{agent}: no conversation id; screen:\n{}",
+            agents.capture_output(&session, 40).unwrap_or_default()
+        )
+    });
     let listed = agents.session("life").expect("listed");
-    assert_eq!(listed.conversation_id.as_deref(), Some(id.as_str()), "@doeff-conversation");
+    assert_eq!(
+        listed.conversation_id.as_deref(),
+        Some(id.as_str()),
+        "@doeff-conversation"
+    );
     let saved = agents.saved_session("life").expect("state file");
     assert_eq!(saved.conversation_id.as_deref(), Some(id.as_str()));
-    eprintln!("[{agent}] conversation {id}; first part took {:.0?}", started.elapsed());
+    eprintln!(
+        "[{agent}] conversation {id}; first part took {:.0?}",
+        started.elapsed()
+    );
 
     // The tmux server goes away; `run --resume` brings the conversation back.
     let _ = agents.tmux().kill_server();
@@ -482,17 +540,33 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         .env("XDG_STATE_HOME", &xdg_state)
         .output()
         .expect("run --resume");
-    assert!(out.status.success(), "{agent}: run --resume failed: {}", support::stderr(&out));
+    assert!(
+        out.status.success(),
+        "{agent}: run --resume failed: {}",
+        support::stderr(&out)
+    );
     let agents = server.agents().with_state_dir(Some(state.clone()));
     let mut session = agents.session("life").expect("relaunched");
     let mut trail = Trail::default();
-    watch_until(&agents, &mut session, &mut trail, BOOT, "the resumed composer", |s, r| {
-        s == SessionStatus::Blocked && r == "idle_prompt"
-    });
-    agents.send_message(&session, "what did I ask first?", true).expect("follow-up after resume");
-    watch_until(&agents, &mut session, &mut trail, TURN, "the resumed turn", |s, r| {
-        s == SessionStatus::Blocked && r == "idle_prompt"
-    });
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        BOOT,
+        "the resumed composer",
+        |s, r| s == SessionStatus::Blocked && r == "idle_prompt",
+    );
+    agents
+        .send_message(&session, "what did I ask first?", true)
+        .expect("follow-up after resume");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the resumed turn",
+        |s, r| s == SessionStatus::Blocked && r == "idle_prompt",
+    );
     let last = mock.main_requests().last().cloned().unwrap_or_default();
     assert!(
         last["messages"].as_u64().unwrap_or(0) > messages_before_exit,
@@ -521,14 +595,32 @@ fn api_trouble(agent: &'static str, cases: &[(&str, SessionStatus, &'static str)
         .launch_session("trouble", &world.config().prompt("hello"), BOOT)
         .expect("launch");
     let mut trail = Trail::default();
-    watch_until(&agents, &mut session, &mut trail, TURN, "the first turn", is(SessionStatus::Blocked, "idle_prompt"));
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the first turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
     for (scenario, status, reason) in cases {
         mock.scenario(scenario);
         agents
             .send_message(&session, &format!("try the {scenario} case"), true)
             .unwrap_or_else(|e| panic!("{agent}: send for {scenario}: {e}"));
-        watch_until(&agents, &mut session, &mut trail, TURN, reason, is(*status, reason));
-        eprintln!("[{agent}] {scenario} -> {}/{reason} at {:.0?}", status.as_str(), started.elapsed());
+        watch_until(
+            &agents,
+            &mut session,
+            &mut trail,
+            TURN,
+            reason,
+            is(*status, reason),
+        );
+        eprintln!(
+            "[{agent}] {scenario} -> {}/{reason} at {:.0?}",
+            status.as_str(),
+            started.elapsed()
+        );
     }
     agents.stop_session(&mut session).expect("stop");
     assert_eq!(session.status, SessionStatus::Stopped);
@@ -559,17 +651,32 @@ fn trust_dialog(agent: &'static str) {
     let mut trail = Trail::default();
     match agents.launch_session("asked", &config, BOOT) {
         Ok(mut session) => {
-            watch_until(&agents, &mut session, &mut trail, BOOT, "the trust dialog", is(SessionStatus::Blocked, "trust_dialog"));
+            watch_until(
+                &agents,
+                &mut session,
+                &mut trail,
+                BOOT,
+                "the trust dialog",
+                is(SessionStatus::Blocked, "trust_dialog"),
+            );
             std::thread::sleep(Duration::from_secs(2));
             let o = agents.observe(&mut session).expect("observe");
-            assert_eq!((o.status, o.reason.as_str()), (SessionStatus::Blocked, "trust_dialog"));
+            assert_eq!(
+                (o.status, o.reason.as_str()),
+                (SessionStatus::Blocked, "trust_dialog")
+            );
             agents.stop_session(&mut session).expect("stop");
         }
         // A pasted first prompt cannot get past the dialog: a typed error.
-        Err(doeff_agents::Error::StartupDialog { reason, .. }) => assert_eq!(reason, "trust_dialog"),
+        Err(doeff_agents::Error::StartupDialog { reason, .. }) => {
+            assert_eq!(reason, "trust_dialog")
+        }
         Err(other) => panic!("{agent}: unexpected launch error {other}"),
     }
-    assert!(mock.main_requests().is_empty(), "{agent}: a prompt got past the trust dialog");
+    assert!(
+        mock.main_requests().is_empty(),
+        "{agent}: a prompt got past the trust dialog"
+    );
 
     let mut config = world.config().prompt("hello");
     config.accept_dialogs = true;
@@ -577,7 +684,14 @@ fn trust_dialog(agent: &'static str) {
         .launch_session("accepted", &config, BOOT)
         .expect("launch with accept_dialogs");
     let mut trail = Trail::default();
-    watch_until(&agents, &mut session, &mut trail, TURN, "the first turn", is(SessionStatus::Blocked, "idle_prompt"));
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the first turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
     assert!(
         mock.main_requests()
             .iter()

@@ -188,8 +188,7 @@ impl Agents {
         while Instant::now() < deadline {
             std::thread::sleep(POLL);
             // An agent that ended (e.g. on "/exit") left nothing unsent.
-            if !matches!(self.tmux.pane_state(&session.pane_id), Ok(Some(state)) if !state.dead)
-            {
+            if !matches!(self.tmux.pane_state(&session.pane_id), Ok(Some(state)) if !state.dead) {
                 return true;
             }
             let Ok(screen) = self.screen_of(session) else {
