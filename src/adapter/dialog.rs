@@ -7,7 +7,7 @@
 //! with its reason. A dialog the adapter does not know is never typed into.
 //! Update offers are declared with their skip choice, or not answered at all.
 
-use crate::monitor::{Matcher, Region, Rule, Screen, SessionStatus};
+use crate::monitor::{Matcher, Region, Rule, Screen, SessionStatus, When};
 
 /// Lines from the bottom of the screen a dialog is looked for in.
 pub const DIALOG_REGION: usize = 20;
@@ -42,7 +42,10 @@ impl Dialog {
             SessionStatus::Blocked,
             self.reason.clone(),
         )
-        .region(Region::Last(DIALOG_REGION));
+        .region(Region::Last(DIALOG_REGION))
+        // Modal: it decides whether or not the screen changed (as the
+        // default trust-dialog rule does).
+        .when(When::Always);
         rule.matchers = self.matchers.clone();
         rule
     }
