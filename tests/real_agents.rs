@@ -768,3 +768,53 @@ fn codex_trust_dialog() {
 fn gemini_trust_dialog() {
     trust_dialog("gemini");
 }
+
+/// `skip_permissions` as root needs `IS_SANDBOX=1`, and Claude then asks to
+/// confirm bypass mode once: reported as blocked, or answered ("2. Yes, I
+/// accept") with `accept_dialogs`, after which the prompt runs.
+#[test]
+fn claude_bypass_permissions_dialog() {
+    let Some(bin) = npm_bin() else { return };
+    let mock = Mock::start("ok");
+    let root = Root::new("claude-bypass");
+    let server = TestServer::with_prefix("doeff-real-claude-b");
+    let world = World::new("claude", &root.0, &bin, &mock, true);
+    let agents = server.agents();
+    let mut config = world.config().prompt("hello").env("IS_SANDBOX", "1");
+    config.skip_permissions = true;
+    let mut session = agents
+        .launch_session("bypass", &config, BOOT)
+        .expect("launch");
+    let mut trail = Trail::default();
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        BOOT,
+        "the bypass dialog",
+        is(SessionStatus::Blocked, "bypass_permissions_dialog"),
+    );
+    agents.stop_session(&mut session).expect("stop");
+    assert!(
+        mock.main_requests().is_empty(),
+        "a prompt got past the dialog"
+    );
+
+    config.accept_dialogs = true;
+    let mut session = agents
+        .launch_session("accepted", &config, BOOT)
+        .expect("launch with accept_dialogs");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the first turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
+    assert!(
+        !mock.main_requests().is_empty(),
+        "the prompt never reached the API"
+    );
+    agents.stop_session(&mut session).expect("stop");
+}
