@@ -188,3 +188,50 @@ fn run_resume_relaunches_from_the_saved_state() {
     let err = support::assert_one_line_error(&missing);
     assert!(err.contains("cannot resume nothing-here"), "{err}");
 }
+
+/// An agent whose composer never takes the message: Enter is pressed a
+/// bounded number of times, then the send is an `Error::Send`.
+#[test]
+fn a_message_that_stays_in_the_composer_is_a_send_error() {
+    let server = TestServer::new();
+    let agents = server.agents();
+    let file = server.path("stuck.lua");
+    std::fs::write(
+        &file,
+        r#"
+return agents.adapter {
+  name = "stuck",
+  binary = "sh",
+  ready_pattern = "^>( |$)",
+  composer = "^> (.*)$",
+  launch = function(cfg)
+    return { "sh", "-c", "printf '> '; while read line; do :; done" }
+  end,
+}
+"#,
+    )
+    .expect("write adapter");
+    agents.adapters().load_file(&file).expect("adapter loads");
+    let session = agents
+        .launch_session(
+            "stuck",
+            &LaunchConfig::new(AgentType::Custom("stuck".into()), &server.dir),
+            PATIENCE,
+        )
+        .expect("launch");
+    wait_for("the composer", PATIENCE, || {
+        agents
+            .capture_output(&session, 5)
+            .ok()
+            .filter(|t| t.starts_with('>'))
+    });
+    match agents.send_message(&session, "hello stuck agent", true) {
+        Err(Error::Send { message, .. }) => {
+            assert!(
+                message.contains("still in the agent's composer"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Error::Send, got {other:?}"),
+    }
+}

@@ -3,6 +3,24 @@
 //! rules its screens follow. Adapters are written in Lua (`lua/adapters/*.lua`
 //! are built in) or built in Rust with [`Adapter::native`]; the
 //! [`AdapterRegistry`] holds them by name.
+//!
+//! Beyond the canonical fields (`name`, `binary`, `launch`, `injection`,
+//! `ready_pattern`, `status_bar_lines`, `patterns`, `classify`,
+//! `is_available`), a Lua adapter may declare:
+//!
+//! ```lua
+//! dialogs = {            -- start-up dialogs (see [`Dialog`]); first among the rules
+//!   { id = "trust", match = "Yes, I trust this folder", reason = "trust_dialog",
+//!     answer = { "Enter" }, safe = true },           -- answered only with accept_dialogs
+//!   { id = "update", match = "Update available", reason = "update_dialog", safe = false },
+//! },
+//! composer = "^❯ ?(.*)$",                  -- group 1: text waiting to be submitted
+//! conversation = { "Session ID: ([0-9a-f-]{36})" },   -- group 1: the CLI's conversation id
+//! conversation_at_launch = true,           -- launch passes cfg.conversation_id to the CLI
+//! ```
+//!
+//! `launch(cfg)` also gets `cfg.accept_dialogs` and `cfg.conversation_id`
+//! (the id to resume, or a fresh UUID for a new conversation).
 
 mod dialog;
 mod from_lua;
