@@ -8,6 +8,18 @@ return agents.adapter {
   binary = "codex",
   injection = "arg",
   status_bar_lines = 3,
+  -- The composer line; numbered "› 1. Yes" rows are dialog choices.
+  ready_pattern = "^› (\\D|$)",
+  composer = "^› (.*)$",
+  -- Printed on exit ("Session ID: …", "codex resume …") and by /status.
+  conversation = { "codex resume ([0-9a-f-]{36})", "Session ID:\\s+([0-9a-f-]{36})" },
+  dialogs = {
+    -- Only in a git repository without a trust_level for it.
+    { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
+      match = { "Trust this folder?", "1. Trust and continue" } },
+    -- Never answered: its first choice is "Update now".
+    { id = "update", reason = "update_dialog", safe = false, match = "Update available" },
+  },
   launch = function(cfg)
     local argv = { "codex" }
     if cfg.resume then
@@ -61,6 +73,33 @@ return agents.adapter {
       local seconds = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)s")
       if minutes or (seconds and tonumber(seconds) >= 30) then
         return "failed", "connection_failed"
+      end
+    end
+    -- Codex keeps earlier turns' "■" error lines on screen: the lowest one
+    -- decides, unless an answer ("• ") or live work came after it.
+    local busy = false
+    for i = math.max(1, n - 8), n do
+      if lines[i]:find("esc to interrupt", 1, true) then busy = true end
+    end
+    if not busy then
+      for i = n, 1, -1 do
+        local line = lines[i]
+        if line:match("^• ") then break end
+        if line:match("^■ ") then
+          local lower = line:lower()
+          if lower:find("429", 1, true) or lower:find("rate limit", 1, true)
+              or lower:find("usage limit", 1, true) then
+            return "blocked_api", "rate_limit"
+          end
+          if lower:find("capacity", 1, true) or lower:find("high demand", 1, true)
+              or lower:find("overloaded", 1, true) then
+            return "blocked_api", "overloaded"
+          end
+          if lower:find("401", 1, true) or lower:find("unauthorized", 1, true) then
+            return "failed", "auth_failed"
+          end
+          break
+        end
       end
     end
     -- The composer is the last "› " line that is not a numbered choice.

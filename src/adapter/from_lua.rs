@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{Function, Lua, Table, Value};
 use regex::Regex;
 
-use super::{Adapter, Injection, Launcher, LuaFn};
+use super::{Adapter, Dialog, Injection, Launcher, LuaFn};
 use crate::lua::{LOAD_BUDGET, LuaHost};
 use crate::monitor::{
     Context, Matcher, Process, Region, Rule, SessionStatus, When, busy_matchers, default_rules,
@@ -29,7 +29,13 @@ const ADAPTER_FIELDS: &[&str] = &[
     "busy",
     "disable",
     "description",
+    "dialogs",
+    "composer",
+    "conversation",
+    "conversation_at_launch",
 ];
+
+const DIALOG_FIELDS: &[&str] = &["id", "match", "regex", "nocase", "reason", "answer", "safe"];
 
 const PATTERN_FIELDS: &[&str] = &[
     "status", "reason", "match", "regex", "nocase", "last", "region", "unless", "when", "id",
@@ -47,6 +53,8 @@ pub(crate) fn config_table(lua: &Lua, config: &LaunchConfig) -> mlua::Result<Tab
     cfg.set("session_name", config.session_name.clone())?;
     cfg.set("model", config.model.clone())?;
     cfg.set("skip_permissions", config.skip_permissions)?;
+    cfg.set("accept_dialogs", config.accept_dialogs)?;
+    cfg.set("conversation_id", config.conversation_id.clone())?;
     let env = lua.create_table()?;
     for (k, v) in &config.env {
         env.set(k.as_str(), v.as_str())?;
@@ -212,6 +220,71 @@ fn first_line(text: &str) -> String {
         .unwrap_or_else(|| text.lines().last().unwrap_or_default().to_owned())
 }
 
+/// Compiles one entry of `dialogs`.
+fn compile_dialog(index: usize, entry: &Table) -> mlua::Result<Dialog> {
+    let what = format!("dialogs[{index}]");
+    check_fields(entry, DIALOG_FIELDS, &what)?;
+    let id = optional_string(entry, "id")?
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| bad(format!("{what} needs an 'id'")))?;
+    let reason = optional_string(entry, "reason")?.unwrap_or_else(|| "dialog".to_owned());
+    if reason.is_empty()
+        || !reason
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(bad(format!(
+            "{what}.reason must be a snake_case word, got {reason:?}"
+        )));
+    }
+    let nocase = optional_bool(entry, "nocase")?;
+    let mut matchers = Vec::new();
+    for text in string_list(entry, "match")? {
+        matchers.push(if nocase {
+            Matcher::nocase(&text)
+        } else {
+            Matcher::text(text)
+        });
+    }
+    for pattern in string_list(entry, "regex")? {
+        matchers.push(regex_matcher(&pattern, nocase, &format!("{what}.regex"))?);
+    }
+    if matchers.is_empty() {
+        return Err(bad(format!("{what} needs 'match' or 'regex'")));
+    }
+    let answer = string_list(entry, "answer")?;
+    if answer.iter().any(|k| k.is_empty() || k.contains('\0')) {
+        return Err(bad(format!("{what}.answer holds an empty key name")));
+    }
+    let safe = optional_bool(entry, "safe")?;
+    if safe && answer.is_empty() {
+        return Err(bad(format!(
+            "{what} is marked safe but has no 'answer' keys"
+        )));
+    }
+    Ok(Dialog {
+        id,
+        matchers,
+        reason,
+        answer,
+        safe,
+    })
+}
+
+fn optional_regex(table: &Table, field: &str) -> mlua::Result<Vec<Regex>> {
+    string_list(table, field)?
+        .into_iter()
+        .map(|p| {
+            Regex::new(&p).map_err(|e| {
+                bad(format!(
+                    "bad regex in '{field}' {p:?}: {}",
+                    first_line(&e.to_string())
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Compiles one entry of `patterns`.
 fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<Rule> {
     let what = format!("patterns[{index}]");
@@ -326,6 +399,45 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
     } else if !table.get::<Value>("patterns")?.is_nil() {
         return Err(bad("field 'patterns' must be a list of tables".into()));
     }
+    let mut dialogs = Vec::new();
+    match table.get::<Value>("dialogs")? {
+        Value::Nil => {}
+        Value::Table(list) => {
+            for (i, entry) in list.sequence_values::<Value>().enumerate() {
+                match entry? {
+                    Value::Table(entry) => dialogs.push(compile_dialog(i + 1, &entry)?),
+                    other => {
+                        return Err(bad(format!(
+                            "dialogs[{}] must be a table, got {}",
+                            i + 1,
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(bad(format!(
+                "field 'dialogs' must be a list of tables, got {}",
+                other.type_name()
+            )));
+        }
+    }
+    // Known dialogs decide before any other rule: they are modal.
+    rules.splice(0..0, dialogs.iter().map(|d| d.rule(&name)));
+    let composer = optional_regex(table, "composer")?;
+    if composer.len() > 1 {
+        return Err(bad("field 'composer' must be one regex".into()));
+    }
+    let conversation = optional_regex(table, "conversation")?;
+    for re in composer.iter().chain(&conversation) {
+        if re.captures_len() < 2 {
+            return Err(bad(format!(
+                "regex {:?} needs a capture group (the composer text / the conversation id)",
+                re.as_str()
+            )));
+        }
+    }
     let disabled = string_list(table, "disable")?;
     rules.extend(
         default_rules()
@@ -358,6 +470,10 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         status_bar_lines: optional_count(table, "status_bar_lines")?.unwrap_or(0),
         rules,
         exit_zero_is_done: optional_bool(table, "exit_zero_is_done")?,
+        dialogs,
+        composer: composer.into_iter().next(),
+        conversation,
+        conversation_at_launch: optional_bool(table, "conversation_at_launch")?,
         source: source.to_owned(),
         launch: Launcher::Lua(lua_fn(launch)),
         classify: optional_function(table, "classify")?.map(lua_fn),

@@ -3,7 +3,26 @@
 //! rules its screens follow. Adapters are written in Lua (`lua/adapters/*.lua`
 //! are built in) or built in Rust with [`Adapter::native`]; the
 //! [`AdapterRegistry`] holds them by name.
+//!
+//! Beyond the canonical fields (`name`, `binary`, `launch`, `injection`,
+//! `ready_pattern`, `status_bar_lines`, `patterns`, `classify`,
+//! `is_available`), a Lua adapter may declare:
+//!
+//! ```lua
+//! dialogs = {            -- start-up dialogs (see [`Dialog`]); first among the rules
+//!   { id = "trust", match = "Yes, I trust this folder", reason = "trust_dialog",
+//!     answer = { "Enter" }, safe = true },           -- answered only with accept_dialogs
+//!   { id = "update", match = "Update available", reason = "update_dialog", safe = false },
+//! },
+//! composer = "^❯ ?(.*)$",                  -- group 1: text waiting to be submitted
+//! conversation = { "Session ID: ([0-9a-f-]{36})" },   -- group 1: the CLI's conversation id
+//! conversation_at_launch = true,           -- launch passes cfg.conversation_id to the CLI
+//! ```
+//!
+//! `launch(cfg)` also gets `cfg.accept_dialogs` and `cfg.conversation_id`
+//! (the id to resume, or a fresh UUID for a new conversation).
 
+mod dialog;
 mod from_lua;
 mod registry;
 
@@ -13,6 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
+pub use dialog::{DIALOG_REGION, Dialog, showing};
 pub use from_lua::compile_adapter as compile_adapter_table;
 pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
 
@@ -79,6 +99,16 @@ pub struct Adapter {
     pub rules: Vec<Rule>,
     /// The agent exiting with code 0 means `done`.
     pub exit_zero_is_done: bool,
+    /// Start-up dialogs it knows, and how to answer them.
+    pub dialogs: Vec<Dialog>,
+    /// Regex for the composer line; group 1 is the text waiting in it. Used
+    /// to check that a sent message was submitted.
+    pub composer: Option<Regex>,
+    /// Regexes whose group 1 is the agent's conversation id, as its screens show it.
+    pub conversation: Vec<Regex>,
+    /// The launch passes `cfg.conversation_id` to the CLI, so the id is known
+    /// as soon as the session starts.
+    pub conversation_at_launch: bool,
     /// Where it came from: `builtin:claude.lua` or a file path.
     pub source: String,
     launch: Launcher,
@@ -113,6 +143,10 @@ impl Adapter {
             status_bar_lines: 0,
             rules: default_rules(),
             exit_zero_is_done: false,
+            dialogs: Vec::new(),
+            composer: None,
+            conversation: Vec::new(),
+            conversation_at_launch: false,
             launch: Launcher::Native(Arc::new(launch)),
             classify: None,
             available: None,
@@ -240,6 +274,25 @@ impl Adapter {
             &ctx,
             self.has_hook().then_some(&hook as crate::monitor::Hook<'_>),
         )
+    }
+
+    /// The conversation id the screen shows, if any (the last one shown).
+    pub fn conversation_id(&self, screen: &crate::monitor::Screen) -> Option<String> {
+        screen.lines.iter().rev().find_map(|line| {
+            self.conversation
+                .iter()
+                .find_map(|re| re.captures(line)?.get(1).map(|m| m.as_str().to_owned()))
+        })
+    }
+
+    /// The text waiting in the composer (the last line the composer regex matches).
+    pub fn composer_text<'a>(&self, screen: &'a crate::monitor::Screen) -> Option<&'a str> {
+        let re = self.composer.as_ref()?;
+        screen
+            .lines
+            .iter()
+            .rev()
+            .find_map(|line| re.captures(line)?.get(1).map(|m| m.as_str()))
     }
 
     /// True when the adapter has a Lua classify hook.

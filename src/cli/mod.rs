@@ -123,10 +123,10 @@ impl GlobalArgs {
     /// The library entry point for these options (one tmux process per call:
     /// what one-off commands like `send` and `stop` need).
     pub fn agents(&self) -> Result<Agents> {
-        Ok(Agents::new(
-            Tmux::new(self.server()),
-            Arc::new(self.registry()?),
-        ))
+        Ok(
+            Agents::new(Tmux::new(self.server()), Arc::new(self.registry()?))
+                .with_state_dir(crate::session::default_state_dir()),
+        )
     }
 
     /// The entry point for monitoring commands (`ps`, `explain`, `watch`,

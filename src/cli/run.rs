@@ -11,11 +11,20 @@ use crate::session::{AgentType, LaunchConfig};
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Agent adapter: claude, codex, gemini, demo, or a user adapter
+    /// (taken from the saved session with --resume)
+    #[arg(short, long, required_unless_present = "resume")]
+    pub agent: Option<String>,
+    /// Work directory (default: the current one; the saved one with --resume)
     #[arg(short, long)]
-    pub agent: String,
-    /// Work directory (default: the current one)
-    #[arg(short, long, default_value = ".")]
-    pub work_dir: PathBuf,
+    pub work_dir: Option<PathBuf>,
+    /// Relaunch the saved session NAME and resume its conversation (works
+    /// after the tmux server is gone; state under $XDG_STATE_HOME/doeff-agents)
+    #[arg(long, value_name = "NAME")]
+    pub resume: Option<String>,
+    /// Answer the agent's known safe start-up dialogs (trust this folder,
+    /// onboarding); without it they are reported as blocked
+    #[arg(long, visible_alias = "accept-dialogs")]
+    pub accept_trust: bool,
     /// First prompt (passed exactly; may start with '-')
     #[arg(short, long, allow_hyphen_values = true)]
     pub prompt: Option<String>,
@@ -74,19 +83,54 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     } else {
         global.agents()?
     };
-    let agent_type: AgentType = args.agent.parse().map_err(Error::InvalidInput)?;
-    let mut config = LaunchConfig::new(agent_type, &args.work_dir);
+    let saved = match &args.resume {
+        Some(name) => Some(
+            agents
+                .saved_session(name)
+                .map_err(|e| Error::InvalidInput(format!("cannot resume {name}: {e}")))?,
+        ),
+        None => None,
+    };
+    let agent = match (&args.agent, &saved) {
+        (Some(agent), _) => agent.clone(),
+        (None, Some(saved)) => saved.agent.clone(),
+        (None, None) => return Err(Error::InvalidInput("--agent is required".into())),
+    };
+    let agent_type: AgentType = agent.parse().map_err(Error::InvalidInput)?;
+    let work_dir = match (&args.work_dir, &saved) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(saved)) => saved.work_dir.clone(),
+        (None, None) => PathBuf::from("."),
+    };
+    let mut config = LaunchConfig::new(agent_type, &work_dir);
     config.prompt = args.prompt;
     config.profile = args.profile;
     config.model = args.model;
     config.skip_permissions = args.skip_permissions;
+    config.accept_dialogs = args.accept_trust;
+    if let Some(saved) = &saved {
+        config.resume = true;
+        config.session_name = saved.conversation_id.clone();
+        config.model = config.model.or_else(|| saved.model.clone());
+        config.profile = config.profile.or_else(|| saved.profile.clone());
+    }
     for pair in &args.env {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| Error::InvalidInput(format!("--env wants KEY=VALUE, got {pair:?}")))?;
         config.env.insert(key.to_owned(), value.to_owned());
     }
-    let name = args.session.unwrap_or_else(|| default_name(&args.agent));
+    let name = args
+        .session
+        .or_else(|| {
+            let name = args.resume.as_deref()?;
+            Some(
+                name.strip_prefix(crate::session::PREFIX)
+                    .unwrap_or(name)
+                    .to_owned(),
+            )
+        })
+        .unwrap_or_else(|| default_name(&agent));
     let ready_timeout = seconds(args.ready_timeout, "--ready-timeout")?;
     let mut session = agents.launch_session(&name, &config, ready_timeout)?;
     if !args.watch {

@@ -69,6 +69,15 @@ pub struct LaunchConfig {
     pub env: BTreeMap<String, String>,
     /// Pass the agent's permission-bypass flag (off by default).
     pub skip_permissions: bool,
+    /// Answer the adapter's known safe start-up dialogs (trust this folder,
+    /// onboarding, update skip) during the launch (off by default: they are
+    /// reported as `blocked` with the dialog's reason).
+    pub accept_dialogs: bool,
+    /// The conversation id given to the adapter's `launch` as
+    /// `cfg.conversation_id`: the one to resume (`session_name` when
+    /// resuming), or a fresh one the launch fills in for CLIs that accept
+    /// an id for a new conversation.
+    pub conversation_id: Option<String>,
 }
 
 impl LaunchConfig {
@@ -84,6 +93,8 @@ impl LaunchConfig {
             model: None,
             env: BTreeMap::new(),
             skip_permissions: false,
+            accept_dialogs: false,
+            conversation_id: None,
         }
     }
 

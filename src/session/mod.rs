@@ -10,8 +10,10 @@ mod batch;
 mod config;
 mod env;
 mod name;
+mod ready;
 mod scope;
 mod send;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,8 +23,10 @@ pub use batch::{DEAD_STATUS_GRACE, DEFAULT_DEBOUNCE, Monitor, PassStats, SAFETY_
 pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
 pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
+pub use ready::{Readiness, readiness};
 pub use scope::SessionScope;
 pub use send::undeliverable;
+pub use state::{SavedSession, default_state_dir, new_uuid};
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
 use crate::error::{Error, Result};
@@ -42,6 +46,8 @@ pub const OPT_AGENT: &str = "@doeff-agent";
 pub const OPT_WORK_DIR: &str = "@doeff-work-dir";
 pub const OPT_CREATED: &str = "@doeff-created";
 pub const OPT_ADAPTER: &str = "@doeff-adapter";
+/// The agent's own conversation id, once known (for resuming it).
+pub const OPT_CONVERSATION: &str = "@doeff-conversation";
 
 /// One agent running in one tmux session. Holds its monitor state; the
 /// tmux session itself is the source of truth and is looked up by pane id.
@@ -54,6 +60,8 @@ pub struct AgentSession {
     /// Unix time the session was created.
     pub created_at: u64,
     pub status: SessionStatus,
+    /// The agent's own conversation id, once known (`@doeff-conversation`).
+    pub conversation_id: Option<String>,
     stopped: bool,
     monitor: MonitorState,
     /// The batched path's memory (last screen, activity stamp).
@@ -71,6 +79,8 @@ impl AgentSession {
 pub struct Agents {
     tmux: Tmux,
     adapters: Arc<AdapterRegistry>,
+    /// Where [`SavedSession`] files go; none: not saved.
+    state_dir: Option<PathBuf>,
 }
 
 fn now_secs() -> u64 {
@@ -84,14 +94,81 @@ impl Agents {
     /// The server from `DOEFF_AGENTS_TMUX_SOCKET` (else the default one) and
     /// the built-in adapters.
     pub fn from_env() -> Result<Self> {
-        Ok(Self::new(
-            Tmux::from_env(),
-            Arc::new(AdapterRegistry::builtin()?),
-        ))
+        Ok(
+            Self::new(Tmux::from_env(), Arc::new(AdapterRegistry::builtin()?))
+                .with_state_dir(default_state_dir()),
+        )
     }
 
+    /// An entry point that saves no session state (see [`Agents::with_state_dir`]).
     pub fn new(tmux: Tmux, adapters: Arc<AdapterRegistry>) -> Self {
-        Agents { tmux, adapters }
+        Agents {
+            tmux,
+            adapters,
+            state_dir: None,
+        }
+    }
+
+    /// Saves what relaunching each session needs under `dir`
+    /// (`<dir>/sessions/<name>.json`), so `run --resume` works after the
+    /// tmux server is gone.
+    pub fn with_state_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.state_dir = dir;
+        self
+    }
+
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
+
+    /// The saved state of session `name` (`NAME` or `doeff-NAME`).
+    pub fn saved_session(&self, name: &str) -> Result<SavedSession> {
+        let dir = self.state_dir.as_deref().ok_or_else(|| {
+            Error::InvalidInput("no state dir (set XDG_STATE_HOME or HOME)".into())
+        })?;
+        let full = session_name(name.strip_prefix(PREFIX).unwrap_or(name))?;
+        SavedSession::load(dir, &full)
+    }
+
+    fn save_state(&self, session: &AgentSession, config: &LaunchConfig) {
+        let Some(dir) = &self.state_dir else { return };
+        let saved = SavedSession {
+            session_name: session.session_name.clone(),
+            agent: session.agent_type.adapter_name().to_owned(),
+            work_dir: session.work_dir.clone(),
+            model: config.model.clone(),
+            profile: config.profile.clone(),
+            conversation_id: session.conversation_id.clone(),
+            created_at: session.created_at,
+        };
+        // Best effort: a read-only state dir must not fail a launch.
+        let _ = saved.save(dir);
+    }
+
+    /// Records a conversation id seen on the agent's screen: on the tmux
+    /// session (`@doeff-conversation`) and in the state file.
+    fn record_conversation(&self, session: &mut AgentSession, id: String) {
+        if session.conversation_id.as_deref() == Some(id.as_str()) {
+            return;
+        }
+        let _ = self
+            .tmux
+            .set_session_option(&session.session_name, OPT_CONVERSATION, &id);
+        session.conversation_id = Some(id.clone());
+        if let Some(dir) = &self.state_dir {
+            let full = &session.session_name;
+            let mut saved = SavedSession::load(dir, full).unwrap_or_else(|_| SavedSession {
+                session_name: full.clone(),
+                agent: session.agent_type.adapter_name().to_owned(),
+                work_dir: session.work_dir.clone(),
+                model: None,
+                profile: None,
+                conversation_id: None,
+                created_at: session.created_at,
+            });
+            saved.conversation_id = Some(id);
+            let _ = saved.save(dir);
+        }
     }
 
     pub fn tmux(&self) -> &Tmux {
@@ -124,12 +201,29 @@ impl Agents {
                 message: format!("the prompt cannot be typed into the agent: {why}"),
             });
         }
-        let path = user_path();
+        // A PATH in the config is the one the agent gets: look the CLI up there.
+        let path = config
+            .env
+            .get("PATH")
+            .map(std::ffi::OsString::from)
+            .unwrap_or_else(user_path);
         let mut argv_config = config.clone();
         argv_config.work_dir = work_dir.clone();
         if adapter.injection == Injection::Tmux {
             argv_config.prompt = None;
         }
+        if argv_config.conversation_id.is_none() {
+            argv_config.conversation_id = match (config.resume, &config.session_name) {
+                (true, Some(id)) => Some(id.clone()),
+                (true, None) => None,
+                (false, _) => Some(new_uuid()),
+            };
+        }
+        // Known at launch only when the CLI is given the id.
+        let conversation_id = argv_config
+            .conversation_id
+            .clone()
+            .filter(|_| adapter.conversation_at_launch);
         let mut argv = adapter.launch_argv(&argv_config)?;
         if !adapter.is_available(&path) {
             return Err(Error::AgentLaunch {
@@ -142,18 +236,24 @@ impl Agents {
         }
         // The program itself must be there too (an adapter without `binary`,
         // or one whose argv names another program): checked now, so a
-        // missing one never leaves a session with a dead pane behind.
-        let program = &argv[0];
+        // missing one never leaves a session with a dead pane behind. tmux
+        // looks a bare name up on the server's PATH, not the pane's, so it
+        // is resolved on the agent's PATH here.
+        let program = argv[0].clone();
         let found = if program.contains('/') {
-            crate::adapter::find_on_path(&work_dir.join(program).to_string_lossy(), &path)
+            crate::adapter::find_on_path(&work_dir.join(&program).to_string_lossy(), &path)
         } else {
-            crate::adapter::find_on_path(program, &path)
+            crate::adapter::find_on_path(&program, &path)
         };
-        if found.is_none() {
-            return Err(Error::AgentLaunch {
-                agent: adapter.name.clone(),
-                message: format!("{program:?} (the adapter's argv[0]) was not found on PATH"),
-            });
+        match found {
+            None => {
+                return Err(Error::AgentLaunch {
+                    agent: adapter.name.clone(),
+                    message: format!("{program:?} (the adapter's argv[0]) was not found on PATH"),
+                });
+            }
+            Some(found) if !program.contains('/') => argv[0] = found.to_string_lossy().into_owned(),
+            Some(_) => {}
         }
         if argv.len() == 1 {
             // tmux runs a lone argument through `sh -c`; two or more are exec'd.
@@ -164,7 +264,13 @@ impl Agents {
         }
         let mut env: Vec<(String, String)> =
             vec![("PATH".into(), path.to_string_lossy().into_owned())];
-        env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(
+            config
+                .env
+                .iter()
+                .filter(|(k, _)| k.as_str() != "PATH")
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         if let Some((key, _)) = env
             .iter()
             .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
@@ -183,6 +289,10 @@ impl Agents {
             (OPT_CREATED.to_owned(), created_at.to_string()),
             (OPT_ADAPTER.to_owned(), adapter.source.clone()),
         ];
+        let mut options = options;
+        if let Some(id) = &conversation_id {
+            options.push((OPT_CONVERSATION.to_owned(), id.clone()));
+        }
         let pane_id = self
             .tmux
             .new_session(&NewSession {
@@ -224,63 +334,30 @@ impl Agents {
             work_dir,
             created_at,
             status: SessionStatus::Booting,
+            conversation_id,
             stopped: false,
             monitor: MonitorState::new(SessionStatus::Booting),
             cache: Default::default(),
         };
-        if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt) {
+        self.save_state(&session, config);
+        let paste = match (adapter.injection, &config.prompt) {
+            (Injection::Tmux, Some(prompt)) => Some(prompt),
+            _ => None,
+        };
+        if paste.is_some() || config.accept_dialogs {
             let delivered = self
-                .wait_until_ready(&session, &adapter, ready_timeout)
-                .and_then(|()| self.send_message(&session, prompt, true));
+                .start_up(&session, &adapter, config, ready_timeout, paste.is_some())
+                .and_then(|()| match paste {
+                    Some(prompt) => self.deliver(&session, &adapter, prompt, true),
+                    None => Ok(()),
+                });
             if let Err(err) = delivered {
-                let _ = self.tmux.kill_session(&full_name);
+                let mut doomed = session;
+                let _ = self.stop_session(&mut doomed);
                 return Err(err);
             }
         }
         Ok(session)
-    }
-
-    /// Polls the pane until the adapter's ready pattern shows.
-    fn wait_until_ready(
-        &self,
-        session: &AgentSession,
-        adapter: &Adapter,
-        timeout: Duration,
-    ) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut last = Screen::default();
-        loop {
-            if let Some(state) = self.tmux.pane_state(&session.pane_id)?
-                && state.dead
-            {
-                return Err(Error::AgentLaunch {
-                    agent: adapter.name.clone(),
-                    message: format!(
-                        "the agent exited during start-up ({}); last screen lines:\n{}",
-                        state
-                            .exit_status
-                            .map_or("no exit code".to_owned(), |c| format!("exit code {c}")),
-                        last_lines(&last, 8)
-                    ),
-                });
-            }
-            last = Screen::from_text(&self.tmux.capture_pane(&session.pane_id, 0)?);
-            let ready = match &adapter.ready_pattern {
-                Some(re) => last.lines.iter().any(|l| re.is_match(l)),
-                None => !last.lines.is_empty(),
-            };
-            if ready {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::AgentReadyTimeout {
-                    agent: adapter.name.clone(),
-                    seconds: timeout.as_secs_f64(),
-                    last_lines: last_lines(&last, 8),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// A handle on an existing session by name (`NAME` or `doeff-NAME`, exact).
@@ -404,13 +481,25 @@ impl Agents {
             return Ok(Process::Stopped);
         }
         let state = self.tmux.pane_state(&session.pane_id)?;
-        Ok(process_from_state(state.as_ref(), adapter))
+        let process = process_from_state(state.as_ref(), adapter);
+        if process == Process::Unknown
+            && let Some(state) = &state
+            && let Some((code, signal)) = zombie_exit(state.pid)
+        {
+            // tmux (3.3a) can leave a dead pane's process unreaped for good;
+            // the kernel still holds its exit status.
+            return Ok(Process::Ended { code, signal });
+        }
+        Ok(process)
     }
 
     /// One observation: capture, classify, compare with the last one.
     pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
         let adapter = self.adapter_for(session);
         let (screen, process) = self.snapshot(session, &adapter)?;
+        if let Some(id) = adapter.conversation_id(&screen) {
+            self.record_conversation(session, id);
+        }
         self.observe_with(session, &adapter, &screen, &process)
     }
 
@@ -523,7 +612,7 @@ fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
     Ok(canonical)
 }
 
-fn last_lines(screen: &Screen, n: usize) -> String {
+pub(crate) fn last_lines(screen: &Screen, n: usize) -> String {
     screen.last_non_blank(n).collect::<Vec<_>>().join("\n")
 }
 
@@ -540,10 +629,31 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         work_dir: info.work_dir.clone().map(PathBuf::from).unwrap_or_default(),
         created_at: info.created,
         status: SessionStatus::Running,
+        conversation_id: info.conversation.clone(),
         stopped: false,
         monitor: MonitorState::new(SessionStatus::Running),
         cache: Default::default(),
     }
+}
+
+/// The exit status of `pid` if it is a zombie (ended, not yet reaped):
+/// `/proc/PID/stat` state `Z` and its `exit_code` field (Linux).
+fn zombie_exit(pid: u32) -> Option<(Option<i32>, Option<i32>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    // Field 52 of the whole line; 50 after the pid and the name.
+    let raw: i32 = fields.get(49)?.parse().ok()?;
+    let signal = raw & 0x7f;
+    Some(if signal == 0 {
+        (Some((raw >> 8) & 0xff), None)
+    } else {
+        (None, Some(signal))
+    })
 }
 
 /// The process layer's view of a pane.

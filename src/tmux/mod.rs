@@ -76,6 +76,8 @@ pub struct SessionInfo {
     /// `@doeff-*` user options: agent, work dir, created, ...
     pub agent: Option<String>,
     pub work_dir: Option<String>,
+    /// The agent's own conversation id (`@doeff-conversation`), once known.
+    pub conversation: Option<String>,
 }
 
 /// What tmux knows about a pane's process (the monitor's process layer).
@@ -158,6 +160,8 @@ pub fn is_no_server(err: &Error) -> bool {
 /// target", which a server whose last session just went gives for any target.
 pub fn is_not_found(err: &Error) -> bool {
     match err {
+        // "no current target": a server left with no session (e.g. while it
+        // exits after its last one was killed).
         Error::Tmux { message, .. } => {
             message.contains("can't find")
                 || message.contains("no current target")
@@ -247,6 +251,7 @@ impl Tmux {
             "#{pane_id}",
             "#{@doeff-agent}",
             "#{@doeff-work-dir}",
+            "#{@doeff-conversation}",
         ]
         .join(&SEP.to_string());
         let command = args(ti::ListSessions::new().format(format).build());
@@ -293,7 +298,14 @@ impl Tmux {
         for (key, value) in spec.options {
             commands.push(self.session_option_args(spec.name, key, value));
         }
-        let out = self.run(&commands, None)?;
+        let out = match self.run(&commands, None) {
+            // The server was exiting after its last session: once more, on a new one.
+            Err(err) if is_no_server(&err) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.run(&commands, None)?
+            }
+            other => other?,
+        };
         let pane = String::from_utf8_lossy(&out)
             .lines()
             .next()
@@ -502,7 +514,16 @@ fn non_empty(field: &str) -> Option<String> {
 
 fn parse_session_line(line: &str) -> Option<SessionInfo> {
     let fields: Vec<&str> = line.split(SEP).collect();
-    let [name, created, attached, pane_id, agent, work_dir] = fields.as_slice() else {
+    let [
+        name,
+        created,
+        attached,
+        pane_id,
+        agent,
+        work_dir,
+        conversation,
+    ] = fields.as_slice()
+    else {
         return None;
     };
     Some(SessionInfo {
@@ -512,6 +533,7 @@ fn parse_session_line(line: &str) -> Option<SessionInfo> {
         pane_id: (*pane_id).to_owned(),
         agent: non_empty(agent),
         work_dir: non_empty(work_dir),
+        conversation: non_empty(conversation),
     })
 }
 
@@ -572,11 +594,12 @@ mod tests {
 
     #[test]
     fn session_lines_parse_with_metadata() {
-        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w";
+        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w\u{1f}abc-1";
         let info = parse_session_line(line).expect("parses");
         assert_eq!(info.name, "doeff-a");
         assert_eq!(info.pane_id, "%3");
         assert_eq!(info.agent.as_deref(), Some("claude"));
+        assert_eq!(info.conversation.as_deref(), Some("abc-1"));
         assert!(!info.attached);
         assert!(parse_session_line("garbage").is_none());
     }

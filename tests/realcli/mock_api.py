@@ -26,6 +26,9 @@ Scenarios (global default from --scenario; can be changed at run time with
   hang    accept the request and never answer (stream stays open)
 
 Every request is logged to stderr (method, path, scenario, a short body summary).
+Every model request is also recorded (api, model, whether it is the main turn, and
+the text of the last user message): `GET /_requests` returns them as a JSON list,
+`GET /_requests/clear` forgets them, and `--request-log FILE` appends each as a JSON line.
 Auxiliary requests (title generation, token counting, routing classifiers, etc.) are
 answered with a tiny successful reply even in error scenarios unless --strict-errors,
 so that the error reaches the main turn the way a real outage would.
@@ -39,8 +42,32 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
-STATE = {"scenario": "ok", "delay": 0.3, "strict": False}
+STATE = {"scenario": "ok", "delay": 0.3, "strict": False, "request_log": None}
 LOCK = threading.Lock()
+REQUESTS = []
+
+
+def text_of(content):
+    """The text of one message's content (a string, or a list of text parts)."""
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content or []:
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            out.append(part["text"])
+    return "\n".join(out)
+
+
+def record(api, model, main, scenario, last_user, messages):
+    entry = {"api": api, "model": model, "main": bool(main), "scenario": scenario,
+             "last_user": last_user, "messages": messages, "time": time.time()}
+    with LOCK:
+        entry["n"] = len(REQUESTS)
+        REQUESTS.append(entry)
+        path = STATE["request_log"]
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
 
 OK_TEXT = ("Hello from the mock API. This answer is streamed slowly, one small piece at a "
            "time, so that a screen capture can catch the agent while it is still writing. "
@@ -141,6 +168,13 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["scenario"] = path.split("/", 2)[2]
             log("SCENARIO ->", STATE["scenario"])
             return self.send_json(200, {"scenario": STATE["scenario"]})
+        if path == "/_requests":
+            with LOCK:
+                return self.send_json(200, list(REQUESTS))
+        if path == "/_requests/clear":
+            with LOCK:
+                REQUESTS.clear()
+            return self.send_json(200, {"cleared": True})
         if path == "/_scenario":
             return self.send_json(200, {"scenario": STATE["scenario"]})
         log("GET", self.path, "scenario=" + self.scenario())
@@ -193,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
         main = "Bash" in tools or len(tools) > 3
         log("POST", self.path, f"anthropic model={body.get('model')} stream={stream} tools={len(tools)} "
             f"msgs={len(msgs)} tool_result={has_tool_result} main={main} scenario={sc}")
+        users = [m for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
+        record("anthropic", body.get("model"), main, sc, text_of(users[-1].get("content")) if users else "", len(msgs))
         if not main and not STATE["strict"]:
             sc_eff = "ok_fast"
         else:
@@ -277,6 +313,8 @@ class Handler(BaseHTTPRequestHandler):
         main = len(tools) > 0
         log("POST", self.path, f"responses model={body.get('model')} stream={body.get('stream')} tools={names} "
             f"items={len(items)} tool_output={has_output} scenario={sc}")
+        users = [i for i in items if isinstance(i, dict) and i.get("role") == "user"]
+        record("openai", body.get("model"), main, sc, text_of(users[-1].get("content")) if users else "", len(items))
         sc_eff = sc if (main or STATE["strict"]) else "ok_fast"
         sc_eff = "429" if sc_eff == "429daily" else sc_eff
         errs = {
@@ -402,6 +440,8 @@ class Handler(BaseHTTPRequestHandler):
         model = path.split("/models/")[-1].split(":")[0] if "/models/" in path else "?"
         log("POST", self.path, f"gemini model={model} stream={stream} tools={len(tools)} contents={len(contents)} "
             f"functionResponse={has_fr} main={main} scenario={sc}")
+        users = [c for c in contents if isinstance(c, dict) and c.get("role") == "user"]
+        record("gemini", model, main, sc, text_of(users[-1].get("parts")) if users else "", len(contents))
         sc_eff = sc if (main or STATE["strict"]) else "ok_fast"
         errs = {
             "429": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
@@ -470,8 +510,9 @@ def main():
     ap.add_argument("--delay", type=float, default=0.3, help="seconds between streamed chunks")
     ap.add_argument("--strict-errors", action="store_true", help="error scenarios also fail auxiliary calls")
     ap.add_argument("--port-file", help="also write the chosen port to this file")
+    ap.add_argument("--request-log", help="append each model request (JSON line) to this file")
     a = ap.parse_args()
-    STATE.update(scenario=a.scenario, delay=a.delay, strict=a.strict_errors)
+    STATE.update(scenario=a.scenario, delay=a.delay, strict=a.strict_errors, request_log=a.request_log)
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     port = srv.server_address[1]

@@ -67,6 +67,7 @@ impl TestServer {
             .env("DOEFF_AGENTS_EXE", bin())
             .env("DOEFF_AGENTS_SHELL_PATH", "0")
             .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("XDG_STATE_HOME", self.dir.join("state"))
             .env_remove("DOEFF_AGENTS_TMUX_SOCKET")
             .env_remove("DOEFF_AGENTS_ADAPTERS")
             .env_remove("TMUX")

@@ -1,0 +1,237 @@
+//! Start-up dialogs, submission checks and resume state on a private tmux
+//! server, with a scripted fake agent (a Lua adapter running `sh`): a known
+//! safe dialog is answered only when asked, otherwise reported; an unsafe
+//! one is never typed into; bad `dialogs` tables are load errors; `run
+//! --resume` relaunches from the saved state.
+
+mod support;
+
+use std::time::Duration;
+
+use doeff_agents::{AgentType, Error, LaunchConfig, SessionStatus};
+use support::{TestServer, wait_for};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A fake agent: a dialog first (`Enter` answers it), then a `> ` composer
+/// that echoes one message on a cleared screen.
+const FAKE: &str = r#"
+return agents.adapter {
+  name = "fake",
+  binary = "sh", -- the agent is a shell script: sh in the pane is not "back to a shell"
+  injection = "%INJECTION%",
+  ready_pattern = "^>( |$)",
+  composer = "^> (.*)$",
+  dialogs = {
+    { id = "trust", match = "Trust this folder?", reason = "trust_dialog", answer = { "Enter" }, safe = true },
+    { id = "update", match = "Update available", reason = "update_dialog", answer = { "Enter" }, safe = false },
+  },
+  patterns = {
+    { status = "blocked", reason = "idle_prompt", regex = "^>$", last = 2 },
+  },
+  launch = function(cfg)
+    local script = [[
+      printf '%s\n1. Yes\n2. No\n' "$DIALOG"
+      read answer
+      printf '\033[2J\033[Hthe dialog was answered\n> '
+      read msg
+      printf '\033[2J\033[Hgot: %s\n' "$msg"
+      sleep 30
+    ]]
+    return { "sh", "-c", script }
+  end,
+}
+"#;
+
+fn fake(server: &TestServer, injection: &str) -> doeff_agents::Agents {
+    let agents = server.agents();
+    let file = server.path("fake.lua");
+    std::fs::write(&file, FAKE.replace("%INJECTION%", injection)).expect("write adapter");
+    agents.adapters().load_file(&file).expect("adapter loads");
+    agents
+}
+
+fn config(server: &TestServer, dialog: &str) -> LaunchConfig {
+    LaunchConfig::new(AgentType::Custom("fake".into()), &server.dir)
+        .env("DIALOG", dialog)
+        .prompt("hello there")
+}
+
+#[test]
+fn a_safe_dialog_is_answered_only_when_asked() {
+    let server = TestServer::new();
+    let agents = fake(&server, "tmux");
+    let err = agents
+        .launch_session("asked", &config(&server, "Trust this folder?"), PATIENCE)
+        .expect_err("the dialog stands in the way");
+    match err {
+        Error::StartupDialog { reason, dialog, .. } => {
+            assert_eq!(
+                (dialog.as_str(), reason.as_str()),
+                ("trust", "trust_dialog")
+            )
+        }
+        other => panic!("expected StartupDialog, got {other}"),
+    }
+    assert!(
+        server.session_names().is_empty(),
+        "the failed launch is removed"
+    );
+
+    let mut accepting = config(&server, "Trust this folder?");
+    accepting.accept_dialogs = true;
+    let session = agents
+        .launch_session("accepted", &accepting, PATIENCE)
+        .expect("launch answers the dialog");
+    wait_for("the prompt", PATIENCE, || {
+        let text = agents.capture_output(&session, 20).ok()?;
+        text.contains("got: hello there").then_some(text)
+    });
+}
+
+#[test]
+fn an_arg_agent_reports_the_dialog_and_nothing_is_typed() {
+    let server = TestServer::new();
+    let agents = fake(&server, "arg");
+    let mut session = agents
+        .launch_session("shown", &config(&server, "Trust this folder?"), PATIENCE)
+        .expect("launch");
+    let observation = wait_for("the dialog", PATIENCE, || {
+        let o = agents.observe(&mut session).ok()?;
+        (o.status == SessionStatus::Blocked).then_some(o)
+    });
+    assert_eq!(observation.reason, "trust_dialog");
+    assert_eq!(observation.evidence.rule, "fake.dialog.trust");
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = agents.capture_output(&session, 20).expect("capture");
+    assert!(!screen.contains("answered"), "{screen}");
+}
+
+#[test]
+fn an_unsafe_dialog_is_never_answered() {
+    let server = TestServer::new();
+    let agents = fake(&server, "tmux");
+    let mut cfg = config(&server, "Update available: 1. Update now");
+    cfg.accept_dialogs = true;
+    match agents.launch_session("update", &cfg, PATIENCE) {
+        Err(Error::StartupDialog { dialog, hint, .. }) => {
+            assert_eq!(dialog, "update");
+            assert!(hint.contains("not safe"), "{hint}");
+        }
+        other => panic!("expected StartupDialog, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_dialog_tables_are_load_errors_with_a_location() {
+    let server = TestServer::new();
+    let agents = server.agents();
+    let cases = [
+        ("{ id = 'x', match = 'y', safe = true }", "no 'answer'"),
+        ("{ match = 'y' }", "needs an 'id'"),
+        (
+            "{ id = 'x', match = 'y', reason = 'Bad Reason' }",
+            "snake_case",
+        ),
+        ("{ id = 'x', regex = '(' }", "bad regex"),
+        (
+            "{ id = 'x', match = 'y', colour = 1 }",
+            "unknown field 'colour'",
+        ),
+    ];
+    for (i, (dialog, want)) in cases.iter().enumerate() {
+        let file = server.path(&format!("bad{i}.lua"));
+        std::fs::write(
+            &file,
+            format!(
+                "return agents.adapter {{\n  name = 'bad{i}',\n  launch = function() return {{ 'x' }} end,\n  dialogs = {{ {dialog} }},\n}}\n"
+            ),
+        )
+        .expect("write");
+        let err = agents
+            .adapters()
+            .load_file(&file)
+            .expect_err(want)
+            .to_string();
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(err.contains(&format!("bad{i}.lua:")), "a location: {err}");
+    }
+}
+
+#[test]
+fn run_resume_relaunches_from_the_saved_state() {
+    let server = TestServer::new();
+    let out = server.cli(&[
+        "run",
+        "-a",
+        "demo",
+        "-s",
+        "keep",
+        "-e",
+        "DOEFF_DEMO_SCENARIO=wait",
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let state = server
+        .dir
+        .join("state/doeff-agents/sessions/doeff-keep.json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("state file")).expect("JSON");
+    assert_eq!(saved["agent"], "demo");
+    assert!(server.cli(&["stop", "keep"]).status.success());
+
+    let again = server.cli(&["run", "--resume", "keep", "-e", "DOEFF_DEMO_SCENARIO=wait"]);
+    assert!(again.status.success(), "{}", support::stderr(&again));
+    assert_eq!(support::stdout(&again).trim(), "doeff-keep");
+    assert_eq!(server.session_names(), vec!["doeff-keep"]);
+
+    let missing = server.cli(&["run", "--resume", "nothing-here"]);
+    let err = support::assert_one_line_error(&missing);
+    assert!(err.contains("cannot resume nothing-here"), "{err}");
+}
+
+/// An agent whose composer never takes the message: Enter is pressed a
+/// bounded number of times, then the send is an `Error::Send`.
+#[test]
+fn a_message_that_stays_in_the_composer_is_a_send_error() {
+    let server = TestServer::new();
+    let agents = server.agents();
+    let file = server.path("stuck.lua");
+    std::fs::write(
+        &file,
+        r#"
+return agents.adapter {
+  name = "stuck",
+  binary = "sh",
+  ready_pattern = "^>( |$)",
+  composer = "^> (.*)$",
+  launch = function(cfg)
+    return { "sh", "-c", "printf '> '; while read line; do :; done" }
+  end,
+}
+"#,
+    )
+    .expect("write adapter");
+    agents.adapters().load_file(&file).expect("adapter loads");
+    let session = agents
+        .launch_session(
+            "stuck",
+            &LaunchConfig::new(AgentType::Custom("stuck".into()), &server.dir),
+            PATIENCE,
+        )
+        .expect("launch");
+    wait_for("the composer", PATIENCE, || {
+        agents
+            .capture_output(&session, 5)
+            .ok()
+            .filter(|t| t.starts_with('>'))
+    });
+    match agents.send_message(&session, "hello stuck agent", true) {
+        Err(Error::Send { message, .. }) => {
+            assert!(
+                message.contains("still in the agent's composer"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Error::Send, got {other:?}"),
+    }
+}
