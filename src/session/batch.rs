@@ -358,6 +358,7 @@ mod tests {
             pane_id: "%1".into(),
             agent: None,
             work_dir: None,
+            conversation: None,
         })
     }
 
