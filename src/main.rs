@@ -7,6 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 fn main() {
+    restore_default_sigpipe();
     let cli = match doeff_agents::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => usage_error(&err),
@@ -19,6 +20,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `doeff-agents ps | head` should end quietly when the reader goes away,
+/// as other command-line tools do, instead of panicking in `println!`
+/// (Rust ignores SIGPIPE by default).
+fn restore_default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, before any thread exists; the
+    // default disposition installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// Prints a clap error as one line (or help/version as is) and exits.

@@ -277,21 +277,23 @@ impl Rule {
 }
 
 /// Regexes that mean "the agent is busy right now": they veto waiting rules.
+// Patterns use ASCII classes (`[0-9]`, not `\d`): the Unicode classes
+// made compiling the rule set a large part of a one-shot command's run.
 pub const BUSY_MARKERS: &[&str] = &[
     r"(?i)esc to interrupt",
     // A tool call still running: "  ⎿  Running…".
     r"^\s*⎿\s+Running…",
     // Spinner lines: "✻ Marinating… (40s · ↓ 2k tokens)", "· Thinking…".
     r"^\s*[·✢✳✶✻✽✦∗*◦•]\s+\S[^…]{0,40}…",
-    r"(?i)^\s*[◦•]?\s*working \(\d",
+    r"(?i)^\s*[◦•]?\s*working \([0-9]",
 ];
 
 /// Regexes for "the agent is retrying": a failure shown with them is not final.
 pub const RETRY_MARKERS: &[&str] = &[
     r"(?i)\bretrying\b",
     r"(?i)\breconnecting\b",
-    r"(?i)\battempt \d+\s*/\s*\d+",
-    r"(?i)\bretry(ing)? in \d",
+    r"(?i)\battempt [0-9]+\s*/\s*[0-9]+",
+    r"(?i)\bretry(ing)? in [0-9]",
 ];
 
 struct DefaultRule {
@@ -314,7 +316,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "completion_phrase",
         // Whole lines only, in the last lines: "goodbye" in prose is not done.
         patterns: &[
-            r"(?i)^\W*(task completed successfully|all tasks completed|session ended|goodbye)\W*$",
+            r"(?i)^[^A-Za-z0-9_]*(task completed successfully|all tasks completed|session ended|goodbye)[^A-Za-z0-9_]*$",
         ],
         region: Region::Last(3),
         vetoes: &[],
@@ -340,9 +342,9 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "process_exited",
         patterns: &[
             // bash-5.2$   sh-5.2#   (maybe followed by leftover box drawing)
-            r"^(ba|da|z|k)?sh-\d+(\.\d+)*[$#%](\s*[─━═│╭╰]|\s*$)",
+            r"^(ba|da|z|k)?sh-[0-9]+(\.[0-9]+)*[$#%](\s*[─━═│╭╰]|\s*$)",
             // user@host:~/dir$   user@host ~/project git:(main) $
-            r"^[\w.-]+@[\w.-]+[: ][^\s]*( git:\([^)]*\))?( ✗)?\s?[$#%](\s*[─━═│╭╰]|\s*$)",
+            r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+[: ][^\s]*( git:\([^)]*\))?( ✗)?\s?[$#%](\s*[─━═│╭╰]|\s*$)",
             // The shell's report of a SIGKILLed child, printed over the UI.
             r"^(❯|›|>)?\s*Killed(\s|$|[a-z]{0,3}\s)",
         ],
@@ -360,7 +362,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"^[$%#❯➜]$",
             // oh-my-zsh: "➜  dir", "~/proj git:(main)"
             r"^➜\s+\S+( git:\([^)]*\))?( ✗)?$",
-            r"^~?[\w./~-]* git:\([^)]*\)( ✗)?$",
+            r"^~?[A-Za-z0-9_./~-]* git:\([^)]*\)( ✗)?$",
         ],
         region: Region::Last(1),
         vetoes: &[r"↵ send", r"\? for shortcuts", r"(?i)\btokens\b"],
@@ -375,7 +377,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)rate[ _-]?limit(ed)?\s+(exceeded|reached|hit)",
             r"(?i)would exceed (the|your) rate limit",
             r"(?i)too many requests",
-            r"(?i)(api error|error|status|http)\D{0,20}\b429\b",
+            r"(?i)(api error|error|status|http)[^0-9]{0,20}\b429\b",
             r"(?i)\busage limit\b.{0,20}\b(reached|exceeded|hit)",
             r"(?i)\b(reached|hit) your (usage )?limit",
             r"(?i)you'?ve (hit|reached) your (?:[^.·]|\.\S){0,40}\blimit\b",
@@ -388,7 +390,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)wait for (the )?limit to reset",
         ],
         region: Region::Last(12),
-        vetoes: &[r"(?i)approaching", r"(?i)you'?ve used \d+\s*% of"],
+        vetoes: &[r"(?i)approaching", r"(?i)you'?ve used [0-9]+\s*% of"],
         busy_veto: false,
         when: When::Always,
     },
@@ -398,7 +400,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "overloaded",
         patterns: &[
             r"(?i)\boverloaded\b",
-            r"(?i)(api error|error|status|http)\D{0,20}\b(529|503)\b",
+            r"(?i)(api error|error|status|http)[^0-9]{0,20}\b(529|503)\b",
             r"(?i)service unavailable",
             r"(?i)\bis at capacity\b",
             r"(?i)experiencing high demand",
@@ -414,7 +416,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "auth_failed",
         patterns: &[
             r"(?i)authentication (failed|error)",
-            r"(?i)(api error|error|status|http)\D{0,20}\b401\b",
+            r"(?i)(api error|error|status|http)[^0-9]{0,20}\b401\b",
             r"(?i)\b401 unauthorized",
             r"(?i)invalid (api[ _-]?key|x-api-key|bearer token|authentication)",
             r"(?i)incorrect api key",
@@ -444,7 +446,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         status: S::Failed,
         reason: "api_error",
         patterns: &[
-            r"(?i)api error:?\s*5\d\d\b",
+            r"(?i)api error:?\s*5[0-9][0-9]\b",
             r"(?i)\b500 internal server error\b",
         ],
         region: Region::Last(10),
@@ -477,9 +479,9 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)esc to interrupt",
             r"^\s*⎿\s+Running…",
             r"^\s*[·✢✳✶✻✽✦∗*◦•⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+\S[^…]{0,40}…",
-            r"(?i)^\s*[◦•]?\s*working \(\d",
-            r"(?i)\bretrying in \d",
-            r"(?i)\battempt \d+\s*/\s*\d+",
+            r"(?i)^\s*[◦•]?\s*working \([0-9]",
+            r"(?i)\bretrying in [0-9]",
+            r"(?i)\battempt [0-9]+\s*/\s*[0-9]+",
         ],
         region: Region::Last(8),
         vetoes: &[],
@@ -538,7 +540,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         reason: "permission_prompt",
         patterns: &[
             r"(?i)do you want to (proceed|make this edit|create|run|allow)",
-            r"No, and tell \w+ what to do differently",
+            r"No, and tell [A-Za-z]+ what to do differently",
             r"(?i)allow (this|once|always)\b",
             r"(?i)allow execution of",
             r"(?i)approve (this|the) (command|action|change)",
