@@ -442,3 +442,67 @@ fn rust_messages_and_pasted_prompts_arrive_exactly() {
     }
     assert!(!marker.exists());
 }
+
+#[test]
+fn lua_bad_input_gets_nil_and_a_message_and_text_arrives_exactly() {
+    let server = TestServer::new();
+    let echo = server.path("echo.bin");
+    let marker = server.path("pwned");
+    let script = server.path("bad.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"local echo = {{ DOEFF_DEMO_SCENARIO = "echo", DOEFF_DEMO_ECHO_FILE = [[{echo}]] }}
+for _, name in ipairs({{ "", "a:b", "a.b", "x y", "a\nb", "it's", ("n"):rep(300), "doeff-" }}) do
+  local s, err = agents.launch(name, {{ agent = "demo", env = echo }})
+  assert(s == nil and err:find("invalid session name"), name .. " -> " .. tostring(err))
+end
+local s, err = agents.launch("x", {{ agent = "nope" }})
+assert(s == nil and err:find("unknown agent"), tostring(err))
+s, err = agents.launch("x", {{ agent = "demo", work_dir = "/no/such/dir" }})
+assert(s == nil and err:find("/no/such/dir"), tostring(err))
+agents.register_adapter {{ name = "notalist", launch = function() return "demo" end }}
+s, err = agents.launch("x", {{ agent = "notalist" }})
+assert(s == nil and err:find("list of strings"), tostring(err))
+agents.register_adapter {{ name = "empty", launch = function() return {{}} end }}
+s, err = agents.launch("x", {{ agent = "empty" }})
+assert(s == nil and err:find("empty argv"), tostring(err))
+local s = assert(agents.launch("luaecho", {{ agent = "demo", prompt = [[{prompt}]], env = echo }}))
+for _, bad in ipairs({{ "\255\254 not utf-8", "a\0b", "esc \27[201~ here" }}) do
+  local ok, err = s:send(bad)
+  assert(ok == nil and type(err) == "string", "refused: " .. tostring(err))
+end
+local big = ("0123456789abcdef"):rep(65536)
+assert(s:send(big))
+print("lua rows ok")
+"#,
+            echo = echo.display(),
+            prompt = hostile(&marker),
+        ),
+    )
+    .expect("script");
+    let out = server.cli(&["script", &script.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        support::stderr(&out)
+    );
+    assert!(stdout(&out).contains("lua rows ok"));
+    let records = records(&echo, 3);
+    assert_eq!(records[1].0, "prompt");
+    assert_eq!(
+        records[1].1,
+        hostile(&marker).into_bytes(),
+        "the prompt arrives byte for byte"
+    );
+    assert_eq!(records[2].0, "message");
+    assert_eq!(records[2].1.len(), 1 << 20, "1 MB arrives whole");
+    assert!(records[2].1.starts_with(b"0123456789abcdef"));
+    assert!(!marker.exists(), "nothing ran in a shell");
+    assert_eq!(
+        server.session_names(),
+        vec!["doeff-luaecho"],
+        "no half-made sessions"
+    );
+}

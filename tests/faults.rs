@@ -387,3 +387,55 @@ fn an_unreadable_config_dir_is_a_warning_not_a_failure() {
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+#[test]
+fn killing_the_server_under_a_script_and_the_repl_gives_clear_endings() {
+    let server = TestServer::new();
+    launch_wait(&server, "victim");
+    let script = server.path("watch.lua");
+    std::fs::write(
+        &script,
+        "local s = assert(agents.session('victim'))\nprint('final', agents.watch(s, { interval = 0.1, timeout = 20 }))\n",
+    )
+    .expect("script");
+    let watcher = server
+        .command(&["script", &script.to_string_lossy()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut repl = server
+        .command(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("repl");
+    {
+        use std::io::Write;
+        let mut stdin = repl.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"s = agents.session('victim')\nagents.follow(s, 0.1)\nagents.sleep(4)\nprint('repl still here')\n")
+            .expect("write");
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let killed_at = Instant::now();
+    server.tmux.kill_server().expect("kill the server");
+    let (code, out, err, took) = finish(watcher, killed_at);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("final\texited"), "{out}\n{err}");
+    assert!(
+        took < POLL + SLACK,
+        "the script noticed within a poll interval: {took:?}"
+    );
+    let repl_out = repl.wait_with_output().expect("repl ends");
+    let text = stdout(&repl_out);
+    let errs = stderr(&repl_out);
+    assert!(repl_out.status.success(), "{text}\n{errs}");
+    assert!(text.contains("repl still here"), "{text}");
+    assert!(
+        errs.contains("[doeff-victim]") && errs.contains("exited"),
+        "the follow reported the end: {errs}"
+    );
+    assert!(!errs.contains("panicked"), "{errs}");
+}
