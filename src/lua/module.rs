@@ -172,9 +172,25 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
     Ok(runtime)
 }
 
+/// A Lua function over the tmux handle: `f` returns `Err` for a programming
+/// error (raised) and an inner `Err` for an expected failure (`nil, message`).
+fn tmux_fn<A, R>(
+    lua: &Lua,
+    tmux: &crate::tmux::Tmux,
+    f: impl Fn(&Lua, &crate::tmux::Tmux, A) -> mlua::Result<crate::Result<R>> + Send + 'static,
+) -> mlua::Result<mlua::Function>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+{
+    let tmux = tmux.clone();
+    lua.create_function(move |lua, args: A| soft(lua, f(lua, &tmux, args)?))
+}
+
 /// `agents.tmux`: the low-level tmux operations.
 fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let tmux = agents.tmux();
     t.set(
         "is_tmux_available",
         lua.create_function(|_, ()| Ok(crate::tmux::is_tmux_available()))?,
@@ -183,37 +199,39 @@ fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
         "is_inside_tmux",
         lua.create_function(|_, ()| Ok(crate::tmux::is_inside_tmux()))?,
     )?;
-    let tmux = agents.tmux().clone();
     t.set(
         "has_session",
-        lua.create_function(move |lua, name: String| soft(lua, tmux.has_session(&name)))?,
-    )?;
-    let tmux = agents.tmux().clone();
-    t.set(
-        "list_sessions",
-        lua.create_function(move |lua, ()| match tmux.list_sessions() {
-            Ok(list) => {
-                let rows = lua.create_table()?;
-                for s in list {
-                    let row = lua.create_table()?;
-                    row.set("name", s.name)?;
-                    row.set("created", s.created)?;
-                    row.set("attached", s.attached)?;
-                    row.set("pane_id", s.pane_id)?;
-                    row.set("agent", s.agent)?;
-                    row.set("work_dir", s.work_dir)?;
-                    rows.push(row)?;
-                }
-                soft(lua, Ok(rows))
-            }
-            Err(err) => soft::<bool>(lua, Err(err)),
+        tmux_fn(lua, tmux, |_, tmux, name: String| {
+            Ok(tmux.has_session(&name))
         })?,
     )?;
-    let tmux = agents.tmux().clone();
+    t.set(
+        "list_sessions",
+        tmux_fn(lua, tmux, |lua, tmux, ()| {
+            let list = match tmux.list_sessions() {
+                Ok(list) => list,
+                Err(err) => return Ok(Err(err)),
+            };
+            let rows = lua.create_table()?;
+            for s in list {
+                let row = lua.create_table()?;
+                row.set("name", s.name)?;
+                row.set("created", s.created)?;
+                row.set("attached", s.attached)?;
+                row.set("pane_id", s.pane_id)?;
+                row.set("agent", s.agent)?;
+                row.set("work_dir", s.work_dir)?;
+                rows.push(row)?;
+            }
+            Ok(Ok(rows))
+        })?,
+    )?;
     t.set(
         "send_keys",
-        lua.create_function(
-            move |lua, (target, keys, literal): (String, Value, Option<bool>)| {
+        tmux_fn(
+            lua,
+            tmux,
+            |_, tmux, (target, keys, literal): (String, Value, Option<bool>)| {
                 let keys: Vec<String> = match keys {
                     Value::String(s) => vec![s.to_str()?.to_owned()],
                     Value::Table(list) => list
@@ -227,47 +245,47 @@ fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
                     }
                 };
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                soft(
-                    lua,
-                    tmux.send_keys(&target, &refs, literal.unwrap_or(false))
-                        .map(|()| true),
-                )
+                Ok(tmux
+                    .send_keys(&target, &refs, literal.unwrap_or(false))
+                    .map(|()| true))
             },
         )?,
     )?;
-    let tmux = agents.tmux().clone();
     t.set(
         "capture_pane",
-        lua.create_function(move |lua, (target, history): (String, Option<usize>)| {
-            soft(lua, tmux.capture_pane(&target, history.unwrap_or(0)))
-        })?,
+        tmux_fn(
+            lua,
+            tmux,
+            |_, tmux, (target, history): (String, Option<usize>)| {
+                Ok(tmux.capture_pane(&target, history.unwrap_or(0)))
+            },
+        )?,
     )?;
-    let tmux = agents.tmux().clone();
     t.set(
         "kill_session",
-        lua.create_function(move |lua, name: String| {
-            soft(lua, tmux.kill_session(&name).map(|()| true))
+        tmux_fn(lua, tmux, |_, tmux, name: String| {
+            Ok(tmux.kill_session(&name).map(|()| true))
         })?,
     )?;
-    let tmux = agents.tmux().clone();
     t.set(
         "attach_session",
-        lua.create_function(move |lua, name: String| {
-            soft(lua, tmux.attach_session(&name).map(|()| true))
+        tmux_fn(lua, tmux, |_, tmux, name: String| {
+            Ok(tmux.attach_session(&name).map(|()| true))
         })?,
     )?;
-    let tmux = agents.tmux().clone();
     t.set(
         "new_session",
-        lua.create_function(
-            move |lua, (name, argv, opts): (String, Vec<String>, Option<Table>)| {
+        tmux_fn(
+            lua,
+            tmux,
+            |_, tmux, (name, argv, opts): (String, Vec<String>, Option<Table>)| {
                 let work_dir = match &opts {
                     Some(o) => o
                         .get::<Option<String>>("work_dir")?
                         .unwrap_or_else(|| ".".into()),
                     None => ".".into(),
                 };
-                let spec = crate::tmux::NewSession {
+                Ok(tmux.new_session(&crate::tmux::NewSession {
                     name: &name,
                     work_dir: std::path::Path::new(&work_dir),
                     argv: &argv,
@@ -276,8 +294,7 @@ fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
                     width: crate::session::PANE_WIDTH,
                     height: crate::session::PANE_HEIGHT,
                     remain_on_exit: false,
-                };
-                soft(lua, tmux.new_session(&spec))
+                }))
             },
         )?,
     )?;
