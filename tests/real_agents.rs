@@ -6,7 +6,8 @@
 //!
 //! Opt-in: skipped unless `DOEFF_AGENTS_REAL=1` (`tests/realcli/run_tier.sh`
 //! sets it). The CLIs come from `$DOEFF_AGENTS_NPM_CACHE/node_modules/.bin`
-//! (default `target/npm-agents`); a missing one is installed there with
+//! (default `$XDG_CACHE_HOME/doeff-agents/npm-agents`, outside the repository:
+//! Gemini CLI installed inside a git checkout exits 42 at start-up); a missing one is installed there with
 //! `npm install --prefix`, once. Every agent gets a private HOME (and
 //! CODEX_HOME) pre-seeded with onboarding/trust/provider settings, API base
 //! URLs on the mock, and all proxies on a closed loopback port, so nothing
@@ -54,10 +55,22 @@ fn npm_bin() -> Option<PathBuf> {
     }
 }
 
+/// `$XDG_CACHE_HOME/doeff-agents/npm-agents` (or `~/.cache/...`): outside the
+/// repository, where Gemini CLI starts normally.
+fn default_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("doeff-agents")
+        .join("npm-agents")
+}
+
 fn install() -> Result<PathBuf, String> {
     let cache = std::env::var_os("DOEFF_AGENTS_NPM_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/npm-agents"));
+        .unwrap_or_else(default_cache);
     let bin = cache.join("node_modules").join(".bin");
     let missing: Vec<&str> = PACKAGES
         .iter()

@@ -4,7 +4,10 @@
 #
 #   tests/realcli/run_tier.sh            # from the repository root (or anywhere)
 #
-# The CLIs live in $DOEFF_AGENTS_NPM_CACHE (default target/npm-agents). When
+# The CLIs live in $DOEFF_AGENTS_NPM_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/doeff-agents/npm-agents: outside the repository,
+# because Gemini CLI installed inside a git checkout exits with code 42 at
+# start-up, its relaunch request, where a normal install runs). When
 # they are all there, nothing is downloaded. Otherwise they are installed with
 # `npm install --prefix` if the npm registry answers; if it does not, the tier
 # is skipped (exit 0) with a message. Prints one line per test and a summary;
@@ -12,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-export DOEFF_AGENTS_NPM_CACHE="${DOEFF_AGENTS_NPM_CACHE:-$PWD/target/npm-agents}"
+export DOEFF_AGENTS_NPM_CACHE="${DOEFF_AGENTS_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/doeff-agents/npm-agents}"
 BIN="$DOEFF_AGENTS_NPM_CACHE/node_modules/.bin"
 PACKAGES=(@anthropic-ai/claude-code@2.1.197 @openai/codex@0.169.0 @google/gemini-cli@0.61.0)
 
