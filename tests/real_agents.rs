@@ -6,8 +6,8 @@
 //!
 //! Opt-in: skipped unless `DOEFF_AGENTS_REAL=1` (`tests/realcli/run_tier.sh`
 //! sets it). The CLIs come from `$DOEFF_AGENTS_NPM_CACHE/node_modules/.bin`
-//! (default `$XDG_CACHE_HOME/doeff-agents/npm-agents`, outside the repository:
-//! Gemini CLI installed inside a git checkout exits 42 at start-up); a missing one is installed there with
+//! (default `$XDG_CACHE_HOME/doeff-agents/npm-agents`, outside the repository);
+//! a missing one is installed there with
 //! `npm install --prefix`, once. Every agent gets a private HOME (and
 //! CODEX_HOME) pre-seeded with onboarding/trust/provider settings, API base
 //! URLs on the mock, and all proxies on a closed loopback port, so nothing
@@ -56,7 +56,7 @@ fn npm_bin() -> Option<PathBuf> {
 }
 
 /// `$XDG_CACHE_HOME/doeff-agents/npm-agents` (or `~/.cache/...`): outside the
-/// repository, where Gemini CLI starts normally.
+/// repository, so `cargo clean` keeps the downloaded CLIs.
 fn default_cache() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())

@@ -271,6 +271,12 @@ impl Agents {
                 .filter(|(k, _)| k.as_str() != "PATH")
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        // Agents run in an interactive terminal: a CI=true inherited from the
+        // tmux server's environment (as in a CI job) makes Gemini CLI refuse
+        // to start its TUI (it exits 42), so CI is emptied unless asked for.
+        if !config.env.contains_key("CI") {
+            env.push(("CI".into(), String::new()));
+        }
         if let Some((key, _)) = env
             .iter()
             .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
@@ -280,7 +286,7 @@ impl Agents {
             )));
         }
         let created_at = now_secs();
-        let options = vec![
+        let mut options = vec![
             (OPT_AGENT.to_owned(), adapter.name.clone()),
             (
                 OPT_WORK_DIR.to_owned(),
@@ -289,7 +295,6 @@ impl Agents {
             (OPT_CREATED.to_owned(), created_at.to_string()),
             (OPT_ADAPTER.to_owned(), adapter.source.clone()),
         ];
-        let mut options = options;
         if let Some(id) = &conversation_id {
             options.push((OPT_CONVERSATION.to_owned(), id.clone()));
         }

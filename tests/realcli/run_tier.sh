@@ -5,9 +5,8 @@
 #   tests/realcli/run_tier.sh            # from the repository root (or anywhere)
 #
 # The CLIs live in $DOEFF_AGENTS_NPM_CACHE (default
-# ${XDG_CACHE_HOME:-~/.cache}/doeff-agents/npm-agents: outside the repository,
-# because Gemini CLI installed inside a git checkout exits with code 42 at
-# start-up, its relaunch request, where a normal install runs). When
+# ${XDG_CACHE_HOME:-~/.cache}/doeff-agents/npm-agents, outside the repository
+# so that `cargo clean` keeps them). When
 # they are all there, nothing is downloaded. Otherwise they are installed with
 # `npm install --prefix` if the npm registry answers; if it does not, the tier
 # is skipped (exit 0) with a message. Prints one line per test and a summary;
