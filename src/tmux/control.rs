@@ -527,12 +527,9 @@ impl Client {
 
     /// Writes one command line and collects `count` replies. The outer error
     /// means the client is unusable; the inner one is tmux's error message.
-    fn execute(
-        &mut self,
-        line: &[u8],
-        count: usize,
-    ) -> std::result::Result<std::result::Result<Vec<u8>, String>, Lost> {
-        // Replies left over from an earlier call would be misattributed.
+    /// Drops replies left over from an earlier call (they would be
+    /// misattributed), then writes one command line.
+    fn send_line(&mut self, line: &[u8]) -> std::result::Result<(), Lost> {
         loop {
             match self.replies.try_recv() {
                 Ok(_) => {}
@@ -547,7 +544,15 @@ impl Client {
         stdin
             .write_all(&framed)
             .and_then(|()| stdin.flush())
-            .map_err(|_| Lost::Closed)?;
+            .map_err(|_| Lost::Closed)
+    }
+
+    fn execute(
+        &mut self,
+        line: &[u8],
+        count: usize,
+    ) -> std::result::Result<std::result::Result<Vec<u8>, String>, Lost> {
+        self.send_line(line)?;
         let deadline = Instant::now() + REPLY_TIMEOUT;
         let mut out = Vec::new();
         let mut received = 0;
@@ -578,21 +583,7 @@ impl Client {
         line: &[u8],
         count: usize,
     ) -> std::result::Result<Vec<std::result::Result<Vec<u8>, String>>, Lost> {
-        loop {
-            match self.replies.try_recv() {
-                Ok(_) => {}
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return Err(Lost::Closed),
-            }
-        }
-        let stdin = self.stdin.as_mut().ok_or(Lost::Closed)?;
-        let mut framed = Vec::with_capacity(line.len() + 1);
-        framed.extend_from_slice(line);
-        framed.push(b'\n');
-        stdin
-            .write_all(&framed)
-            .and_then(|()| stdin.flush())
-            .map_err(|_| Lost::Closed)?;
+        self.send_line(line)?;
         let deadline = Instant::now() + REPLY_TIMEOUT;
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
