@@ -106,12 +106,16 @@ impl Agents {
         let states = match self.tmux().pane_states() {
             Ok(states) => states,
             Err(err) => {
-                let message = err.to_string();
+                // The same error for every session (Error is not Clone).
+                let (command, message) = match &err {
+                    Error::Tmux { command, message } => (command.clone(), message.clone()),
+                    other => ("list-panes".to_owned(), other.to_string()),
+                };
                 let results = sessions
                     .iter()
                     .map(|_| {
                         Err(Error::Tmux {
-                            command: "list-panes".into(),
+                            command: command.clone(),
                             message: message.clone(),
                         })
                     })

@@ -149,6 +149,9 @@ pub fn is_no_server(err: &Error) -> bool {
         Error::Tmux { message, .. } => {
             message.contains("no server running")
                 || message.contains("server exited unexpectedly")
+                // A server whose last session just went answers a listing
+                // with this while it shuts down: nothing is there either.
+                || message.contains("no current target")
                 || message.contains("error connecting to")
                 || message.contains("No such file or directory")
         }
