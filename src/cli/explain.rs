@@ -53,11 +53,7 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
             let agents = global.monitoring_agents(false)?;
             let session = agents.session(name)?;
             let adapter = agents.adapter_for(&session);
-            let process = agents.process_of(&session, &adapter)?;
-            let screen = match process {
-                Process::Gone => Screen::default(),
-                _ => Screen::from_text(&agents.tmux().capture_pane(&session.pane_id, 0)?),
-            };
+            let (screen, process) = agents.snapshot(&session, &adapter)?;
             adapter.explain(&screen, args.previous, args.changed, &process)
         }
         (None, Some(path), Some(agent)) => {

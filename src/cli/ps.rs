@@ -40,21 +40,18 @@ struct Row {
 fn row(
     agents: &Agents,
     session: &AgentSession,
+    screen: &Screen,
     states: &HashMap<&str, &PaneState>,
     now: u64,
-) -> Result<Row> {
+) -> Row {
     let adapter = agents.adapter_for(session);
     let process = process_from_state(states.get(session.pane_id.as_str()).copied(), &adapter);
     let screen = match process {
-        Process::Gone => Screen::default(),
-        _ => agents
-            .tmux()
-            .capture_pane(&session.pane_id, 0)
-            .map(|t| Screen::from_text(&t))
-            .unwrap_or_default(),
+        Process::Gone => &Screen::default(),
+        _ => screen,
     };
-    let verdict = adapter.explain(&screen, SessionStatus::Running, false, &process);
-    Ok(Row {
+    let verdict = adapter.explain(screen, SessionStatus::Running, false, &process);
+    Row {
         name: session.session_name.clone(),
         agent: session.agent_type.to_string(),
         status: verdict.status,
@@ -63,7 +60,7 @@ fn row(
         age_seconds: now.saturating_sub(session.created_at),
         work_dir: session.work_dir.to_string_lossy().into_owned(),
         pane_id: session.pane_id.clone(),
-    })
+    }
 }
 
 pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
@@ -73,6 +70,18 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let sessions = agents.list(args.all)?;
+    // Screens before process states (as Agents::snapshot does): an agent
+    // exiting between the reads is then seen with its exit status.
+    let screens: Vec<Screen> = sessions
+        .iter()
+        .map(|s| {
+            agents
+                .tmux()
+                .capture_pane(&s.pane_id, 0)
+                .map(|t| Screen::from_text(&t))
+                .unwrap_or_default()
+        })
+        .collect();
     let states = if sessions.is_empty() {
         Vec::new()
     } else {
@@ -80,10 +89,11 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
     };
     let by_pane: HashMap<&str, &PaneState> =
         states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
-    let rows = sessions
+    let rows: Vec<Row> = sessions
         .iter()
-        .map(|s| row(&agents, s, &by_pane, now))
-        .collect::<Result<Vec<_>>>()?;
+        .zip(&screens)
+        .map(|(s, screen)| row(&agents, s, screen, &by_pane, now))
+        .collect();
     if args.json {
         println!(
             "{}",
