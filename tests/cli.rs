@@ -77,16 +77,7 @@ fn shell_metacharacters_in_a_prompt_are_data() {
 #[test]
 fn a_two_line_message_arrives_as_one_message_then_stop() {
     let server = TestServer::new();
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        "two",
-        "-e",
-        "DOEFF_DEMO_SCENARIO=wait",
-    ]);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    server.launch_waiting_demo("two");
     wait_for("the composer", PATIENCE, || {
         output_contains(&server, "two", "╯\n>")
     });
@@ -115,16 +106,7 @@ fn a_two_line_message_arrives_as_one_message_then_stop() {
 #[test]
 fn exact_names_never_match_a_longer_session() {
     let server = TestServer::new();
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        "xyz",
-        "-e",
-        "DOEFF_DEMO_SCENARIO=wait",
-    ]);
-    assert!(out.status.success());
+    server.launch_waiting_demo("xyz");
     for command in [
         vec!["send", "x", "hi"],
         vec!["output", "x"],

@@ -161,16 +161,7 @@ fn bad_dialog_tables_are_load_errors_with_a_location() {
 #[test]
 fn run_resume_relaunches_from_the_saved_state() {
     let server = TestServer::new();
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        "keep",
-        "-e",
-        "DOEFF_DEMO_SCENARIO=wait",
-    ]);
-    assert!(out.status.success(), "{}", support::stderr(&out));
+    server.launch_waiting_demo("keep");
     let state = server
         .dir
         .join("state/doeff-agents/sessions/doeff-keep.json");

@@ -27,19 +27,6 @@ fn demo_wait(server: &TestServer) -> LaunchConfig {
         .env("DOEFF_DEMO_SCENARIO", "wait")
 }
 
-fn launch_wait(server: &TestServer, name: &str) {
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        name,
-        "-e",
-        "DOEFF_DEMO_SCENARIO=wait",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 fn spawn_watch(server: &TestServer, name: &str, extra: &[&str]) -> Child {
     let interval = format!("{}", POLL.as_secs_f64());
     let mut args = vec!["watch", name, "--json", "-i", &interval, "--timeout", "30"];
@@ -122,7 +109,7 @@ fn tmux_not_installed_is_one_clear_line() {
 #[test]
 fn killing_the_server_ends_watch_as_exited_within_one_poll() {
     let server = TestServer::new();
-    launch_wait(&server, "victim");
+    server.launch_waiting_demo("victim");
     let child = spawn_watch(&server, "victim", &[]);
     wait_until_watching(&server, "victim");
     let killed = Instant::now();
@@ -136,8 +123,8 @@ fn killing_the_server_ends_watch_as_exited_within_one_poll() {
 #[test]
 fn a_session_killed_from_outside_is_exited_and_others_go_on() {
     let server = TestServer::new();
-    launch_wait(&server, "victim");
-    launch_wait(&server, "bystander");
+    server.launch_waiting_demo("victim");
+    server.launch_waiting_demo("bystander");
     let victim = spawn_watch(&server, "victim", &[]);
     let bystander = spawn_watch(&server, "bystander", &[]);
     wait_until_watching(&server, "victim");
@@ -391,7 +378,7 @@ fn an_unreadable_config_dir_is_a_warning_not_a_failure() {
 #[test]
 fn killing_the_server_under_a_script_and_the_repl_gives_clear_endings() {
     let server = TestServer::new();
-    launch_wait(&server, "victim");
+    server.launch_waiting_demo("victim");
     let script = server.path("watch.lua");
     std::fs::write(
         &script,

@@ -170,16 +170,7 @@ fn demo_crash_is_exited_with_its_exit_code() {
 #[test]
 fn a_stopped_session_ends_the_watch_as_exited_gone() {
     let server = TestServer::new();
-    let launched = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        "gone",
-        "-e",
-        "DOEFF_DEMO_SCENARIO=wait",
-    ]);
-    assert!(launched.status.success());
+    server.launch_waiting_demo("gone");
     let mut child = server
         .command(&["watch", "gone", "--json", "-i", "0.1", "--timeout", "20"])
         .stdout(Stdio::piped())

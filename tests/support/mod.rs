@@ -75,6 +75,21 @@ impl TestServer {
         command
     }
 
+    /// `run -a demo -s NAME` in the `wait` scenario (the agent sits at its
+    /// composer for ever), asserting the launch worked.
+    pub fn launch_waiting_demo(&self, name: &str) {
+        let out = self.cli(&[
+            "run",
+            "-a",
+            "demo",
+            "-s",
+            name,
+            "-e",
+            "DOEFF_DEMO_SCENARIO=wait",
+        ]);
+        assert!(out.status.success(), "launch {name}: {}", stderr(&out));
+    }
+
     /// A file path inside this test's temp dir.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
