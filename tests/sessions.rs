@@ -164,3 +164,56 @@ fn observe_reports_the_exit_code_of_a_crashed_agent() {
     assert_eq!(observation.reason, "process_exited");
     assert_eq!(observation.evidence.line, "exit code 7");
 }
+
+#[test]
+fn tmux_operations_never_match_a_name_by_prefix() {
+    let server = TestServer::new();
+    let agents = server.agents();
+    agents
+        .launch_session("xyz", &demo(&server), PATIENCE)
+        .expect("launch");
+    let tmux = agents.tmux();
+    assert!(tmux.has_session("doeff-xyz").expect("has"));
+    assert!(
+        !tmux.has_session("doeff-x").expect("has"),
+        "has-session matched a prefix"
+    );
+    assert!(
+        tmux.kill_session("doeff-x").is_err(),
+        "kill-session matched a prefix"
+    );
+    assert_eq!(server.session_names(), vec!["doeff-xyz"]);
+}
+
+#[test]
+fn the_agent_starts_with_ci_emptied_unless_asked() {
+    let server = TestServer::new();
+    let agents = server.agents();
+    let out = server.path("ci.txt");
+    let script: &'static str = Box::leak(
+        format!(
+            "printf '[%s]' \"${{CI-unset}}\" > '{}'; sleep 30",
+            out.display()
+        )
+        .into_boxed_str(),
+    );
+    agents.adapters().register(shell_adapter("cicheck", script));
+    let config = LaunchConfig::new(AgentType::Custom("cicheck".into()), &server.dir);
+    agents
+        .launch_session("ci", &config, PATIENCE)
+        .expect("launch");
+    let read = || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|t| t.ends_with(']'))
+    };
+    let seen = wait_for("the write", PATIENCE, read);
+    assert_eq!(seen, "[]", "CI is set and empty in the agent's environment");
+    let asked = config.env("CI", "yes");
+    std::fs::remove_file(&out).expect("rm");
+    agents
+        .launch_session("ci2", &asked, PATIENCE)
+        .expect("launch");
+    let seen = wait_for("the second write", PATIENCE, read);
+    assert_eq!(seen, "[yes]");
+}
