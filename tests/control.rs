@@ -213,6 +213,75 @@ fn no_server_behaves_like_subprocess_and_starts_none() {
     assert!(probe.is_err_and(|e| is_no_server(&e)));
 }
 
+/// Both transports send independent commands in one go; each command
+/// still gets its own result, a failing one does not fail the rest, and a
+/// screen that prints something marker-like is returned intact.
+#[test]
+fn batched_commands_each_get_their_own_result() {
+    let server = test_server();
+    let dir = server.path("batch");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let printer = strings(&[
+        "sh",
+        "-c",
+        "echo __doeff_1_0_0_0__; echo one; exec sleep 60",
+    ]);
+    let first = new_session(&server.tmux, "a", &dir, &printer);
+    let second = new_session(
+        &server.tmux,
+        "b",
+        &dir,
+        &strings(&["sh", "-c", "echo two; exec sleep 60"]),
+    );
+    wait_for("both screens", WAIT, || {
+        let a = server.tmux.capture_pane(&first, 0).ok()?;
+        let b = server.tmux.capture_pane(&second, 0).ok()?;
+        (a.contains("one") && b.contains("two")).then_some(())
+    });
+    let capture = |pane: &str| strings(&["capture-pane", "-p", "-t", pane]);
+    let commands = vec![
+        capture(&first),
+        capture("%999"),
+        capture(&second),
+        strings(&["display-message", "-p", "x;"]),
+    ];
+    let (_ctl, control_transport) = control(&server);
+    let subprocess = Subprocess::new(server.server());
+    let transports: [&dyn Transport; 2] = [&subprocess, control_transport.as_ref()];
+    for transport in transports {
+        let results = transport.run_each(&commands);
+        assert_eq!(results.len(), 4, "{transport:?}");
+        let text = |i: usize| match &results[i] {
+            Ok(out) => String::from_utf8_lossy(out).into_owned(),
+            Err(err) => panic!("command {i} failed: {err}"),
+        };
+        assert!(
+            text(0).starts_with("__doeff_1_0_0_0__\none\n"),
+            "{:?}",
+            text(0)
+        );
+        assert!(
+            results[1].as_ref().is_err_and(is_not_found),
+            "{:?}",
+            results[1]
+        );
+        assert!(text(2).starts_with("two\n"), "{:?}", text(2));
+        assert_eq!(text(3), "x;\n");
+    }
+}
+
+#[test]
+fn batched_commands_without_a_server_all_fail_alike() {
+    let server = test_server();
+    let commands = vec![strings(&["capture-pane", "-p", "-t", "%1"]); 3];
+    let results = Subprocess::new(server.server()).run_each(&commands);
+    assert_eq!(results.len(), 3);
+    assert!(
+        results.iter().all(|r| r.as_ref().is_err_and(is_no_server)),
+        "{results:?}"
+    );
+}
+
 #[test]
 fn killing_the_server_mid_use_falls_back_then_reconnects() {
     let server = test_server();

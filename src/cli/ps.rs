@@ -70,23 +70,20 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let sessions = agents.list(args.all)?;
-    // Screens before process states (as Agents::snapshot does): an agent
-    // exiting between the reads is then seen with its exit status.
-    let screens: Vec<Screen> = sessions
-        .iter()
-        .map(|s| {
-            agents
-                .tmux()
-                .capture_pane(&s.pane_id, 0)
-                .map(|t| Screen::from_text(&t))
-                .unwrap_or_default()
-        })
-        .collect();
-    let states = if sessions.is_empty() {
-        Vec::new()
+    // Every capture, then every pane's state, in one round trip (screens
+    // before states, as Agents::snapshot does: an agent exiting between the
+    // reads is then seen with its exit status).
+    let targets: Vec<&str> = sessions.iter().map(|s| s.pane_id.as_str()).collect();
+    let (captures, states) = if sessions.is_empty() {
+        (Vec::new(), Ok(Vec::new()))
     } else {
-        agents.tmux().pane_states()?
+        agents.tmux().capture_panes_then_states(&targets)
     };
+    let screens: Vec<Screen> = captures
+        .into_iter()
+        .map(|c| c.map(|t| Screen::from_text(&t)).unwrap_or_default())
+        .collect();
+    let states = states?;
     let by_pane: HashMap<&str, &PaneState> =
         states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
     let rows: Vec<Row> = sessions

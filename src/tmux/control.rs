@@ -289,12 +289,8 @@ impl Transport for ControlMode {
             let chunk = rest.get(..rest.len().min(BATCH_SIZE)).unwrap_or_default();
             match self.run_chunk(chunk) {
                 Some(done) if !done.is_empty() => results.extend(done),
-                // Not connected, lost, or not encodable: one by one.
-                _ => {
-                    for command in chunk {
-                        results.push(self.run(std::slice::from_ref(command), None));
-                    }
-                }
+                // Not connected, lost, or not encodable: by subprocess.
+                _ => results.extend(self.fallback.run_each(chunk)),
             }
         }
         results

@@ -8,6 +8,7 @@
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
 
+mod chained;
 mod control;
 pub mod control_parser;
 mod events;
@@ -385,14 +386,11 @@ impl Tmux {
     /// [`Tmux::capture_pane`] of many panes (visible screen only), in one
     /// round trip over control mode; one result per pane, in order.
     pub fn capture_panes(&self, targets: &[&str]) -> Vec<Result<String>> {
-        let commands: Vec<TmuxArgs> = targets
-            .iter()
-            .map(|target| args(ti::CapturePane::new().stdout().target_pane(*target).build()))
-            .collect();
+        let commands: Vec<TmuxArgs> = targets.iter().map(|t| capture_command(t)).collect();
         self.transport
             .run_each(&commands)
             .into_iter()
-            .map(|r| r.map(|out| String::from_utf8_lossy(&out).into_owned()))
+            .map(into_text)
             .collect()
     }
 
@@ -437,21 +435,22 @@ impl Tmux {
     /// status, foreground command, last activity): what the monitor needs for
     /// all watched panes. Empty with no server.
     pub fn pane_states(&self) -> Result<Vec<PaneState>> {
-        let command = args(
-            ti::ListPanes::new()
-                .all()
-                .format(PANE_FORMAT.join(&SEP.to_string()))
-                .build(),
-        );
-        match self.run_text(command) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(parse_pane_line)
-                .filter(|p| !is_hidden_session(&p.session_name))
-                .collect()),
-            Err(err) if is_no_server(&err) => Ok(Vec::new()),
-            Err(err) => Err(err),
-        }
+        parse_pane_states(self.run(&[list_all_panes()], None))
+    }
+
+    /// Captures `targets` (as [`Tmux::capture_panes`]) and then reads every
+    /// pane's state, in one round trip: screens before states, so an agent
+    /// exiting between the two is seen with its exit status.
+    pub fn capture_panes_then_states(
+        &self,
+        targets: &[&str],
+    ) -> (Vec<Result<String>>, Result<Vec<PaneState>>) {
+        let mut commands: Vec<TmuxArgs> = targets.iter().map(|t| capture_command(t)).collect();
+        commands.push(list_all_panes());
+        let mut results = self.transport.run_each(&commands);
+        let states = parse_pane_states(results.pop().unwrap_or_else(|| Ok(Vec::new())));
+        let screens = results.into_iter().map(into_text).collect();
+        (screens, states)
     }
 
     /// Process state of one pane; `None` when the pane (or server) is gone.
@@ -589,6 +588,39 @@ fn parse_pane_line(line: &str) -> Option<PaneState> {
         pane.exit_signal = signal;
     }
     Some(pane)
+}
+
+/// `capture-pane -p` of one pane's visible screen.
+fn capture_command(target: &str) -> TmuxArgs {
+    args(ti::CapturePane::new().stdout().target_pane(target).build())
+}
+
+/// `list-panes -a` with [`PANE_FORMAT`].
+fn list_all_panes() -> TmuxArgs {
+    args(
+        ti::ListPanes::new()
+            .all()
+            .format(PANE_FORMAT.join(&SEP.to_string()))
+            .build(),
+    )
+}
+
+/// The states in a `list-panes -a` reply, hidden sessions left out; none
+/// with no server.
+fn parse_pane_states(reply: Result<Vec<u8>>) -> Result<Vec<PaneState>> {
+    match reply {
+        Ok(out) => Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(parse_pane_line)
+            .filter(|p| !is_hidden_session(&p.session_name))
+            .collect()),
+        Err(err) if is_no_server(&err) => Ok(Vec::new()),
+        Err(err) => Err(err),
+    }
+}
+
+fn into_text(reply: Result<Vec<u8>>) -> Result<String> {
+    reply.map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]

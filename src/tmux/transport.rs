@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use std::sync::Arc;
 
+use super::chained::{ChainRunner, run_each_chained};
 use super::events::OutputEvents;
 use super::server::Server;
 use crate::error::{Error, Result};
@@ -98,8 +99,14 @@ impl Subprocess {
     }
 }
 
-impl Transport for Subprocess {
-    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+impl Subprocess {
+    /// Runs one chained invocation; on failure also returns what the
+    /// commands before the failing one printed.
+    fn run_chained(
+        &self,
+        commands: &[TmuxArgs],
+        stdin: Option<&[u8]>,
+    ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
         let name = commands
             .first()
             .and_then(|c| c.first())
@@ -108,7 +115,7 @@ impl Transport for Subprocess {
         let argv = chain_commands(commands);
         let size: usize = argv.iter().map(|a| a.len() + 1).sum();
         if size > MAX_COMMAND_BYTES {
-            return Err(command_too_long(&name, size));
+            return Err((Vec::new(), command_too_long(&name, size)));
         }
         let mut command = self.command();
         command
@@ -120,29 +127,48 @@ impl Transport for Subprocess {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(spawn_error)?;
+        let mut child = command.spawn().map_err(|e| (Vec::new(), spawn_error(e)))?;
         if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
             // A write error (tmux exited early) shows up in the exit status below.
             let _ = pipe.write_all(data);
         }
-        let output = child.wait_with_output().map_err(spawn_error)?;
+        let output = child
+            .wait_with_output()
+            .map_err(|e| (Vec::new(), spawn_error(e)))?;
         if output.status.success() {
-            Ok(output.stdout)
-        } else {
-            let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            Err(Error::Tmux {
-                command: name,
-                message: if message.is_empty() {
-                    format!("exited with {}", output.status)
-                } else {
-                    message.replace('\n', "; ")
-                },
-            })
+            return Ok(output.stdout);
         }
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        let err = Error::Tmux {
+            command: name,
+            message: if message.is_empty() {
+                format!("exited with {}", output.status)
+            } else {
+                message.replace('\n', "; ")
+            },
+        };
+        Err((output.stdout, err))
+    }
+}
+
+impl ChainRunner for Subprocess {
+    fn run_chain(&self, commands: &[TmuxArgs]) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
+        self.run_chained(commands, None)
+    }
+}
+
+impl Transport for Subprocess {
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.run_chained(commands, stdin).map_err(|(_, err)| err)
     }
 
     fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// Independent commands share one `tmux` process (see [`run_each_chained`]).
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        run_each_chained(self, commands)
     }
 }
 
