@@ -204,7 +204,7 @@ fn check_fields(table: &Table, allowed: &[&str], what: &str) -> mlua::Result<()>
 }
 
 fn regex_matcher(pattern: &str, nocase: bool, field: &str) -> mlua::Result<Matcher> {
-    Matcher::regex(pattern, nocase).map_err(|e| {
+    Matcher::regex_checked(pattern, nocase).map_err(|e| {
         bad(format!(
             "bad regex in '{field}' {pattern:?}: {}",
             first_line(&e.to_string())

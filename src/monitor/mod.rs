@@ -4,6 +4,7 @@
 //! session layer feeds it captures and process facts.
 
 mod classify;
+mod lazy_regex;
 mod pr;
 mod rules;
 mod screen;

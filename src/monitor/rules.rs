@@ -5,7 +5,9 @@
 //! default rules every adapter inherits, in the reference's precedence:
 //! completion → API limit → failure → exit-by-prompt → waiting for input.
 
-use regex::{Regex, RegexBuilder};
+use std::sync::Arc;
+
+use super::lazy_regex::{LazyRegex, PatternError};
 
 use super::screen::Screen;
 use super::status::SessionStatus;
@@ -17,7 +19,8 @@ pub enum Matcher {
     Text(String),
     /// Case-insensitive substring (stored lowercased).
     NoCase(String),
-    Regex(Regex),
+    /// A regex, compiled on first need (shared by clones).
+    Regex(Arc<LazyRegex>),
 }
 
 impl Matcher {
@@ -33,12 +36,19 @@ impl Matcher {
     /// `\B`) are ASCII ones: a Unicode word boundary stops the regex
     /// engine's fast DFA on any non-ASCII text (every agent screen has box
     /// drawing), making matching several times slower.
-    pub fn regex(pattern: &str, nocase: bool) -> Result<Matcher, regex::Error> {
-        RegexBuilder::new(&ascii_word_boundaries(pattern))
-            .case_insensitive(nocase)
-            .size_limit(1 << 20)
-            .build()
-            .map(Matcher::Regex)
+    pub fn regex(pattern: &str, nocase: bool) -> Result<Matcher, PatternError> {
+        LazyRegex::new(&ascii_word_boundaries(pattern), nocase)
+            .map(|re| Matcher::Regex(Arc::new(re)))
+    }
+
+    /// [`Matcher::regex`], also refusing a pattern too large to compile
+    /// (for users' patterns; the built-in ones are tested).
+    pub fn regex_checked(pattern: &str, nocase: bool) -> Result<Matcher, PatternError> {
+        let matcher = Matcher::regex(pattern, nocase)?;
+        if let Matcher::Regex(re) = &matcher {
+            re.check_size()?;
+        }
+        Ok(matcher)
     }
 
     /// Byte offset of the first match in `text`.
@@ -47,7 +57,7 @@ impl Matcher {
             Matcher::Text(needle) => text.find(needle.as_str()),
             Matcher::NoCase(needle) if needle.is_ascii() => find_ascii_nocase(text, needle),
             Matcher::NoCase(needle) => text.to_lowercase().find(needle.as_str()),
-            Matcher::Regex(re) => re.find(text).map(|m| m.start()),
+            Matcher::Regex(re) => re.find_offset(text),
         }
     }
 
@@ -650,11 +660,13 @@ mod tests {
     fn every_builtin_pattern_compiles() {
         for rule in DEFAULT_RULES {
             for p in rule.patterns.iter().chain(rule.vetoes) {
-                assert!(Matcher::regex(p, false).is_ok(), "{}: {p}", rule.id);
+                // Compiled in full: a lazy matcher would only parse it.
+                let compiled = regex::Regex::new(&ascii_word_boundaries(p));
+                assert!(compiled.is_ok(), "{}: {p}", rule.id);
             }
         }
         for p in BUSY_MARKERS.iter().chain(RETRY_MARKERS) {
-            assert!(Matcher::regex(p, false).is_ok(), "{p}");
+            assert!(regex::Regex::new(&ascii_word_boundaries(p)).is_ok(), "{p}");
         }
     }
 
