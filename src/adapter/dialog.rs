@@ -46,7 +46,7 @@ impl Dialog {
         // Modal: it decides whether or not the screen changed (as the
         // default trust-dialog rule does).
         .when(When::Always);
-        rule.matchers = self.matchers.clone();
+        rule.matchers = self.matchers.clone().into();
         rule
     }
 }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::rules::{Rule, When};
+use super::rules::{RegionTexts, Rule, When};
 use super::screen::Screen;
 use super::status::SessionStatus;
 
@@ -154,12 +154,13 @@ impl Classifier<'_> {
     /// waiting-for-input rules in order (so an adapter's idle rule never
     /// hides a rate limit or an error shown above its composer).
     fn rule_layer(&self, ctx: &Context<'_>) -> Option<Verdict> {
+        let texts = RegionTexts::new(ctx.screen);
         let phase = |when: When| {
             self.rules
                 .iter()
                 .filter(move |rule| rule.when == when)
                 .find_map(|rule| {
-                    rule.find(ctx.screen)
+                    rule.find_with(ctx.screen, &texts)
                         .map(|line| Verdict::new(rule.status, &rule.reason, &rule.id, line.trim()))
                 })
         };

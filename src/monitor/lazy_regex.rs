@@ -5,6 +5,10 @@
 //! it has been consulted [`COMPILE_AFTER`] times: a long-lived watcher then
 //! runs the compiled regex, whose own prefilter beats the gate.
 //!
+//! Every regex is multi-line (`^`/`$` also match at line breaks): the same
+//! on one line, and it lets a rule test a region's joined lines first (see
+//! `rules::RegionTexts`): no match there means no line matches.
+//!
 //! The gate is a few lowercase needles, one of which is in every match: the
 //! prefix (or suffix) literals regex-syntax extracts from the pattern,
 //! compared ignoring ASCII case. A pattern without such literals (say
@@ -18,7 +22,7 @@ use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 /// Consultations after which a regex is compiled whatever its gate says.
-pub const COMPILE_AFTER: u32 = 1_000;
+pub const COMPILE_AFTER: u32 = 200;
 /// Most needles a gate keeps (more and the gate costs more than it saves).
 const MAX_NEEDLES: usize = 8;
 /// Size limit of one compiled regex (as for every status regex).
@@ -57,6 +61,7 @@ impl LazyRegex {
     pub fn new(pattern: &str, nocase: bool) -> Result<LazyRegex, PatternError> {
         let hir = regex_syntax::ParserBuilder::new()
             .case_insensitive(nocase)
+            .multi_line(true)
             .build()
             .parse(pattern)
             .map_err(|e| PatternError(e.to_string()))?;
@@ -67,6 +72,39 @@ impl LazyRegex {
             consulted: AtomicU32::new(0),
             compiled: OnceLock::new(),
         })
+    }
+
+    /// A regex compiled only once it has been consulted [`COMPILE_AFTER`]
+    /// times (see [`LazyRegex::ready`]); the pattern must be valid.
+    pub fn deferred(pattern: String, nocase: bool) -> LazyRegex {
+        LazyRegex {
+            pattern,
+            nocase,
+            gate: Some(Vec::new()),
+            consulted: AtomicU32::new(0),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The compiled regex once it is worth having: counts a consultation
+    /// and compiles after [`COMPILE_AFTER`] of them; `None` before.
+    pub fn ready(&self) -> Option<&Regex> {
+        if let Some(compiled) = self.compiled.get() {
+            return compiled.as_ref();
+        }
+        if self.consulted.fetch_add(1, Ordering::Relaxed) < COMPILE_AFTER {
+            return None;
+        }
+        self.compiled.get_or_init(|| self.build().ok()).as_ref()
+    }
+
+    /// The pattern as compiled (word boundaries already made ASCII).
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn is_nocase(&self) -> bool {
+        self.nocase
     }
 
     /// Compiles now a pattern with a counted repetition — the one way to
@@ -84,6 +122,7 @@ impl LazyRegex {
     fn build(&self) -> Result<Regex, regex::Error> {
         RegexBuilder::new(&self.pattern)
             .case_insensitive(self.nocase)
+            .multi_line(true)
             .size_limit(SIZE_LIMIT)
             .build()
     }

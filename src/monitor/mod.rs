@@ -5,6 +5,7 @@
 
 mod classify;
 mod lazy_regex;
+mod matcher_set;
 mod pr;
 mod rules;
 mod screen;
@@ -15,9 +16,11 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
+pub use matcher_set::MatcherSet;
 pub use pr::find_pr_urls;
 pub use rules::{
-    BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, Rule, When, busy_matchers, default_rules,
+    BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, RegionTexts, Rule, When, busy_matchers,
+    default_rules,
 };
 pub use screen::{Screen, strip_escapes};
 pub use status::SessionStatus;

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::lazy_regex::{LazyRegex, PatternError};
+use super::matcher_set::MatcherSet;
 
 use super::screen::Screen;
 use super::status::SessionStatus;
@@ -203,10 +204,10 @@ pub struct Rule {
     pub status: SessionStatus,
     pub reason: String,
     /// Any of these matching a line of the region fires the rule.
-    pub matchers: Vec<Matcher>,
+    pub matchers: MatcherSet,
     pub region: Region,
     /// Any of these matching a line of `veto_region` cancels the rule.
-    pub vetoes: Vec<Matcher>,
+    pub vetoes: MatcherSet,
     pub veto_region: Region,
     pub when: When,
     /// Match regexes against the region's lines joined by `\n` (top to
@@ -222,9 +223,9 @@ impl Rule {
             id: id.into(),
             status,
             reason: reason.into(),
-            matchers: Vec::new(),
+            matchers: MatcherSet::default(),
             region: Region::Last(10),
-            vetoes: Vec::new(),
+            vetoes: MatcherSet::default(),
             veto_region: Region::Last(10),
             when: if status == SessionStatus::Blocked {
                 When::Unchanged
@@ -258,6 +259,12 @@ impl Rule {
 
     /// The matched line, if the rule fires on this screen (vetoes applied).
     pub fn find<'a>(&self, screen: &'a Screen) -> Option<&'a str> {
+        self.find_with(screen, &RegionTexts::new(screen))
+    }
+
+    /// [`Rule::find`], testing each region's joined lines first (one regex
+    /// call instead of one per line for the usual rule that does not fire).
+    pub fn find_with<'a>(&self, screen: &'a Screen, texts: &RegionTexts<'_>) -> Option<&'a str> {
         let line = if self.joined {
             let mut top_down = self.region.lines(screen);
             top_down.reverse();
@@ -273,16 +280,52 @@ impl Rule {
                 })
                 .unwrap_or_default()
         } else {
+            let region = texts.get(self.region);
+            if !self.matchers.any_match(&region) {
+                return None;
+            }
             self.region
                 .iter(screen)
-                .find(|line| self.matchers.iter().any(|m| m.is_match(line)))?
+                .find(|line| self.matchers.any_match(line))?
         };
-        let vetoed = !self.vetoes.is_empty()
-            && self
-                .veto_region
-                .iter(screen)
-                .any(|line| self.vetoes.iter().any(|m| m.is_match(line)));
+        let vetoed = !self.vetoes.is_empty() && {
+            let region = texts.get(self.veto_region);
+            self.vetoes.any_match(&region)
+                && self
+                    .veto_region
+                    .iter(screen)
+                    .any(|line| self.vetoes.any_match(line))
+        };
         (!vetoed).then_some(line)
+    }
+}
+
+/// A screen's regions as joined text, built once per classification. A
+/// matcher that finds nothing in a region's joined lines matches none of
+/// them (substrings cannot span the `\n`, and regexes are multi-line), so a
+/// rule tests the joined text first.
+pub struct RegionTexts<'s> {
+    screen: &'s Screen,
+    joined: std::cell::RefCell<Vec<(Region, std::rc::Rc<str>)>>,
+}
+
+impl<'s> RegionTexts<'s> {
+    pub fn new(screen: &'s Screen) -> Self {
+        RegionTexts {
+            screen,
+            joined: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The region's lines joined by `\n` (bottom first).
+    pub fn get(&self, region: Region) -> std::rc::Rc<str> {
+        if let Some((_, text)) = self.joined.borrow().iter().find(|(r, _)| *r == region) {
+            return text.clone();
+        }
+        let lines: Vec<&str> = region.iter(self.screen).collect();
+        let text: std::rc::Rc<str> = lines.join("\n").into();
+        self.joined.borrow_mut().push((region, text.clone()));
+        text
     }
 }
 
@@ -626,9 +669,9 @@ fn compile_defaults() -> Vec<Rule> {
                 id: d.id.to_owned(),
                 status: d.status,
                 reason: d.reason.to_owned(),
-                matchers: compile(d.patterns),
+                matchers: compile(d.patterns).into(),
                 region: d.region,
-                vetoes,
+                vetoes: vetoes.into(),
                 veto_region: match d.region {
                     Region::Last(n) => Region::Last(n.max(6)),
                     other => other,
