@@ -493,3 +493,50 @@ print("steps", #steps, "ticks>0", ticks > 0)
     assert!(text.contains("steps\t3\tticks>0\ttrue"), "{text}");
     assert!(server.session_names().is_empty());
 }
+
+#[test]
+fn classify_when_calls_the_hook_only_on_screens_holding_a_needle() {
+    use doeff_agents::adapter::AdapterRegistry;
+    use doeff_agents::monitor::{Process, Screen, SessionStatus};
+    let registry = AdapterRegistry::builtin().expect("registry");
+    registry
+        .load_source(
+            "gated.lua",
+            r#"return agents.adapter {
+  name = "gated",
+  launch = function(cfg) return { "true" } end,
+  classify_when = { "BOOM" },
+  classify = function(screen, ctx) return "failed", "hooked" end,
+}"#,
+        )
+        .expect("loads");
+    let adapter = registry.get("gated").expect("gated");
+    let explain = |text: &str| {
+        adapter.explain(
+            &Screen::from_text(text),
+            SessionStatus::Running,
+            true,
+            &Process::Unknown,
+        )
+    };
+    assert_ne!(explain("all quiet\nnothing here").reason, "hooked");
+    let hooked = explain("all quiet\na BOOM here");
+    assert_eq!(
+        (hooked.status, hooked.reason.as_str()),
+        (SessionStatus::Failed, "hooked")
+    );
+
+    for (source, expected) in [
+        (
+            "classify_when = { \"\" }, classify = function() end,",
+            "empty string",
+        ),
+        ("classify_when = { \"x\" },", "needs a classify function"),
+    ] {
+        let code = format!(
+            "return agents.adapter {{ name = \"bad\", launch = function() return {{\"x\"}} end, {source} }}"
+        );
+        let err = registry.load_source("bad.lua", &code).expect_err("refused");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

@@ -64,6 +64,8 @@ return agents.adapter {
   -- must not decide about the latest one. The latest turn is what lies
   -- between the last prompt echo ("❯ text") and the composer ("❯" at the
   -- bottom); its error, if any, decides; with none, older errors are ignored.
+  -- The hook below only ever answers on a screen with an API error.
+  classify_when = { "API Error", "Invalid API key" },
   classify = function(screen, ctx)
     local lines = ctx.lines
     local n = #lines

@@ -60,6 +60,9 @@ return agents.adapter {
   -- Codex hides its "Working" line while it streams an answer and keeps
   -- "Reconnecting..." on screen for ever when it cannot reach the API; one
   -- frame needs reading as a whole to tell those apart from idle and retrying.
+  -- The hook below only answers on a screen with a reconnect notice, an
+  -- error ("■ ") or an answer ("• ").
+  classify_when = { "Reconnecting", "■ ", "• " },
   classify = function(screen, ctx)
     local lines = ctx.lines
     local n = #lines

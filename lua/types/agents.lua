@@ -83,6 +83,7 @@ function Session:info() end
 ---@field status_bar_lines? integer
 ---@field patterns? agents.Pattern[]
 ---@field classify? fun(screen: string, ctx: {changed: boolean, previous: agents.Status, title: string, lines: string[], process: string}): (agents.Status|nil), string?
+---@field classify_when? string|string[]  call classify only when a screen line holds one of these substrings
 ---@field is_available? fun(): boolean
 ---@field exit_zero_is_done? boolean
 ---@field busy? string|string[]

@@ -24,6 +24,7 @@ const ADAPTER_FIELDS: &[&str] = &[
     "status_bar_lines",
     "patterns",
     "classify",
+    "classify_when",
     "is_available",
     "exit_zero_is_done",
     "busy",
@@ -476,10 +477,23 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         conversation_at_launch: optional_bool(table, "conversation_at_launch")?,
         source: source.to_owned(),
         launch: Launcher::Lua(lua_fn(launch)),
+        classify_when: classify_when(table)?,
         classify: optional_function(table, "classify")?.map(lua_fn),
         available: optional_function(table, "is_available")?.map(lua_fn),
         hook_error: Arc::default(),
     })
+}
+
+/// `classify_when`: non-empty substrings, and only beside a `classify` hook.
+fn classify_when(table: &Table) -> mlua::Result<Vec<String>> {
+    let needles = string_list(table, "classify_when")?;
+    if needles.iter().any(String::is_empty) {
+        return Err(bad("classify_when must not hold an empty string".into()));
+    }
+    if !needles.is_empty() && optional_function(table, "classify")?.is_none() {
+        return Err(bad("classify_when needs a classify function".into()));
+    }
+    Ok(needles)
 }
 
 /// `file:line` of the Lua code calling into Rust (for validation errors).

@@ -9,6 +9,7 @@
 //! `is_available`), a Lua adapter may declare:
 //!
 //! ```lua
+//! classify_when = { "API Error" },  -- call classify only on screens with one of these
 //! dialogs = {            -- start-up dialogs (see [`Dialog`]); first among the rules
 //!   { id = "trust", match = "Yes, I trust this folder", reason = "trust_dialog",
 //!     answer = { "Enter" }, safe = true },           -- answered only with accept_dialogs
@@ -112,6 +113,10 @@ pub struct Adapter {
     /// Where it came from: `builtin:claude.lua` or a file path.
     pub source: String,
     launch: Launcher,
+    /// Substrings one of which a screen line must hold for `classify` to
+    /// be called (empty: always called). A Lua call costs ~8 µs — as much
+    /// as all the rules — so a hook that only matters on some screens says so.
+    pub classify_when: Vec<String>,
     classify: Option<LuaFn>,
     available: Option<LuaFn>,
     /// Classify-hook errors, so each is reported once.
@@ -148,6 +153,7 @@ impl Adapter {
             conversation: Vec::new(),
             conversation_at_launch: false,
             launch: Launcher::Native(Arc::new(launch)),
+            classify_when: Vec::new(),
             classify: None,
             available: None,
             hook_error: Arc::default(),
@@ -216,6 +222,15 @@ impl Adapter {
     /// through to the rules and is kept in [`Adapter::take_hook_error`].
     pub fn run_hook(&self, ctx: &Context<'_>) -> Option<Verdict> {
         let f = self.classify.as_ref()?;
+        if !self.classify_when.is_empty()
+            && !ctx.screen.lines.iter().any(|line| {
+                self.classify_when
+                    .iter()
+                    .any(|needle| line.contains(needle.as_str()))
+            })
+        {
+            return None;
+        }
         let result = f.host.with_budget(CALL_BUDGET, || {
             let lua = f.host.lua();
             let table = from_lua::context_table(lua, ctx)?;
