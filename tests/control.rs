@@ -352,6 +352,55 @@ fn the_client_outlives_the_last_agent_session_and_drop_detaches() {
     });
 }
 
+/// Hidden sessions left by a process killed before its client could leave
+/// (they are not `destroy-unattached`, which crashes tmux 3.3a) are killed by
+/// the next client to connect; live ones stay.
+#[test]
+fn stale_hidden_sessions_are_reaped_by_the_next_client() {
+    let server = test_server();
+    let sub = server.tmux.clone();
+    new_session(&sub, "agent", &server.dir, &strings(&["sleep", "600"]));
+    let mut gone = std::process::Command::new("true").spawn().expect("spawn");
+    let dead_pid = gone.id();
+    gone.wait().expect("reaped");
+    let stale_event = format!("{CONTROL_SESSION}-{dead_pid}-0");
+    let live_event = format!("{CONTROL_SESSION}-{}-77", std::process::id());
+    for name in [stale_event.as_str(), live_event.as_str(), CONTROL_SESSION] {
+        new_session(&sub, name, &server.dir, &strings(&["cat"]));
+    }
+    let raw_sessions = || {
+        let out = sub
+            .run(
+                &[strings(&["list-sessions", "-F", "#{session_name}"])],
+                None,
+            )
+            .expect("list");
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let events = ControlMode::with_events(server.server());
+    assert!(events.is_connected());
+    let names = raw_sessions();
+    assert!(!names.contains(&stale_event), "{names:?}");
+    assert!(
+        !names.contains(&CONTROL_SESSION.to_owned()),
+        "unattached shared one: {names:?}"
+    );
+    assert!(names.contains(&live_event), "{names:?}");
+    assert!(
+        names.contains(&events.session_name().to_owned()),
+        "{names:?}"
+    );
+    // Leaving kills its own session; the agent's stays.
+    let own = events.session_name().to_owned();
+    drop(events);
+    let names = raw_sessions();
+    assert!(!names.contains(&own), "{names:?}");
+    assert!(names.contains(&"agent".to_owned()), "{names:?}");
+}
+
 #[test]
 fn kill_server_over_control_mode_succeeds() {
     let server = test_server();

@@ -8,12 +8,14 @@
 //! session (`tmux -C has-session` exits right after its reply), and attaching
 //! it to an agent's session would mark that session "attached" and end the
 //! client when the agent is killed. So the client creates (or joins) a hidden
-//! session, [`CONTROL_SESSION`], running `cat`, with `destroy-unattached on`:
-//! it survives the last agent session being killed, and it disappears when
-//! the last control client detaches (after which the server exits as usual if
-//! it has no other session). While a control client is connected, the server
-//! therefore outlives its last agent session. `Tmux::list_sessions` and
-//! `Tmux::pane_states` hide that session.
+//! session, [`CONTROL_SESSION`], running `cat`: it survives the last agent
+//! session being killed, and the last control client leaving kills it (after
+//! which the server exits as usual if it has no other session). While a
+//! control client is connected, the server therefore outlives its last agent
+//! session. A hidden session left by a process that died without leaving
+//! is killed by the next client to connect (not `destroy-unattached`: see
+//! [`reap_stale_sessions`]). `Tmux::list_sessions` and `Tmux::pane_states`
+//! hide these sessions.
 //!
 //! **No side effects on a missing server.** Connecting first asks, by
 //! subprocess, whether the server runs; with no server every call goes by
@@ -39,19 +41,29 @@
 //! linked: [`Transport::unwatch_pane`] unlinks with `-k`, so a window left
 //! only in the hidden session is destroyed then (the monitor unwatches a
 //! pane as soon as it sees its session gone), and at the latest when the
-//! client detaches (`destroy-unattached`). After a reconnect the watched
+//! client leaves (killing its session). After a reconnect the watched
 //! windows are linked again and a structural event tells the watcher to
 //! look at every pane.
 //!
 //! **Failure.** If the client's output ends (server killed, session killed),
 //! the loss is logged once on stderr, the call is retried by subprocess (so it
 //! fails with tmux's own "no server running" message), and later calls try
-//! to reconnect lazily. A client is never killed: it is detached
-//! (`detach-client`, then stdin closed) and reaped.
+//! to reconnect lazily.
+//!
+//! **Coming and going safely.** tmux 3.3a's server can crash when a control
+//! client's handshake or departure meets session changes or another
+//! client's departure (see [`ServerLock`]). So a client connects and leaves
+//! under the per-server lock, and it leaves by killing its own hidden
+//! session (the shared one only when it is the last client there) rather
+//! than by `detach-client`; then stdin is closed and the process reaped. A
+//! client is never killed.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -61,6 +73,7 @@ use std::time::{Duration, Instant};
 use super::control_parser::{Event, Parser, Reply};
 use super::events::{OutputEvents, is_structural, output_pane};
 use super::server::Server;
+use super::server_lock::ServerLock;
 use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
 use super::{CONTROL_SESSION, is_no_server};
 use crate::error::{Error, Result};
@@ -81,7 +94,8 @@ const DETACH_WAIT: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub struct ControlMode {
     fallback: Subprocess,
-    state: Mutex<State>,
+    /// Shared with [`LIVE_CLIENTS`], so a signal can make the client leave.
+    state: Arc<Mutex<State>>,
     /// The latest loss of the client was already reported on stderr.
     loss_logged: AtomicBool,
     /// The hidden session the client attaches to.
@@ -93,6 +107,31 @@ pub struct ControlMode {
 }
 
 static EVENT_SESSIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Every control-mode transport's state in this process (see [`leave_all`]).
+static LIVE_CLIENTS: Mutex<Vec<std::sync::Weak<Mutex<State>>>> = Mutex::new(Vec::new());
+
+/// Makes every control client of this process leave gracefully now (for a
+/// process about to exit on a signal: a client that just vanishes leaves
+/// outside the server lock; see [`ServerLock`]). Later calls on those
+/// transports go by subprocess until they reconnect.
+pub fn leave_all() {
+    let states: Vec<_> = LIVE_CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect();
+    for state in states {
+        let mut state = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A last attempt an hour ahead: no reconnecting while exiting.
+        *state = State::Disconnected {
+            last_attempt: Some(Instant::now() + Duration::from_secs(3600)),
+        };
+    }
+}
 
 #[derive(Debug)]
 enum State {
@@ -112,9 +151,16 @@ impl ControlMode {
     /// A transport that connects on first use (at most once per
     /// [`RECONNECT_INTERVAL`]).
     pub fn disconnected(server: Server) -> Self {
+        let state = Arc::new(Mutex::new(State::Disconnected { last_attempt: None }));
+        let mut live = LIVE_CLIENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.retain(|weak| weak.strong_count() > 0);
+        live.push(Arc::downgrade(&state));
+        drop(live);
         ControlMode {
             fallback: Subprocess::new(server),
-            state: Mutex::new(State::Disconnected { last_attempt: None }),
+            state,
             loss_logged: AtomicBool::new(false),
             session: CONTROL_SESSION.to_owned(),
             events: None,
@@ -433,9 +479,18 @@ impl Lost {
 #[derive(Debug)]
 struct Client {
     child: Option<Child>,
-    stdin: Option<ChildStdin>,
+    /// Our end of the client's stdin: a socket, so a write to a client
+    /// that died fails with EPIPE instead of raising SIGPIPE (which the
+    /// binary leaves at its default, for `ps | head`).
+    stdin: Option<UnixStream>,
     replies: Receiver<Reply>,
     reader: Option<JoinHandle<()>>,
+    /// The server, for the lock and the round trip after leaving.
+    server: Server,
+    /// The hidden session it is attached to, and whether it is its own
+    /// (an event client's) rather than shared.
+    session: String,
+    own_session: bool,
 }
 
 impl Client {
@@ -455,6 +510,7 @@ impl Client {
             Err(err) if is_no_server(&err) => return Err(err),
             _ => {}
         }
+        let (ours, theirs) = UnixStream::pair().map_err(spawn_error)?;
         let mut command = Command::new("tmux");
         command
             .arg("-u")
@@ -462,13 +518,21 @@ impl Client {
             .arg("-C")
             .args(["new-session", "-A", "-s", session, "--", "cat"])
             .current_dir("/")
+            // Its own process group: a Ctrl-C at the terminal reaches us,
+            // not it; it leaves when we do (by the leaving line, or at the
+            // latest when its stdin closes).
+            .process_group(0)
             .env_remove("TMUX")
-            .stdin(Stdio::piped())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let has_events = events.is_some();
+        // No session may come or go while tmux sets this client up.
+        let lock = ServerLock::acquire(subprocess.server());
+        reap_stale_sessions(subprocess);
         let mut child = command.spawn().map_err(spawn_error)?;
-        let stdin = child.stdin.take();
+        drop(command);
+        let stdin = Some(ours);
         let stdout = child.stdout.take();
         let (sender, replies) = mpsc::channel();
         let reader = stdout.and_then(|stdout| {
@@ -482,6 +546,9 @@ impl Client {
             stdin,
             replies,
             reader,
+            server: subprocess.server().clone(),
+            session: session.to_owned(),
+            own_session: has_events,
         };
         if client.reader.is_none() || client.stdin.is_none() {
             return Err(connect_error("cannot set up the client's pipes"));
@@ -499,25 +566,15 @@ impl Client {
         // (an event client's own session holds only watched windows).
         // Failures here are not fatal (older tmux spells the flag differently;
         // the reader drops notifications anyway).
-        let mut setup = vec![encode(&[vec![
-            "set-option".into(),
-            "-t".into(),
-            format!("={session}:"),
-            "destroy-unattached".into(),
-            "on".into(),
-        ]])];
         if !has_events {
-            setup.push(encode(&[vec![
-                "refresh-client".into(),
-                "-f".into(),
-                "no-output".into(),
-            ]]));
-        }
-        for line in setup.into_iter().flatten() {
-            if let Err(lost) = client.execute(&line, 1) {
+            let quiet = vec!["refresh-client".into(), "-f".into(), "no-output".into()];
+            if let Some(line) = encode(&[quiet])
+                && let Err(lost) = client.execute(&line, 1)
+            {
                 return Err(connect_error(lost.describe()));
             }
         }
+        drop(lock);
         Ok(client)
     }
 
@@ -533,14 +590,11 @@ impl Client {
                 Err(TryRecvError::Disconnected) => return Err(Lost::Closed),
             }
         }
-        let stdin = self.stdin.as_mut().ok_or(Lost::Closed)?;
+        let stdin = self.stdin.as_ref().ok_or(Lost::Closed)?;
         let mut framed = Vec::with_capacity(line.len() + 1);
         framed.extend_from_slice(line);
         framed.push(b'\n');
-        stdin
-            .write_all(&framed)
-            .and_then(|()| stdin.flush())
-            .map_err(|_| Lost::Closed)
+        send_all(stdin, &framed).map_err(|_| Lost::Closed)
     }
 
     fn execute(
@@ -599,13 +653,40 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The line that makes the client leave: its own hidden session is
+    /// killed (which detaches it properly and takes the linked windows
+    /// along); the shared one only by its last client.
+    fn leaving_line(&self) -> Vec<u8> {
+        let target = format!("={}", self.session);
+        let command = if self.own_session {
+            vec!["kill-session".to_owned(), "-t".to_owned(), target]
+        } else {
+            vec![
+                "if-shell".to_owned(),
+                "-F".to_owned(),
+                "-t".to_owned(),
+                format!("{target}:"),
+                "#{==:#{session_attached},1}".to_owned(),
+                format!("kill-session -t {target}"),
+                "detach-client".to_owned(),
+            ]
+        };
+        let mut line = encode(&[command]).unwrap_or_else(|| b"detach-client".to_vec());
+        line.push(b'\n');
+        line
+    }
+}
+
 impl Drop for Client {
-    /// Detaches gracefully: `detach-client`, close stdin, reap the process
-    /// (in the background if it takes long). Never kills it.
+    /// Leaves gracefully, holding the server lock: the leaving line, stdin
+    /// closed, the process reaped, then one subprocess round trip so the
+    /// server has handled the departure before the lock is released (in the
+    /// background, unlocked, if the client takes long). Never kills it.
     fn drop(&mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"detach-client\n");
-            let _ = stdin.flush();
+        let lock = ServerLock::acquire(&self.server);
+        if let Some(stdin) = self.stdin.take() {
+            let _ = send_all(&stdin, &self.leaving_line());
         }
         let Some(mut child) = self.child.take() else {
             return;
@@ -618,6 +699,11 @@ impl Drop for Client {
                     if let Some(reader) = reader {
                         let _ = reader.join();
                     }
+                    if lock.is_held() {
+                        let probe =
+                            vec!["has-session".to_owned(), "-t".to_owned(), "=_".to_owned()];
+                        let _ = Subprocess::new(self.server.clone()).run(&[probe], None);
+                    }
                     return;
                 }
                 Ok(None) if Instant::now() < deadline => {
@@ -626,6 +712,7 @@ impl Drop for Client {
                 Ok(None) => break,
             }
         }
+        drop(lock);
         let _ = std::thread::Builder::new()
             .name("tmux-control-reaper".into())
             .spawn(move || {
@@ -635,6 +722,69 @@ impl Drop for Client {
                 }
             });
     }
+}
+
+/// Kills hidden sessions no live client will leave by itself: an event
+/// session whose process is gone (killed before it could leave), and the
+/// shared session with no client attached. (Hidden sessions are not
+/// `destroy-unattached`: tmux 3.3a frees such a session under a client
+/// that is still leaving, and crashes.) Called under the server lock.
+fn reap_stale_sessions(subprocess: &Subprocess) {
+    let list = vec![
+        "list-sessions".to_owned(),
+        "-F".to_owned(),
+        "#{session_name} #{session_attached}".to_owned(),
+    ];
+    let Ok(out) = subprocess.run(&[list], None) else {
+        return;
+    };
+    let kills: Vec<TmuxArgs> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(name, attached)| is_stale(name, *attached == "0"))
+        .map(|(name, _)| {
+            vec![
+                "kill-session".to_owned(),
+                "-t".to_owned(),
+                format!("={name}"),
+            ]
+        })
+        .collect();
+    if !kills.is_empty() {
+        let _ = subprocess.run_each(&kills);
+    }
+}
+
+/// True for a hidden session left behind (see [`reap_stale_sessions`]).
+fn is_stale(name: &str, unattached: bool) -> bool {
+    let Some(rest) = name.strip_prefix(CONTROL_SESSION) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return unattached;
+    }
+    // `-PID-N`: stale when that process is gone.
+    let pid = rest
+        .strip_prefix('-')
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<i32>().ok());
+    pid.is_some_and(|pid| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH)
+    })
+}
+
+/// Writes all of `data` to the client's stdin socket without SIGPIPE.
+fn send_all(stream: &UnixStream, mut data: &[u8]) -> nix::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
+    while !data.is_empty() {
+        match send(stream.as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL) {
+            Ok(sent) => data = data.get(sent..).unwrap_or_default(),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 fn connect_error(why: &str) -> Error {

@@ -13,6 +13,7 @@ mod control;
 pub mod control_parser;
 mod events;
 mod server;
+mod server_lock;
 mod transport;
 
 use std::path::Path;
@@ -22,9 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tmux_interface as ti;
 
-pub use control::ControlMode;
+pub use control::{ControlMode, leave_all as leave_control_clients};
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
+pub use server_lock::{ServerLock, socket_path};
 pub use transport::{
     MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
     is_command_too_long,
@@ -201,6 +203,21 @@ impl Tmux {
         Self::with_transport(Arc::new(ControlMode::with_events(server)))
     }
 
+    /// The transport a monitoring caller should get: a long-lived watcher
+    /// one control-mode client with output events (tmux calls ~50× cheaper,
+    /// status changes seen at once), a one-shot command one tmux process
+    /// per (batched) call — a control client's set-up would cost it more
+    /// than it saves. `choice` can force either.
+    pub fn for_monitoring(server: Server, choice: TransportChoice, long_lived: bool) -> Self {
+        match (choice, long_lived) {
+            (TransportChoice::Subprocess, _) | (TransportChoice::Auto, false) => Self::new(server),
+            (TransportChoice::Control, false) => Self::control_mode(server),
+            (TransportChoice::Control | TransportChoice::Auto, true) => {
+                Self::control_mode_with_events(server)
+            }
+        }
+    }
+
     /// Output notifications of watched panes, when the transport has them.
     pub fn output_events(&self) -> Option<Arc<OutputEvents>> {
         self.transport.output_events()
@@ -226,8 +243,14 @@ impl Tmux {
         self.transport.server()
     }
 
-    /// Runs raw tmux commands (chained) on this server.
+    /// Runs raw tmux commands (chained) on this server. Creating or
+    /// killing sessions (or the server) holds the [`ServerLock`], so no
+    /// control client is mid-handshake meanwhile.
     pub fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        let _lock = commands
+            .iter()
+            .any(changes_sessions)
+            .then(|| ServerLock::acquire(self.server()));
         self.transport.run(commands, stdin)
     }
 
@@ -588,6 +611,52 @@ fn parse_pane_line(line: &str) -> Option<PaneState> {
         pane.exit_signal = signal;
     }
     Some(pane)
+}
+
+/// Environment variable forcing a transport: `control` or `subprocess`.
+pub const TRANSPORT_ENV: &str = "DOEFF_AGENTS_TRANSPORT";
+
+/// Which transport monitoring uses (see [`Tmux::for_monitoring`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransportChoice {
+    /// Control mode for long-lived watchers, subprocess for one-shot commands.
+    #[default]
+    Auto,
+    Subprocess,
+    Control,
+}
+
+impl TransportChoice {
+    /// From [`TRANSPORT_ENV`] (unset or empty: `Auto`).
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(TRANSPORT_ENV) {
+            Err(_) => Ok(TransportChoice::Auto),
+            Ok(value) => value.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for TransportChoice {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        match value {
+            "" | "auto" => Ok(TransportChoice::Auto),
+            "subprocess" => Ok(TransportChoice::Subprocess),
+            "control" => Ok(TransportChoice::Control),
+            other => Err(Error::InvalidInput(format!(
+                "{TRANSPORT_ENV} must be auto, control or subprocess, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Commands after which tmux notifies control clients of a session change.
+fn changes_sessions(command: &TmuxArgs) -> bool {
+    matches!(
+        command.first().map(String::as_str),
+        Some("new-session" | "new" | "kill-session" | "kill-server")
+    )
 }
 
 /// `capture-pane -p` of one pane's visible screen.
