@@ -19,7 +19,7 @@
 //! over the same live sessions (`benches/reference_monitor.py`) and its
 //! per-pass cost is printed next to ours.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::GlobalArgs;
-use crate::adapter::AdapterRegistry;
+use crate::adapter::{Adapter, AdapterRegistry};
 use crate::error::{Error, Result};
 use crate::monitor::{Process, Screen, SessionStatus};
 use crate::session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor};
-use crate::tmux::{Server, Tmux};
+use crate::tmux::{Server, TRANSPORT_ENV, Tmux, TransportChoice};
 
 /// A saved 120x40 screen of Claude Code streaming an answer.
 const SAVED_SCREEN: &str = include_str!("../../tests/screens/claude-2.1.197-streaming.txt");
@@ -61,9 +61,10 @@ pub struct BenchArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
-    /// tmux transport for monitoring: subprocess (the default of every
-    /// command) or control (opt-in: DOEFF_AGENTS_TRANSPORT=control)
-    #[arg(long, default_value = "subprocess", value_parser = ["subprocess", "control"])]
+    /// tmux transport: auto (as the commands choose: control mode for
+    /// watching, subprocess for ps), or force subprocess or control
+    /// (as DOEFF_AGENTS_TRANSPORT does)
+    #[arg(long, default_value = "auto", value_parser = ["auto", "subprocess", "control"])]
     pub transport: String,
 }
 
@@ -90,6 +91,8 @@ struct Report {
     tmux: String,
     classify_us_per_screen: f64,
     normalise_and_classify_us_per_screen: f64,
+    /// Other CLIs' streaming screens, by their adapters (µs).
+    classify_us_other_screens: BTreeMap<String, f64>,
     peak_rss_mb: f64,
     results: Vec<SizeResult>,
 }
@@ -153,32 +156,59 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn classification_us(registry: &AdapterRegistry) -> Result<(f64, f64)> {
-    let adapter = registry.get("claude")?;
-    let screen = Screen::from_text(SAVED_SCREEN);
-    let rounds = 2000;
-    let started = Instant::now();
-    for _ in 0..rounds {
+/// The streaming screens of the other CLIs, classified by their adapters too.
+const OTHER_SCREENS: &[(&str, &str, &str)] = &[
+    (
+        "codex",
+        "codex-0.169.0-streaming",
+        include_str!("../../tests/screens/codex-0.169.0-streaming.txt"),
+    ),
+    (
+        "gemini",
+        "gemini-0.61.0-streaming",
+        include_str!("../../tests/screens/gemini-0.61.0-streaming.txt"),
+    ),
+];
+
+/// Steady-state µs per classification of `text` by `adapter`, without and
+/// with normalising the captured text (after a warm-up that compiles the
+/// lazily compiled regexes, as a watcher's first minutes do).
+fn classification_us_of(adapter: &Adapter, text: &str) -> (f64, f64) {
+    const ROUNDS: u32 = 2000;
+    let screen = Screen::from_text(text);
+    let classify = |screen: &Screen| {
         std::hint::black_box(adapter.explain(
-            std::hint::black_box(&screen),
+            std::hint::black_box(screen),
             SessionStatus::Running,
             false,
             &Process::Unknown,
-        ));
+        ))
+    };
+    for _ in 0..ROUNDS / 4 {
+        classify(&screen);
     }
-    let classify = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     let started = Instant::now();
-    for _ in 0..rounds {
-        let screen = Screen::from_text(std::hint::black_box(SAVED_SCREEN));
-        std::hint::black_box(adapter.explain(
-            &screen,
-            SessionStatus::Running,
-            false,
-            &Process::Unknown,
-        ));
+    for _ in 0..ROUNDS {
+        classify(&screen);
     }
-    let both = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-    Ok((classify, both))
+    let pure = started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        classify(&Screen::from_text(std::hint::black_box(text)));
+    }
+    let both = started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
+    (pure, both)
+}
+
+/// The Claude screen (pure and with normalising), then the other screens.
+fn classification_us(registry: &AdapterRegistry) -> Result<(f64, f64, BTreeMap<String, f64>)> {
+    let (classify, both) = classification_us_of(registry.get("claude")?.as_ref(), SAVED_SCREEN);
+    let mut others = BTreeMap::new();
+    for (adapter, name, text) in OTHER_SCREENS {
+        let (pure, _) = classification_us_of(registry.get(adapter)?.as_ref(), text);
+        others.insert((*name).to_owned(), pure);
+    }
+    Ok((classify, both, others))
 }
 
 fn launch(agents: &Agents, index: usize) -> Result<AgentSession> {
@@ -207,16 +237,14 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
     (
         report.classify_us_per_screen,
         report.normalise_and_classify_us_per_screen,
+        report.classify_us_other_screens,
     ) = classification_us(&registry)?;
 
     let socket = format!("doeff-bench-{}", std::process::id());
     let server = Server::named(socket.clone()).with_config_file("/dev/null");
-    let control = args.transport == "control";
-    let connect = |events: bool| match (control, events) {
-        (false, _) => Tmux::new(server.clone()),
-        (true, false) => Tmux::control_mode(server.clone()),
-        (true, true) => Tmux::control_mode_with_events(server.clone()),
-    };
+    let choice: TransportChoice = args.transport.parse()?;
+    super::signals::leave_tmux_gracefully_on_signals();
+    let connect = |long_lived: bool| Tmux::for_monitoring(server.clone(), choice, long_lived);
     let launcher = Agents::new(connect(false), registry.clone());
     let _guard = BenchServer {
         tmux: launcher.tmux().clone(),
@@ -339,9 +367,12 @@ fn measure(
     if let Ok(exe) = std::env::current_exe() {
         for _ in 0..10 {
             let started = Instant::now();
-            let status = Command::new(&exe)
+            let mut command = Command::new(&exe);
+            if args.transport != "auto" {
+                command.env(TRANSPORT_ENV, &args.transport);
+            }
+            let status = command
                 .args(["-L", socket, "ps"])
-                .env("DOEFF_AGENTS_TRANSPORT", &args.transport)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .status();
@@ -475,6 +506,9 @@ fn print_report(report: &Report, json: bool) {
         report.normalise_and_classify_us_per_screen,
         report.peak_rss_mb
     );
+    for (screen, us) in &report.classify_us_other_screens {
+        println!("classify {screen}: {us:.1} µs/screen");
+    }
     println!(
         "{:>5} {:>9} {:>9} {:>10} {:>11} {:>11} {:>8} {:>9} {:>9} {:>10}",
         "N",

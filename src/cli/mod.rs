@@ -12,6 +12,7 @@ mod ps;
 mod repl;
 mod run;
 mod script;
+mod signals;
 mod style;
 mod watch;
 
@@ -23,7 +24,7 @@ use clap::{Parser, Subcommand};
 use crate::adapter::AdapterRegistry;
 use crate::error::Result;
 use crate::session::Agents;
-use crate::tmux::{Server, Tmux};
+use crate::tmux::{Server, Tmux, TransportChoice};
 
 pub use watch::WatchExit;
 
@@ -130,23 +131,17 @@ impl GlobalArgs {
     }
 
     /// The entry point for monitoring commands (`ps`, `explain`, `watch`,
-    /// `run --watch`). By default every tmux call is its own process, with
-    /// the batched passes (one `list-panes -a` per pass, captures only of
-    /// panes that may have changed). `DOEFF_AGENTS_TRANSPORT=control` sends
-    /// them over one control-mode client instead (about 50× cheaper per
-    /// call; with `events`, output of watched panes wakes the watch at
-    /// once). It is opt-in because tmux 3.3a's server was seen to crash
-    /// (segfaults in `control_write` and `server_client_check_window_resize`)
-    /// when control clients come and go while sessions are created and
-    /// killed — and a crashed server takes every agent with it.
-    pub fn monitoring_agents(&self, events: bool) -> Result<Agents> {
-        let server = self.server();
-        let control = std::env::var("DOEFF_AGENTS_TRANSPORT").is_ok_and(|v| v == "control");
-        let tmux = match (control, events) {
-            (false, _) => Tmux::new(server),
-            (true, true) => Tmux::control_mode_with_events(server),
-            (true, false) => Tmux::control_mode(server),
-        };
+    /// `run --watch`): `long_lived` ones (watching) get one control-mode
+    /// client with output events, one-shot ones a tmux process per batched
+    /// call; `DOEFF_AGENTS_TRANSPORT=control|subprocess` forces either (see
+    /// [`Tmux::for_monitoring`]). A long-lived command also ends on
+    /// SIGINT/SIGTERM/SIGHUP only after its control client left gracefully.
+    pub fn monitoring_agents(&self, long_lived: bool) -> Result<Agents> {
+        let choice = TransportChoice::from_env()?;
+        if long_lived {
+            signals::leave_tmux_gracefully_on_signals();
+        }
+        let tmux = Tmux::for_monitoring(self.server(), choice, long_lived);
         Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }
 }

@@ -1,0 +1,23 @@
+//! Ending a long-lived command on SIGINT, SIGTERM or SIGHUP: its control
+//! clients leave gracefully first (a client that just vanishes leaves
+//! outside the server lock, which tmux 3.3a may not survive; see
+//! `tmux::ServerLock`), then the process exits with 128 + the signal.
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Installs the handler (a thread waiting for the signals). Without it the
+/// signals keep their default action.
+pub fn leave_tmux_gracefully_on_signals() {
+    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("doeff-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                crate::tmux::leave_control_clients();
+                std::process::exit(128 + signal);
+            }
+        });
+}
