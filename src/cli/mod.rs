@@ -121,6 +121,15 @@ impl GlobalArgs {
         Ok(registry)
     }
 
+    /// The tmux side of [`GlobalArgs::monitoring_agents`].
+    pub fn monitoring_tmux(&self, long_lived: bool) -> Result<Tmux> {
+        let choice = TransportChoice::from_env()?;
+        if long_lived {
+            signals::leave_tmux_gracefully_on_signals();
+        }
+        Ok(Tmux::for_monitoring(self.server(), choice, long_lived))
+    }
+
     /// The library entry point for these options (one tmux process per call:
     /// what one-off commands like `send` and `stop` need).
     pub fn agents(&self) -> Result<Agents> {
@@ -137,11 +146,7 @@ impl GlobalArgs {
     /// [`Tmux::for_monitoring`]). A long-lived command also ends on
     /// SIGINT/SIGTERM/SIGHUP only after its control client left gracefully.
     pub fn monitoring_agents(&self, long_lived: bool) -> Result<Agents> {
-        let choice = TransportChoice::from_env()?;
-        if long_lived {
-            signals::leave_tmux_gracefully_on_signals();
-        }
-        let tmux = Tmux::for_monitoring(self.server(), choice, long_lived);
+        let tmux = self.monitoring_tmux(long_lived)?;
         Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }
 }

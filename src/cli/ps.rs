@@ -1,19 +1,20 @@
 //! `doeff-agents ps`: sessions with NAME, AGENT, STATUS, AGE, WORK DIR. The
-//! status comes from a fresh capture, classified as a still screen. All
-//! panes' process state comes from one `list-panes -a` call and the
-//! captures go over one control-mode client (see
-//! [`GlobalArgs::monitoring_agents`]).
+//! status comes from a fresh capture, classified as a still screen. Two
+//! tmux processes in all: the session list, then every capture and every
+//! pane's state (`list-panes -a`) chained in one; the adapters load on
+//! another thread meanwhile.
 
 use serde::Serialize;
 
 use super::GlobalArgs;
 use super::style;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::monitor::{Process, Screen, SessionStatus};
-use crate::session::{AgentSession, Agents, process_from_state};
-use crate::tmux::PaneState;
+use crate::session::{AgentSession, Agents, list_sessions, process_from_state};
+use crate::tmux::{PaneState, Tmux};
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
@@ -63,27 +64,44 @@ fn row(
     }
 }
 
+/// What tmux says: the sessions, their screens, every pane's state.
+type Fetched = (Vec<AgentSession>, Vec<Screen>, Vec<PaneState>);
+
+/// The sessions, then every capture and every pane's state in one round
+/// trip (screens before states, as `Agents::snapshot` does: an agent
+/// exiting between the reads is then seen with its exit status).
+fn fetch(tmux: &Tmux, all: bool) -> Result<Fetched> {
+    let sessions = list_sessions(tmux, all)?;
+    if sessions.is_empty() {
+        return Ok((sessions, Vec::new(), Vec::new()));
+    }
+    let targets: Vec<&str> = sessions.iter().map(|s| s.pane_id.as_str()).collect();
+    let (captures, states) = tmux.capture_panes_then_states(&targets);
+    let screens = captures
+        .into_iter()
+        .map(|c| c.map(|t| Screen::from_text(&t)).unwrap_or_default())
+        .collect();
+    Ok((sessions, screens, states?))
+}
+
 pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
-    let agents = global.monitoring_agents(false)?;
+    let tmux = global.monitoring_tmux(false)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let sessions = agents.list(args.all)?;
-    // Every capture, then every pane's state, in one round trip (screens
-    // before states, as Agents::snapshot does: an agent exiting between the
-    // reads is then seen with its exit status).
-    let targets: Vec<&str> = sessions.iter().map(|s| s.pane_id.as_str()).collect();
-    let (captures, states) = if sessions.is_empty() {
-        (Vec::new(), Ok(Vec::new()))
-    } else {
-        agents.tmux().capture_panes_then_states(&targets)
-    };
-    let screens: Vec<Screen> = captures
-        .into_iter()
-        .map(|c| c.map(|t| Screen::from_text(&t)).unwrap_or_default())
-        .collect();
-    let states = states?;
+    // The adapters load (Lua, rules) on one core while tmux answers on the
+    // other: most of a one-shot command's time is these two waits.
+    let (registry, fetched) = std::thread::scope(|scope| {
+        let loading = scope.spawn(|| global.registry());
+        let fetched = fetch(&tmux, args.all);
+        let registry = loading
+            .join()
+            .unwrap_or_else(|_| Err(Error::Adapter("loading the adapters failed".into())));
+        (registry, fetched)
+    });
+    let (sessions, screens, states) = fetched?;
+    let agents = Agents::new(tmux, Arc::new(registry?));
     let by_pane: HashMap<&str, &PaneState> =
         states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
     let rows: Vec<Row> = sessions

@@ -18,13 +18,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex::{Regex, RegexBuilder};
-use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
 
 /// Consultations after which a regex is compiled whatever its gate says.
 pub const COMPILE_AFTER: u32 = 200;
 /// Most needles a gate keeps (more and the gate costs more than it saves).
-const MAX_NEEDLES: usize = 8;
+const MAX_NEEDLES: usize = 16;
 /// Size limit of one compiled regex (as for every status regex).
 const SIZE_LIMIT: usize = 1 << 20;
 
@@ -161,30 +161,62 @@ impl LazyRegex {
     }
 }
 
-/// Lowercase needles one of which every match contains, if there are few
-/// enough and none is shorter than two bytes.
+/// Lowercase needles one of which every match contains: the best literal
+/// set among the pattern's own prefixes or suffixes and those of each part
+/// of a top-level sequence (every match of `^\s*(a|b)\s*$` contains a
+/// match of `(a|b)`), preferring longer needles, then fewer.
 fn gate(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    [ExtractKind::Prefix, ExtractKind::Suffix]
-        .into_iter()
-        .find_map(|kind| {
-            // Short needles, few case variants: extraction stays cheap.
-            let seq = Extractor::new()
-                .kind(kind)
-                .limit_literal_len(4)
-                .limit_total(64)
-                .extract(hir);
-            let mut needles: Vec<Vec<u8>> = seq
-                .literals()?
-                .iter()
-                .map(|l| l.as_bytes().to_ascii_lowercase())
-                .collect();
-            needles.sort();
-            needles.dedup();
-            let usable = !needles.is_empty()
-                && needles.len() <= MAX_NEEDLES
-                && needles.iter().all(|n| n.len() >= 2);
-            usable.then_some(needles)
-        })
+    let best = |candidates: Vec<&Hir>| {
+        candidates
+            .into_iter()
+            .flat_map(|h| {
+                [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| needles_of(h, kind))
+            })
+            .flatten()
+            .max_by_key(|needles| {
+                let shortest = needles.iter().map(Vec::len).min().unwrap_or(0);
+                (shortest, std::cmp::Reverse(needles.len()))
+            })
+    };
+    let whole = best(vec![hir]);
+    // Parts are only worth extracting when the whole gives no good needles.
+    let good = |needles: &Vec<Vec<u8>>| needles.iter().all(|n| n.len() >= 3);
+    let HirKind::Concat(parts) = hir.kind() else {
+        return whole;
+    };
+    if whole.as_ref().is_some_and(good) {
+        return whole;
+    }
+    let mut candidates = vec![hir];
+    candidates.extend(parts.iter().map(|part| match part.kind() {
+        HirKind::Capture(capture) => capture.sub.as_ref(),
+        _ => part,
+    }));
+    best(candidates)
+}
+
+/// The literal set of `kind` of `hir`, lowercased, if usable as a gate:
+/// finite, at most [`MAX_NEEDLES`], no needle empty or only blanks.
+fn needles_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+    // Short needles, few case variants: extraction stays cheap.
+    let seq = Extractor::new()
+        .kind(kind)
+        .limit_literal_len(4)
+        .limit_total(160)
+        .extract(hir);
+    let mut needles: Vec<Vec<u8>> = seq
+        .literals()?
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    needles.sort();
+    needles.dedup();
+    let usable = !needles.is_empty()
+        && needles.len() <= MAX_NEEDLES
+        && needles
+            .iter()
+            .all(|n| n.iter().any(|b| !b.is_ascii_whitespace()));
+    usable.then_some(needles)
 }
 
 /// True if `text` contains one of `needles` (lowercase), ignoring ASCII case.
@@ -224,6 +256,20 @@ mod tests {
         assert!(!re.is_match("RATE LIMIT soon"));
         assert!(re.is_compiled());
         assert!(re.is_match("Rate limited hit"));
+    }
+
+    #[test]
+    fn a_part_of_a_sequence_can_gate_it() {
+        let re =
+            LazyRegex::new(r"(?i)^[^a-z]*(task completed|goodbye)[^a-z]*$", false).expect("parses");
+        assert!(re.gate.is_some());
+        assert!(!re.is_match("step 12 done"));
+        assert!(!re.is_compiled());
+        assert!(re.is_match("** Goodbye **"));
+        let shell = LazyRegex::new(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:", false).expect("parses");
+        assert!(!shell.is_match("step 12 done"));
+        assert!(!shell.is_compiled(), "gated by '@' or ':'");
+        assert!(shell.is_match("me@host:"));
     }
 
     #[test]

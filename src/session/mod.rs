@@ -377,13 +377,7 @@ impl Agents {
 
     /// Every session on the server; with `all`, also those not made by doeff-agents.
     pub fn list(&self, all: bool) -> Result<Vec<AgentSession>> {
-        Ok(self
-            .tmux
-            .list_sessions()?
-            .iter()
-            .filter(|s| all || s.name.starts_with(PREFIX))
-            .map(session_from_info)
-            .collect())
+        list_sessions(&self.tmux, all)
     }
 
     /// The adapter for a session (a rules-only fallback for foreign sessions).
@@ -619,6 +613,17 @@ fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
 
 pub(crate) fn last_lines(screen: &Screen, n: usize) -> String {
     screen.last_non_blank(n).collect::<Vec<_>>().join("\n")
+}
+
+/// Every session on `tmux`'s server (with `all`, also those not made by
+/// doeff-agents); what [`Agents::list`] gives, without needing the adapters.
+pub fn list_sessions(tmux: &Tmux, all: bool) -> Result<Vec<AgentSession>> {
+    Ok(tmux
+        .list_sessions()?
+        .iter()
+        .filter(|s| all || s.name.starts_with(PREFIX))
+        .map(session_from_info)
+        .collect())
 }
 
 fn session_from_info(info: &SessionInfo) -> AgentSession {
