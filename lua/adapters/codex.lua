@@ -66,49 +66,59 @@ return agents.adapter {
   classify = function(screen, ctx)
     local lines = ctx.lines
     local n = #lines
+    -- Most lines of a frame are blank: each loop skips them before any
+    -- string call, and whole-screen finds skip loops that cannot match.
     for i = math.max(1, n - 3), n do
-      if lines[i]:match("^bash%-[%d.]+[$#]") or lines[i]:match("^[%w.-]+@[%w.-]+:") then
+      local line = lines[i]
+      if line ~= "" and (line:match("^bash%-[%d.]+[$#]") or line:match("^[%w.-]+@[%w.-]+:")) then
         return nil -- a shell took over: the default rules say exited
       end
     end
-    for i = n, math.max(1, n - 12), -1 do
-      local minutes = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)m")
-      local seconds = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)s")
-      if minutes or (seconds and tonumber(seconds) >= 30) then
-        return "failed", "connection_failed"
+    if screen:find("Reconnecting...", 1, true) then
+      for i = n, math.max(1, n - 12), -1 do
+        local minutes = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)m")
+        local seconds = lines[i]:match("Reconnecting%.%.%. waiting for network %((%d+)s")
+        if minutes or (seconds and tonumber(seconds) >= 30) then
+          return "failed", "connection_failed"
+        end
       end
     end
     -- Codex keeps earlier turns' "■" error lines on screen: the lowest one
     -- decides, unless an answer ("• ") or live work came after it.
     local busy = false
-    for i = math.max(1, n - 8), n do
-      if lines[i]:find("esc to interrupt", 1, true) then busy = true end
+    if screen:find("esc to interrupt", 1, true) then
+      for i = math.max(1, n - 8), n do
+        if lines[i]:find("esc to interrupt", 1, true) then busy = true end
+      end
     end
-    if not busy then
+    if not busy and screen:find("■ ", 1, true) then
       for i = n, 1, -1 do
         local line = lines[i]
-        if line:match("^• ") then break end
-        if line:match("^■ ") then
-          local lower = line:lower()
-          if lower:find("429", 1, true) or lower:find("rate limit", 1, true)
-              or lower:find("usage limit", 1, true) then
-            return "blocked_api", "rate_limit"
+        if line ~= "" then
+          if line:match("^• ") then break end
+          if line:match("^■ ") then
+            local lower = line:lower()
+            if lower:find("429", 1, true) or lower:find("rate limit", 1, true)
+                or lower:find("usage limit", 1, true) then
+              return "blocked_api", "rate_limit"
+            end
+            if lower:find("capacity", 1, true) or lower:find("high demand", 1, true)
+                or lower:find("overloaded", 1, true) then
+              return "blocked_api", "overloaded"
+            end
+            if lower:find("401", 1, true) or lower:find("unauthorized", 1, true) then
+              return "failed", "auth_failed"
+            end
+            break
           end
-          if lower:find("capacity", 1, true) or lower:find("high demand", 1, true)
-              or lower:find("overloaded", 1, true) then
-            return "blocked_api", "overloaded"
-          end
-          if lower:find("401", 1, true) or lower:find("unauthorized", 1, true) then
-            return "failed", "auth_failed"
-          end
-          break
         end
       end
     end
     -- The composer is the last "› " line that is not a numbered choice.
     local composer
     for i = n, 1, -1 do
-      if lines[i]:match("^› ") and not lines[i]:match("^› %d+%. ") then
+      local line = lines[i]
+      if line ~= "" and line:match("^› ") and not line:match("^› %d+%. ") then
         composer = i
         break
       end
@@ -116,7 +126,8 @@ return agents.adapter {
     if not composer then return nil end
     local asked
     for i = composer - 1, 1, -1 do
-      if lines[i]:match("^› ") then
+      local line = lines[i]
+      if line ~= "" and line:match("^› ") then
         asked = i
         break
       end
@@ -124,9 +135,12 @@ return agents.adapter {
     if not asked then return nil end
     local answering, finished = false, false
     for i = asked + 1, composer - 1 do
-      if lines[i]:find("esc to interrupt", 1, true) then return nil end
-      if lines[i]:match("^• ") then answering = true end
-      if lines[i]:match("Worked for ") or lines[i]:match("^■ ") then finished = true end
+      local line = lines[i]
+      if line ~= "" then
+        if line:find("esc to interrupt", 1, true) then return nil end
+        if line:match("^• ") then answering = true end
+        if line:find("Worked for ", 1, true) or line:match("^■ ") then finished = true end
+      end
     end
     if answering and not finished then
       return "running", "streaming"
