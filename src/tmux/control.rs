@@ -127,9 +127,14 @@ pub fn leave_all() {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // A last attempt an hour ahead: no reconnecting while exiting.
-        *state = State::Disconnected {
-            last_attempt: Some(Instant::now() + Duration::from_secs(3600)),
-        };
+        let left = std::mem::replace(
+            &mut *state,
+            State::Disconnected {
+                last_attempt: Some(Instant::now() + Duration::from_secs(3600)),
+            },
+        );
+        drop(state);
+        drop(left);
     }
 }
 
@@ -205,6 +210,11 @@ impl ControlMode {
     /// Connects now unless already connected; the error says why not (e.g.
     /// no server running).
     pub fn connect(&self) -> Result<()> {
+        if self.is_connected() {
+            return Ok(());
+        }
+        // The server lock before the state lock, never under it (see lock_connecting).
+        let _server_lock = ServerLock::acquire(self.server());
         let mut state = self.lock();
         if matches!(*state, State::Connected(_)) {
             return Ok(());
@@ -234,9 +244,10 @@ impl ControlMode {
     /// Detaches the client now (the next call may reconnect after
     /// [`RECONNECT_INTERVAL`]).
     pub fn disconnect(&self) {
-        *self.lock() = State::Disconnected {
-            last_attempt: Some(Instant::now()),
-        };
+        let mut state = self.lock();
+        let left = take_client(&mut state);
+        drop(state);
+        drop(left);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -245,19 +256,43 @@ impl ControlMode {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Connects if disconnected and the last attempt is old enough.
-    fn maybe_connect(&self, state: &mut State) {
-        if let State::Disconnected { last_attempt } = state {
-            if last_attempt.is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL) {
-                return;
-            }
-            *last_attempt = Some(Instant::now());
-            if let Ok(client) = self.new_client() {
-                *state = State::Connected(client);
-                // A later loss is reported again.
-                self.loss_logged.store(false, Ordering::Relaxed);
+    /// True when disconnected and a connection should be tried now (always
+    /// with `force`, else once the last attempt is old enough).
+    fn connection_due(state: &State, force: bool) -> bool {
+        match state {
+            State::Connected(_) => false,
+            State::Disconnected { last_attempt } => {
+                force || !last_attempt.is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL)
             }
         }
+    }
+
+    /// The state, locked, after connecting if a connection is due. Lock
+    /// order: the [`ServerLock`] a connection needs is taken *before* the
+    /// state lock, and never while holding it (a thread holding the server
+    /// lock to create a session may be waiting for the state lock); likewise
+    /// a lost client is dropped (leaving under the server lock) only after
+    /// the state lock is released ([`take_client`]).
+    fn lock_connecting(&self, force: bool) -> MutexGuard<'_, State> {
+        let due = Self::connection_due(&self.lock(), force);
+        let _server_lock = due.then(|| ServerLock::acquire(self.server()));
+        let mut state = self.lock();
+        if Self::connection_due(&state, force) {
+            state = self.lock_then_connect(state);
+        }
+        state
+    }
+
+    fn lock_then_connect<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if let State::Disconnected { last_attempt } = &mut *state {
+            *last_attempt = Some(Instant::now());
+        }
+        if let Ok(client) = self.new_client() {
+            *state = State::Connected(client);
+            // A later loss is reported again.
+            self.loss_logged.store(false, Ordering::Relaxed);
+        }
+        state
     }
 
     fn log_loss(&self, why: &str) {
@@ -275,16 +310,15 @@ impl Transport for ControlMode {
             return self.fallback.run(commands, stdin);
         };
         {
-            let mut state = self.lock();
-            self.maybe_connect(&mut state);
+            let mut state = self.lock_connecting(false);
             if let State::Connected(client) = &mut *state {
                 match client.execute(&request.line, request.count) {
                     Ok(Ok(out)) if request.kills_server => {
                         // Dropping the client waits (briefly) for it to see
                         // the server go, so the next call finds no server.
-                        *state = State::Disconnected {
-                            last_attempt: Some(Instant::now()),
-                        };
+                        let left = take_client(&mut state);
+                        drop(state);
+                        drop(left);
                         return Ok(out);
                     }
                     Ok(Ok(out)) => return Ok(out),
@@ -295,10 +329,9 @@ impl Transport for ControlMode {
                         });
                     }
                     Err(lost) => {
-                        *state = State::Disconnected {
-                            last_attempt: Some(Instant::now()),
-                        };
+                        let left = take_client(&mut state);
                         drop(state);
+                        drop(left);
                         self.log_loss(lost.describe());
                         if lost == Lost::Timeout {
                             return Err(Error::Tmux {
@@ -346,18 +379,12 @@ impl Transport for ControlMode {
         if self.events.is_none() {
             return Ok(false);
         }
-        let mut state = self.lock();
         if let Some(Some(_)) = self.watched_lock().get(pane) {
             return Ok(true);
         }
-        if matches!(*state, State::Disconnected { .. })
-            && let Ok(client) = self.new_client()
-        {
-            // A watcher started before the server: connect now, not after
-            // the reconnect interval.
-            *state = State::Connected(client);
-            self.loss_logged.store(false, Ordering::Relaxed);
-        }
+        // A watcher started before the server: connect now, not after the
+        // reconnect interval.
+        let mut state = self.lock_connecting(true);
         let window = match &mut *state {
             State::Connected(client) => link_window(client, &self.session, pane),
             State::Disconnected { .. } => None,
@@ -396,8 +423,7 @@ impl ControlMode {
     /// failure), or `None` when the client cannot be used.
     fn run_chunk(&self, chunk: &[TmuxArgs]) -> Option<Vec<Result<Vec<u8>>>> {
         let line = encode(chunk)?;
-        let mut state = self.lock();
-        self.maybe_connect(&mut state);
+        let mut state = self.lock_connecting(false);
         let State::Connected(client) = &mut *state else {
             return None;
         };
@@ -415,15 +441,26 @@ impl ControlMode {
                     .collect(),
             ),
             Err(lost) => {
-                *state = State::Disconnected {
-                    last_attempt: Some(Instant::now()),
-                };
+                let left = take_client(&mut state);
                 drop(state);
+                drop(left);
                 self.log_loss(lost.describe());
                 None
             }
         }
     }
+}
+
+/// Marks the client lost and hands it back, to be dropped once the state
+/// lock is released (its leaving takes the server lock; see
+/// `ControlMode::lock_connecting`).
+fn take_client(state: &mut State) -> State {
+    std::mem::replace(
+        state,
+        State::Disconnected {
+            last_attempt: Some(Instant::now()),
+        },
+    )
 }
 
 /// Links `pane`'s window into the client's own `session` so the client gets
