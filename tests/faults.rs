@@ -426,3 +426,49 @@ fn killing_the_server_under_a_script_and_the_repl_gives_clear_endings() {
     );
     assert!(!errs.contains("panicked"), "{errs}");
 }
+
+/// A watch ended by SIGTERM (or Ctrl-C's SIGINT) lets its control client
+/// leave first: it exits with 128 + the signal and its hidden session is gone
+/// (a client that just vanished would leave it behind).
+#[test]
+fn a_watch_ended_by_a_signal_leaves_tmux_gracefully() {
+    let server = TestServer::new();
+    server.launch_waiting_demo("calm");
+    let hidden = || {
+        server
+            .tmux
+            .run(
+                &[vec![
+                    "list-sessions".to_owned(),
+                    "-F".to_owned(),
+                    "#{session_name}".to_owned(),
+                ]],
+                None,
+            )
+            .map(|out| {
+                String::from_utf8_lossy(&out)
+                    .lines()
+                    .filter(|name| name.starts_with("_doeff-control"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    for (signal, code) in [
+        (nix::sys::signal::Signal::SIGTERM, 143),
+        (nix::sys::signal::Signal::SIGINT, 130),
+    ] {
+        let child = spawn_watch(&server, "calm", &[]);
+        wait_for("the watch's control client", PATIENCE, || {
+            (hidden() == 1).then_some(())
+        });
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal");
+        let (exit, _, err, _) = finish(child, Instant::now());
+        assert_eq!(exit, code, "{signal}: {err}");
+        assert_eq!(
+            hidden(),
+            0,
+            "{signal}: the hidden session went with the client"
+        );
+    }
+}

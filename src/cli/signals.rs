@@ -6,18 +6,21 @@
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Installs the handler (a thread waiting for the signals). Without it the
-/// signals keep their default action.
+/// Installs the handler (a thread waiting for the signals), once per
+/// process. Without it the signals keep their default action.
 pub fn leave_tmux_gracefully_on_signals() {
-    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-        return;
-    };
-    let _ = std::thread::Builder::new()
-        .name("doeff-signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                crate::tmux::leave_control_clients();
-                std::process::exit(128 + signal);
-            }
-        });
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("doeff-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    crate::tmux::leave_control_clients();
+                    std::process::exit(128 + signal);
+                }
+            });
+    });
 }
