@@ -540,3 +540,31 @@ fn classify_when_calls_the_hook_only_on_screens_holding_a_needle() {
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
+
+/// A script's `agents.watch` wakes on the pane's output (over the script's
+/// control-mode client), not at its next poll: with a 30 s interval it still
+/// sees the agent crash within seconds.
+#[test]
+fn a_script_watch_wakes_on_output_not_on_its_interval() {
+    let server = TestServer::new();
+    let script = server.path("wake.lua");
+    write(
+        &script,
+        r#"local s = assert(agents.launch("crashy", { agent = "demo", prompt = "go",
+  env = { DOEFF_DEMO_SCENARIO = "crash", DOEFF_DEMO_WORK_MS = "1500" } }))
+local t0 = agents.now()
+local status = agents.watch(s, { interval = 30, timeout = 60 })
+print(status, string.format("%.1f", agents.now() - t0))
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = server.cli(&["script", &script.to_string_lossy()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.starts_with("exited\t"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -43,6 +43,17 @@ function agents.spawn(fn, ...)
   return co
 end
 
+--- Waits up to `seconds` for output of `panes` (pane ids): inside a task it
+--- yields like agents.sleep; else it returns as soon as one of them prints.
+local function wait(seconds, panes)
+  local co, is_main = coroutine.running()
+  if not is_main and task_set[co] then
+    coroutine.yield(seconds)
+  else
+    agents._wait_output(seconds, panes)
+  end
+end
+
 local function emit(event, ...)
   for _, fn in ipairs(handlers[event]) do fn(...) end
 end
@@ -75,7 +86,7 @@ function agents.watch(session, opts)
     local o = observe(entry, opts)
     if o.is_terminal then return o.status end
     if deadline and agents.now() >= deadline then return o.status, "timeout" end
-    agents.sleep(interval)
+    wait(interval, { session.pane_id })
   end
 end
 
@@ -147,7 +158,16 @@ function agents.run_loop(opts)
     end
     if open == 0 and live_tasks == 0 then return final end
     if deadline and agents.now() >= deadline then return final, "timeout" end
-    agents._block_sleep(interval)
+    local panes = {}
+    for _, w in ipairs(watched) do
+      if not w.done then panes[#panes + 1] = w.session.pane_id end
+    end
+    -- Woken early by output of a watched session; tasks and timers keep
+    -- their own times (a task due sooner shortens the wait).
+    local wake = agents.now() + interval
+    for _, t in ipairs(tasks) do wake = math.min(wake, t.wake) end
+    for _, t in ipairs(timers) do wake = math.min(wake, t.next) end
+    agents._wait_output(math.max(0, wake - agents.now()), panes)
   end
 end
 

@@ -42,6 +42,7 @@
 
 ---@class agents.Session
 ---@field name string
+---@field pane_id string|nil  the pane last seen for it
 local Session = {}
 ---@param text string
 ---@param opts? {enter?: boolean}

@@ -21,7 +21,12 @@ pub struct ScriptArgs {
 /// A full Lua VM with `agents` installed and `arg` set.
 pub fn script_host(global: &GlobalArgs, arg0: &str, args: &[String]) -> Result<Arc<LuaHost>> {
     let host = Arc::new(LuaHost::full()?);
-    install(&host, global.agents()?)?;
+    // A script is long-lived: one control-mode client with output events,
+    // so agents.watch and agents.run_loop see changes at once.
+    let agents = global
+        .monitoring_agents(true)?
+        .with_state_dir(crate::session::default_state_dir());
+    install(&host, agents)?;
     let lua = host.lua();
     let arg = lua.create_table()?;
     arg.set(0, arg0)?;

@@ -60,6 +60,10 @@ fn send_opts(opts: Option<Table>) -> mlua::Result<bool> {
 impl UserData for LuaSession {
     fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
         fields.add_field_method_get("name", |_, this| Ok(this.name.clone()));
+        // The pane last seen for it (what `agents.run_loop` waits on).
+        fields.add_field_method_get("pane_id", |_, this| {
+            Ok(this.lock().ok().map(|s| s.pane_id.clone()))
+        });
     }
 
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {

@@ -4,7 +4,8 @@
 //! (`sleep`, `watch`, `with_session`, `on`, `every`, `spawn`, `run_loop`).
 //! Installed as the global `agents` and as `require("doeff_agents")`.
 
-use std::sync::{Arc, Weak};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
 use mlua::{Lua, ObjectLike, Table, Value};
@@ -13,7 +14,7 @@ use super::LuaHost;
 use super::convert::{launch_config, seconds, session_table, soft};
 use super::handle::handle;
 use crate::adapter::compile_adapter_table;
-use crate::session::Agents;
+use crate::session::{Agents, DEFAULT_DEBOUNCE};
 
 /// The Lua half of the module, embedded.
 const RUNTIME: &str = include_str!("../../lua/runtime/agents.lua");
@@ -22,6 +23,41 @@ const RUNTIME: &str = include_str!("../../lua/runtime/agents.lua");
 /// prompt; scripts print to stderr).
 #[derive(Clone)]
 pub struct Printer(pub Arc<dyn Fn(String) + Send + Sync>);
+
+/// `agents._wait_output(seconds, pane_ids)`: blocks until one of the panes
+/// prints (then a short debounce) or `seconds` pass; true when woken by
+/// output. Over a control-mode transport with output events the panes are
+/// watched (and panes no longer listed unwatched); otherwise it sleeps.
+/// This is what makes `agents.watch` and `agents.run_loop` see a change at
+/// once rather than at their next poll.
+fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
+    let agents = agents.clone();
+    let watched: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+    lua.create_function(move |_, (secs, panes): (f64, Vec<String>)| {
+        let deadline = Instant::now() + seconds(secs, "interval")?;
+        let tmux = agents.tmux();
+        let Some(events) = tmux.output_events() else {
+            std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            return Ok(false);
+        };
+        let wanted: HashSet<String> = panes.into_iter().collect();
+        let mut linked = watched.lock().unwrap_or_else(PoisonError::into_inner);
+        for gone in linked.difference(&wanted) {
+            tmux.unwatch_pane(gone);
+        }
+        linked.retain(|pane| wanted.contains(pane));
+        for pane in &wanted {
+            if !linked.contains(pane) && tmux.watch_pane(pane).unwrap_or(false) {
+                linked.insert(pane.clone());
+            }
+        }
+        drop(linked);
+        let woken = events.wait(deadline, DEFAULT_DEBOUNCE);
+        // Which pane printed does not matter: the caller observes them all.
+        events.take();
+        Ok(woken)
+    })
+}
 
 /// Installs `agents` into `host`'s VM, talking to `agents`.
 pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
@@ -39,6 +75,8 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
+
+    module.set("_wait_output", wait_output_fn(lua, &agents)?)?;
 
     let a = agents.clone();
     module.set(
