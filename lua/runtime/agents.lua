@@ -167,7 +167,8 @@ function agents.run_loop(opts)
     local wake = agents.now() + interval
     for _, t in ipairs(tasks) do wake = math.min(wake, t.wake) end
     for _, t in ipairs(timers) do wake = math.min(wake, t.next) end
-    agents._wait_output(math.max(0, wake - agents.now()), panes)
+    -- (At least 10 ms: a task yielding 0 in a loop must not spin the loop.)
+    agents._wait_output(math.max(0.01, wake - agents.now()), panes)
   end
 end
 
