@@ -140,3 +140,44 @@ fn a_window_linked_for_events_does_not_outlive_its_killed_session() {
         (out <= 1).then_some(())
     });
 }
+
+/// The control client dying under a watch loses nothing: calls fall back to
+/// subprocess, a new client connects (and links the watched pane again), and
+/// the loop still sees the agent fail.
+#[test]
+fn a_watch_survives_its_control_client_dying() {
+    let server = TestServer::new();
+    let registry = AdapterRegistry::builtin_with_exe(bin().to_string_lossy().into_owned())
+        .expect("built-in adapters load");
+    let transport = Arc::new(doeff_agents::tmux::ControlMode::with_events(
+        server.server(),
+    ));
+    let agents = Agents::new(Tmux::with_transport(transport.clone()), Arc::new(registry));
+    let session = agents
+        .launch_session("orphan", &demo(&server, "busy"), PATIENCE)
+        .expect("launch");
+    let pane = session.pane_id.clone();
+    let mut monitor = Monitor::new(&agents, vec![session]);
+    monitor.interval = Duration::from_millis(200);
+    wait_for("the agent to run", PATIENCE, || {
+        let status = monitor.pass().pop().and_then(Result::ok).map(|o| o.status);
+        (status == Some(SessionStatus::Running)).then_some(())
+    });
+    let first = transport.client_pid().expect("connected");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the client");
+    server.tmux.send_keys(&pane, &["f"], true).expect("send");
+    wait_for("the failure, seen after the client died", PATIENCE, || {
+        let started = Instant::now();
+        let observation = monitor.pass().pop().expect("one").expect("observed");
+        monitor.wait(started);
+        (observation.status == SessionStatus::Failed).then_some(())
+    });
+    wait_for("a new client", PATIENCE, || {
+        let _ = agents.tmux().has_session("doeff-orphan");
+        transport.client_pid().filter(|pid| *pid != first)
+    });
+}
