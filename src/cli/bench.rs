@@ -105,6 +105,7 @@ struct BenchServer {
 impl Drop for BenchServer {
     fn drop(&mut self) {
         let _ = Tmux::new(self.tmux.server().clone()).kill_server();
+        crate::tmux::remove_lock_file(self.tmux.server());
     }
 }
 

@@ -92,6 +92,15 @@ impl Drop for ServerLock {
     }
 }
 
+/// Removes the lock file of a server that is gone for good (a throwaway
+/// server after `kill-server`): with the server gone nobody holds or needs
+/// it. Never call it for a server that may still be used.
+pub fn remove_lock_file(server: &Server) {
+    if let Some(path) = lock_path(server) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// `SOCKET.doeff-lock`, when the socket's folder exists.
 fn lock_path(server: &Server) -> Option<PathBuf> {
     let socket = socket_path(server)?;

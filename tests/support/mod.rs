@@ -108,12 +108,7 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.tmux.kill_server();
         let _ = std::fs::remove_dir_all(&self.dir);
-        // The server is gone, so nobody holds or wants its lock file now.
-        if let Some(socket) = doeff_agents::tmux::socket_path(&self.server()) {
-            let mut lock = socket.into_os_string();
-            lock.push(".doeff-lock");
-            let _ = std::fs::remove_file(lock);
-        }
+        doeff_agents::tmux::remove_lock_file(&self.server());
     }
 }
 
