@@ -19,6 +19,9 @@ fn main() {
             1
         }
     };
+    // Control clients still alive (a script's Lua closures can keep their
+    // transport from being dropped) leave gracefully before the exit.
+    doeff_agents::tmux::leave_control_clients();
     std::process::exit(code);
 }
 

@@ -1,7 +1,8 @@
 //! Ending a long-lived command on SIGINT, SIGTERM or SIGHUP: its control
 //! clients leave gracefully first (a client that just vanishes leaves
 //! outside the server lock, which tmux 3.3a may not survive; see
-//! `tmux::ServerLock`), then the process exits with 128 + the signal.
+//! `tmux::ServerLock`), then the process exits with 128 + the signal. A
+//! second signal exits at once (leaving can wait on a wedged tmux server).
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -17,9 +18,19 @@ pub fn leave_tmux_gracefully_on_signals() {
         let _ = std::thread::Builder::new()
             .name("doeff-signals".into())
             .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
-                    crate::tmux::leave_control_clients();
-                    std::process::exit(128 + signal);
+                let mut pending = signals.forever();
+                let Some(signal) = pending.next() else {
+                    return;
+                };
+                // Leaving can wait on a wedged tmux: a second signal exits at once.
+                let _ = std::thread::Builder::new()
+                    .name("doeff-leaving".into())
+                    .spawn(move || {
+                        crate::tmux::leave_control_clients();
+                        std::process::exit(128 + signal);
+                    });
+                if let Some(again) = pending.next() {
+                    std::process::exit(128 + again);
                 }
             });
     });

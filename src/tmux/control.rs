@@ -108,6 +108,9 @@ pub struct ControlMode {
 
 static EVENT_SESSIONS: AtomicU64 = AtomicU64::new(0);
 
+/// Set by [`leave_all`]: the process is exiting, no client connects again.
+static LEAVING: AtomicBool = AtomicBool::new(false);
+
 /// Every control-mode transport's state in this process (see [`leave_all`]).
 static LIVE_CLIENTS: Mutex<Vec<std::sync::Weak<Mutex<State>>>> = Mutex::new(Vec::new());
 
@@ -116,6 +119,7 @@ static LIVE_CLIENTS: Mutex<Vec<std::sync::Weak<Mutex<State>>>> = Mutex::new(Vec:
 /// outside the server lock; see [`ServerLock`]). Later calls on those
 /// transports go by subprocess until they reconnect.
 pub fn leave_all() {
+    LEAVING.store(true, Ordering::Relaxed);
     let states: Vec<_> = LIVE_CLIENTS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -126,13 +130,7 @@ pub fn leave_all() {
         let mut state = state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // A last attempt an hour ahead: no reconnecting while exiting.
-        let left = std::mem::replace(
-            &mut *state,
-            State::Disconnected {
-                last_attempt: Some(Instant::now() + Duration::from_secs(3600)),
-            },
-        );
+        let left = take_client(&mut state);
         drop(state);
         drop(left);
     }
@@ -213,6 +211,9 @@ impl ControlMode {
         if self.is_connected() {
             return Ok(());
         }
+        if LEAVING.load(Ordering::Relaxed) {
+            return Err(connect_error("the process is exiting"));
+        }
         // The server lock before the state lock, never under it (see lock_connecting).
         let _server_lock = ServerLock::acquire(self.server());
         let mut state = self.lock();
@@ -259,6 +260,9 @@ impl ControlMode {
     /// True when disconnected and a connection should be tried now (always
     /// with `force`, else once the last attempt is old enough).
     fn connection_due(state: &State, force: bool) -> bool {
+        if LEAVING.load(Ordering::Relaxed) {
+            return false;
+        }
         match state {
             State::Connected(_) => false,
             State::Disconnected { last_attempt } => {
@@ -274,13 +278,19 @@ impl ControlMode {
     /// a lost client is dropped (leaving under the server lock) only after
     /// the state lock is released ([`take_client`]).
     fn lock_connecting(&self, force: bool) -> MutexGuard<'_, State> {
-        let due = Self::connection_due(&self.lock(), force);
-        let _server_lock = due.then(|| ServerLock::acquire(self.server()));
-        let mut state = self.lock();
-        if Self::connection_due(&state, force) {
-            state = self.lock_then_connect(state);
+        let mut server_lock = None;
+        loop {
+            let state = self.lock();
+            if !Self::connection_due(&state, force) {
+                return state;
+            }
+            if server_lock.is_some() {
+                return self.lock_then_connect(state);
+            }
+            // Due: let go of the state, take the server lock, look again.
+            drop(state);
+            server_lock = Some(ServerLock::acquire(self.server()));
         }
-        state
     }
 
     fn lock_then_connect<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
@@ -367,6 +377,12 @@ impl Transport for ControlMode {
             let rest = commands.get(results.len()..).unwrap_or_default();
             let chunk = rest.get(..rest.len().min(BATCH_SIZE)).unwrap_or_default();
             match self.run_chunk(chunk) {
+                // Only an error: the first command failed, or tmux refused
+                // the whole line while parsing a later one. Only the first
+                // alone can tell; the rest go again.
+                Some(done) if chunk.len() > 1 && matches!(done.as_slice(), [Err(_)]) => {
+                    results.push(self.run(chunk.get(..1).unwrap_or_default(), None));
+                }
                 Some(done) if !done.is_empty() => results.extend(done),
                 // Not connected, lost, or not encodable: by subprocess.
                 _ => results.extend(self.fallback.run_each(chunk)),
