@@ -270,6 +270,39 @@ fn batched_commands_each_get_their_own_result() {
     }
 }
 
+/// tmux refuses a whole chain (or control-mode line) when one command is
+/// malformed, before running any: only that command is blamed.
+#[test]
+fn a_malformed_command_in_a_batch_is_the_only_one_blamed() {
+    let server = test_server();
+    let dir = server.path("malformed");
+    std::fs::create_dir_all(&dir).expect("dir");
+    new_session(&server.tmux, "m", &dir, &strings(&["sleep", "60"]));
+    let commands = vec![
+        strings(&["display-message", "-p", "first"]),
+        strings(&["display-message", "-p", "second"]),
+        strings(&["capture-pane", "-Q"]),
+        strings(&["display-message", "-p", "last"]),
+    ];
+    let (_ctl, control_transport) = control(&server);
+    let subprocess = Subprocess::new(server.server());
+    let transports: [&dyn Transport; 2] = [&subprocess, control_transport.as_ref()];
+    for transport in transports {
+        let results = transport.run_each(&commands);
+        let shown: Vec<String> = results
+            .iter()
+            .map(|r| match r {
+                Ok(out) => String::from_utf8_lossy(out).trim().to_owned(),
+                Err(err) => format!("error: {err}"),
+            })
+            .collect();
+        assert_eq!(shown[0], "first", "{transport:?}: {shown:?}");
+        assert_eq!(shown[1], "second", "{transport:?}: {shown:?}");
+        assert!(shown[2].starts_with("error:"), "{transport:?}: {shown:?}");
+        assert_eq!(shown[3], "last", "{transport:?}: {shown:?}");
+    }
+}
+
 #[test]
 fn batched_commands_without_a_server_all_fail_alike() {
     let server = test_server();

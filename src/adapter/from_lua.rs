@@ -205,7 +205,16 @@ fn check_fields(table: &Table, allowed: &[&str], what: &str) -> mlua::Result<()>
 }
 
 fn regex_matcher(pattern: &str, nocase: bool, field: &str) -> mlua::Result<Matcher> {
-    Matcher::regex_checked(pattern, nocase).map_err(|e| {
+    checked(Matcher::regex(pattern, nocase), pattern, field)
+}
+
+/// A parsed pattern, or the load error naming its field.
+fn checked(
+    matcher: Result<Matcher, crate::monitor::PatternError>,
+    pattern: &str,
+    field: &str,
+) -> mlua::Result<Matcher> {
+    matcher.map_err(|e| {
         bad(format!(
             "bad regex in '{field}' {pattern:?}: {}",
             first_line(&e.to_string())
@@ -305,9 +314,15 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
             Matcher::text(text)
         });
     }
+    let joined = optional_bool(entry, "joined")?;
     for pattern in string_list(entry, "regex")? {
-        rule.matchers
-            .push(regex_matcher(&pattern, nocase, &format!("{what}.regex"))?);
+        let field = format!("{what}.regex");
+        rule.matchers.push(if joined {
+            // The region's lines as one text: ^ and $ mean its top and bottom.
+            checked(Matcher::regex_of_text(&pattern, nocase), &pattern, &field)?
+        } else {
+            regex_matcher(&pattern, nocase, &field)?
+        });
     }
     if rule.matchers.is_empty() {
         return Err(bad(format!("{what} needs 'match' or 'regex'")));
@@ -332,7 +347,7 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
     };
     rule.region = region;
     rule.veto_region = region;
-    rule.joined = optional_bool(entry, "joined")?;
+    rule.joined = joined;
     // An adapter's own rules are explicit: they apply on every observation
     // unless they ask to be waiting-for-input rules (`when = "unchanged"`).
     match optional_string(entry, "when")?.as_deref() {
@@ -459,6 +474,9 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
             rule.vetoes.extend(builtin_busy.iter().cloned());
         }
     }
+    if !source.starts_with("builtin:") {
+        compile_users_regexes(&rules, &busy)?;
+    }
     let lua_fn = |func: Function| LuaFn {
         host: Arc::clone(host),
         func,
@@ -482,6 +500,31 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         available: optional_function(table, "is_available")?.map(lua_fn),
         hook_error: Arc::default(),
     })
+}
+
+/// Compiles a user adapter's own regexes now (status regexes are otherwise
+/// compiled on first need): one too large to compile is refused at load
+/// instead of never matching. Built-in adapters' regexes are tested.
+fn compile_users_regexes(rules: &[Rule], busy: &[Matcher]) -> mlua::Result<()> {
+    let own = rules
+        .iter()
+        .filter(|rule| !rule.id.starts_with("default."))
+        .flat_map(|rule| {
+            rule.matchers
+                .iter()
+                .chain(rule.vetoes.iter())
+                .map(|m| (rule.id.as_str(), m))
+        });
+    for (id, matcher) in own.chain(busy.iter().map(|m| ("busy", m))) {
+        if let (Err(e), Matcher::Regex(re)) = (matcher.compile_now(), matcher) {
+            return Err(bad(format!(
+                "bad regex in {id} {:?}: {}",
+                re.pattern(),
+                first_line(&e.to_string())
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `classify_when`: non-empty substrings, and only beside a `classify` hook.

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mlua::{Lua, ObjectLike, Table, Value};
 
@@ -34,7 +34,9 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
     let agents = agents.clone();
     let watched: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
     lua.create_function(move |_, (secs, panes): (f64, Vec<String>)| {
-        let deadline = Instant::now() + seconds(secs, "interval")?;
+        let wait = seconds(secs, "interval")?;
+        // A huge interval is a day (Instant + Duration would overflow).
+        let deadline = Instant::now() + wait.min(Duration::from_secs(86_400));
         let tmux = agents.tmux();
         let Some(events) = tmux.output_events() else {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
@@ -47,8 +49,10 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         }
         linked.retain(|pane| wanted.contains(pane));
         for pane in &wanted {
-            if !linked.contains(pane) && tmux.watch_pane(pane).unwrap_or(false) {
-                linked.insert(pane.clone());
+            // Asked for even when not linked yet (the transport links it on
+            // reconnecting), so it is also unwatched when no longer wanted.
+            if linked.insert(pane.clone()) {
+                let _ = tmux.watch_pane(pane);
             }
         }
         drop(linked);

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{Hir, HirKind, Look};
 
 /// Consultations after which a regex is compiled whatever its gate says.
 pub const COMPILE_AFTER: u32 = 200;
@@ -32,6 +32,8 @@ const SIZE_LIMIT: usize = 1 << 20;
 pub struct LazyRegex {
     pattern: String,
     nocase: bool,
+    multi_line: bool,
+    joinable: bool,
     gate: Option<Vec<Vec<u8>>>,
     consulted: AtomicU32,
     compiled: OnceLock<Option<Regex>>,
@@ -57,21 +59,42 @@ impl std::fmt::Display for PatternError {
 }
 
 impl LazyRegex {
-    /// Parses `pattern` (not compiled yet).
+    /// Parses `pattern` (not compiled yet), multi-line.
     pub fn new(pattern: &str, nocase: bool) -> Result<LazyRegex, PatternError> {
+        LazyRegex::with_lines(pattern, nocase, true)
+    }
+
+    /// Parses `pattern`; `multi_line` makes `^`/`$` also match at line
+    /// breaks (every status regex but those of `joined` rules, which mean
+    /// the region's top and bottom).
+    pub fn with_lines(
+        pattern: &str,
+        nocase: bool,
+        multi_line: bool,
+    ) -> Result<LazyRegex, PatternError> {
         let hir = regex_syntax::ParserBuilder::new()
             .case_insensitive(nocase)
-            .multi_line(true)
+            .multi_line(multi_line)
             .build()
             .parse(pattern)
             .map_err(|e| PatternError(e.to_string()))?;
+        let looks = hir.properties().look_set();
         Ok(LazyRegex {
             pattern: pattern.to_owned(),
             nocase,
+            multi_line,
+            joinable: multi_line && !looks.contains(Look::Start) && !looks.contains(Look::End),
             gate: gate(&hir),
             consulted: AtomicU32::new(0),
             compiled: OnceLock::new(),
         })
+    }
+
+    /// True when a match in a line is also a match in text of several
+    /// lines joined by `\n` (multi-line, and no `\A`/`\z`, which mean the
+    /// start and end of the whole text).
+    pub fn is_joinable(&self) -> bool {
+        self.joinable
     }
 
     /// A regex compiled only once it has been consulted [`COMPILE_AFTER`]
@@ -80,6 +103,8 @@ impl LazyRegex {
         LazyRegex {
             pattern,
             nocase,
+            multi_line: true,
+            joinable: false,
             gate: Some(Vec::new()),
             consulted: AtomicU32::new(0),
             compiled: OnceLock::new(),
@@ -107,11 +132,10 @@ impl LazyRegex {
         self.nocase
     }
 
-    /// Compiles now a pattern with a counted repetition — the one way to
-    /// exceed the size limit — so a user's oversized pattern is refused when
-    /// loaded, not silently never matched.
-    pub fn check_size(&self) -> Result<(), PatternError> {
-        if !self.pattern.contains('{') || self.compiled.get().is_some() {
+    /// Compiles now (users' patterns are, at load: an oversized one is then
+    /// refused there rather than never matching).
+    pub fn compile_now(&self) -> Result<(), PatternError> {
+        if self.compiled.get().is_some() {
             return Ok(());
         }
         let compiled = self.build().map_err(|e| PatternError(e.to_string()))?;
@@ -122,7 +146,7 @@ impl LazyRegex {
     fn build(&self) -> Result<Regex, regex::Error> {
         RegexBuilder::new(&self.pattern)
             .case_insensitive(self.nocase)
-            .multi_line(true)
+            .multi_line(self.multi_line)
             .size_limit(SIZE_LIMIT)
             .build()
     }
@@ -273,6 +297,30 @@ mod tests {
     }
 
     #[test]
+    fn text_anchors_make_a_regex_unjoinable() {
+        assert!(
+            LazyRegex::new(r"^error: .*$", false)
+                .expect("parses")
+                .is_joinable()
+        );
+        assert!(
+            !LazyRegex::new(r"\Aerror:", false)
+                .expect("parses")
+                .is_joinable()
+        );
+        assert!(
+            !LazyRegex::new(r"(?-m)^error:", false)
+                .expect("parses")
+                .is_joinable()
+        );
+        assert!(
+            !LazyRegex::with_lines("^a", false, false)
+                .expect("parses")
+                .is_joinable()
+        );
+    }
+
+    #[test]
     fn an_ungated_regex_compiles_on_first_use() {
         let re = LazyRegex::new(r"^\s*$", false).expect("parses");
         assert!(re.gate.is_none());
@@ -295,7 +343,7 @@ mod tests {
     fn bad_and_oversized_patterns_are_refused_at_once() {
         assert!(LazyRegex::new("(unclosed", false).is_err());
         let big = LazyRegex::new(r"\w{1000}{1000}", false).expect("parses");
-        assert!(big.check_size().is_err());
+        assert!(big.compile_now().is_err());
         assert!(!big.is_match("word"));
     }
 

@@ -5,6 +5,7 @@
 
 mod classify;
 mod lazy_regex;
+pub use lazy_regex::PatternError;
 mod matcher_set;
 mod pr;
 mod rules;

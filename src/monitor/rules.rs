@@ -42,14 +42,30 @@ impl Matcher {
             .map(|re| Matcher::Regex(Arc::new(re)))
     }
 
-    /// [`Matcher::regex`], also refusing a pattern too large to compile
-    /// (for users' patterns; the built-in ones are tested).
-    pub fn regex_checked(pattern: &str, nocase: bool) -> Result<Matcher, PatternError> {
-        let matcher = Matcher::regex(pattern, nocase)?;
-        if let Matcher::Regex(re) = &matcher {
-            re.check_size()?;
+    /// A regex whose `^`/`$` mean the start and end of the text it is given
+    /// (for `joined` rules, given a region's lines as one text).
+    pub fn regex_of_text(pattern: &str, nocase: bool) -> Result<Matcher, PatternError> {
+        LazyRegex::with_lines(&ascii_word_boundaries(pattern), nocase, false)
+            .map(|re| Matcher::Regex(Arc::new(re)))
+    }
+
+    /// Compiles a regex now (for users' patterns, at load: one too large to
+    /// compile is refused there rather than never matching).
+    pub fn compile_now(&self) -> Result<(), PatternError> {
+        match self {
+            Matcher::Regex(re) => re.compile_now(),
+            _ => Ok(()),
         }
-        Ok(matcher)
+    }
+
+    /// True when a match in a line is also one in several lines joined by
+    /// `\n` (see [`RegionTexts`]).
+    pub fn is_joinable(&self) -> bool {
+        match self {
+            Matcher::Regex(re) => re.is_joinable(),
+            // A needle without a line break cannot span one.
+            Matcher::Text(needle) | Matcher::NoCase(needle) => !needle.contains('\n'),
+        }
     }
 
     /// Byte offset of the first match in `text`.
@@ -280,8 +296,9 @@ impl Rule {
                 })
                 .unwrap_or_default()
         } else {
-            let region = texts.get(self.region);
-            if !self.matchers.any_match(&region) {
+            if self.matchers.iter().all(Matcher::is_joinable)
+                && !self.matchers.any_match(&texts.get(self.region))
+            {
                 return None;
             }
             self.region
@@ -289,8 +306,8 @@ impl Rule {
                 .find(|line| self.matchers.any_match(line))?
         };
         let vetoed = !self.vetoes.is_empty() && {
-            let region = texts.get(self.veto_region);
-            self.vetoes.any_match(&region)
+            let joinable = self.vetoes.iter().all(Matcher::is_joinable);
+            (!joinable || self.vetoes.any_match(&texts.get(self.veto_region)))
                 && self
                     .veto_region
                     .iter(screen)
@@ -301,9 +318,10 @@ impl Rule {
 }
 
 /// A screen's regions as joined text, built once per classification. A
-/// matcher that finds nothing in a region's joined lines matches none of
-/// them (substrings cannot span the `\n`, and regexes are multi-line), so a
-/// rule tests the joined text first.
+/// joinable matcher (see [`Matcher::is_joinable`]: substrings cannot span
+/// the `\n`, and status regexes are multi-line) that finds nothing in a
+/// region's joined lines matches none of them, so a rule tests the joined
+/// text first.
 pub struct RegionTexts<'s> {
     screen: &'s Screen,
     joined: std::cell::RefCell<Vec<(Region, std::rc::Rc<str>)>>,
@@ -685,6 +703,27 @@ fn compile_defaults() -> Vec<Rule> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn text_anchors_keep_their_per_line_meaning() {
+        // \A is each line's start for a line rule, so the joined-region
+        // prefilter must not reject the region.
+        let rule = Rule::new("t.anchor", SessionStatus::Failed, "x")
+            .matching(Matcher::regex(r"\Aerror:", false).expect("valid"));
+        let screen = Screen::from_text("error: boom\nmore\nlast");
+        assert_eq!(rule.find(&screen), Some("error: boom"));
+        // A joined rule's ^ and $ are the region's top and bottom.
+        let mut joined = Rule::new("t.joined", SessionStatus::Blocked, "y")
+            .matching(Matcher::regex_of_text(r"^first\nsecond$", false).expect("valid"));
+        joined.joined = true;
+        assert!(joined.find(&Screen::from_text("first\nsecond")).is_some());
+        assert!(
+            joined
+                .find(&Screen::from_text("zero\nfirst\nsecond"))
+                .is_none()
+        );
+    }
+
     use super::*;
 
     #[test]

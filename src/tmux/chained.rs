@@ -5,8 +5,10 @@
 //!
 //! tmux stops a chain at its first failing command: the markers seen tell
 //! which commands succeeded, the next one failed (with the process's stderr
-//! as its error) and the rest are sent again in a new invocation. A missing
-//! server fails every command at once. The markers carry a per-call nonce, so
+//! as its error) and the rest are sent again in a new invocation. When no
+//! marker was printed at all, the first command is run alone (tmux refuses
+//! a whole chain with a malformed command while parsing it, before running
+//! any). A missing server fails every command at once. The markers carry a per-call nonce, so
 //! a screen cannot forge one by accident.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,12 +51,28 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
         };
         let outputs = split_at_markers(&stdout, &nonce, count);
         let succeeded = outputs.len();
+        if succeeded == 0 && failure.as_ref().is_some_and(|e| !is_no_server(e)) {
+            // Nothing ran: the first command failed, or tmux refused the
+            // whole chain while parsing it (a bad later command). Only the
+            // first command alone can tell; the rest are chained again.
+            results.push(runner.run(rest.get(..1).unwrap_or_default(), None));
+            continue;
+        }
         results.extend(outputs.into_iter().map(Ok));
         if succeeded < count {
-            let err = failure.unwrap_or_else(|| Error::Tmux {
-                command: first_word(rest.get(succeeded)),
-                message: "the reply ended early".into(),
-            });
+            let err = match failure {
+                // tmux names no command: the failing one is the one after
+                // the last marker seen.
+                Some(Error::Tmux { message, .. }) => Error::Tmux {
+                    command: first_word(rest.get(succeeded)),
+                    message,
+                },
+                Some(other) => other,
+                None => Error::Tmux {
+                    command: first_word(rest.get(succeeded)),
+                    message: "the reply ended early".into(),
+                },
+            };
             if let (true, Error::Tmux { command, message }) = (is_no_server(&err), &err) {
                 // Nothing further can succeed: every remaining command fails alike.
                 while results.len() < commands.len() {
