@@ -568,3 +568,53 @@ print(status, string.format("%.1f", agents.now() - t0))
         started.elapsed()
     );
 }
+
+/// Built-in adapters' regexes stay lazy (start-up of one-shot commands);
+/// a user adapter's are compiled at load (an oversized one is refused there).
+#[test]
+fn builtin_regexes_compile_lazily_and_users_at_load() {
+    use doeff_agents::adapter::AdapterRegistry;
+    use doeff_agents::monitor::Matcher;
+    let registry = AdapterRegistry::builtin().expect("registry");
+    let compiled_own = |name: &str| -> Vec<bool> {
+        let adapter = registry.get(name).expect("adapter");
+        adapter
+            .rules
+            .iter()
+            .filter(|rule| !rule.id.starts_with("default."))
+            .flat_map(|rule| {
+                rule.matchers
+                    .iter()
+                    .chain(rule.vetoes.iter())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|m| match m {
+                Matcher::Regex(re) => Some(re.is_compiled()),
+                _ => None,
+            })
+            .collect()
+    };
+    let builtin = compiled_own("claude");
+    assert!(
+        !builtin.is_empty() && builtin.iter().all(|c| !c),
+        "{builtin:?}"
+    );
+    registry
+        .load_source(
+            "mine.lua",
+            r#"return agents.adapter { name = "mine", launch = function() return {"x"} end,
+  patterns = { { status = "failed", reason = "boom", regex = "^boom: [a-z]+" } } }"#,
+        )
+        .expect("loads");
+    let user = compiled_own("mine");
+    assert!(!user.is_empty() && user.iter().all(|c| *c), "{user:?}");
+    let err = registry
+        .load_source(
+            "huge.lua",
+            r#"return agents.adapter { name = "huge", launch = function() return {"x"} end,
+  patterns = { { status = "failed", regex = "(\\w\\w\\w\\w\\w\\w\\w\\w\\w\\w){200}" } } }"#,
+        )
+        .expect_err("oversized");
+    assert!(err.to_string().contains("bad regex"), "{err}");
+}

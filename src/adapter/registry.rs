@@ -97,7 +97,9 @@ impl AdapterRegistry {
             reports: Mutex::default(),
         };
         for (file, code) in BUILTIN_ADAPTERS {
-            let name = format!("lua/adapters/{file}");
+            // "builtin:" marks trusted code: its regexes stay lazy (tested),
+            // where a user's are compiled at load.
+            let name = format!("builtin:lua/adapters/{file}");
             let adapters = load_adapter_chunk(&registry.host, &name, code, &registry.self_exe)
                 .map_err(Error::Adapter)?;
             for mut adapter in adapters {
