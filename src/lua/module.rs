@@ -48,14 +48,22 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
             tmux.unwatch_pane(gone);
         }
         linked.retain(|pane| wanted.contains(pane));
+        let mut newly_watched = false;
         for pane in &wanted {
             // Asked for even when not linked yet (the transport links it on
             // reconnecting), so it is also unwatched when no longer wanted.
             if linked.insert(pane.clone()) {
                 let _ = tmux.watch_pane(pane);
+                newly_watched = true;
             }
         }
         drop(linked);
+        if newly_watched {
+            // Output between the caller's last observation and the link
+            // sent no event: have it observe once more now.
+            events.take();
+            return Ok(true);
+        }
         let woken = events.wait(deadline, DEFAULT_DEBOUNCE);
         // Which pane printed does not matter: the caller observes them all.
         events.take();
