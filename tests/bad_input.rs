@@ -506,3 +506,18 @@ print("lua rows ok")
         "no half-made sessions"
     );
 }
+
+#[test]
+fn an_unknown_transport_is_one_line_for_every_monitoring_command() {
+    let server = TestServer::new();
+    for args in [vec!["ps"], vec!["watch", "x"], vec!["explain", "x"]] {
+        let out = server
+            .command(&args)
+            .env("DOEFF_AGENTS_TRANSPORT", "carrier-pigeon")
+            .output()
+            .expect("run");
+        let err = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(err.contains("DOEFF_AGENTS_TRANSPORT"), "{args:?}: {err}");
+    }
+}
