@@ -553,16 +553,6 @@ impl Client {
         session: &str,
         events: Option<Arc<OutputEvents>>,
     ) -> Result<Client> {
-        // Never start a server as a side effect: probe it by subprocess first.
-        let probe = vec![
-            "has-session".to_owned(),
-            "-t".to_owned(),
-            format!("={session}"),
-        ];
-        match subprocess.run(&[probe], None) {
-            Err(err) if is_no_server(&err) => return Err(err),
-            _ => {}
-        }
         let (ours, theirs) = UnixStream::pair().map_err(spawn_error)?;
         let mut command = Command::new("tmux");
         command
@@ -582,7 +572,9 @@ impl Client {
         let has_events = events.is_some();
         // No session may come or go while tmux sets this client up.
         let lock = ServerLock::acquire(subprocess.server());
-        reap_stale_sessions(subprocess);
+        // Never start a server as a side effect: the listing that finds
+        // stale hidden sessions also says whether one runs.
+        reap_stale_sessions(subprocess)?;
         let mut child = command.spawn().map_err(spawn_error)?;
         drop(command);
         let stdin = Some(ours);
@@ -781,15 +773,18 @@ impl Drop for Client {
 /// session whose process is gone (killed before it could leave), and the
 /// shared session with no client attached. (Hidden sessions are not
 /// `destroy-unattached`: tmux 3.3a frees such a session under a client
-/// that is still leaving, and crashes.) Called under the server lock.
-fn reap_stale_sessions(subprocess: &Subprocess) {
+/// that is still leaving, and crashes.) Called under the server lock; the
+/// error is "no server running" (anything else is left to the connect).
+fn reap_stale_sessions(subprocess: &Subprocess) -> Result<()> {
     let list = vec![
         "list-sessions".to_owned(),
         "-F".to_owned(),
         "#{session_name} #{session_attached}".to_owned(),
     ];
-    let Ok(out) = subprocess.run(&[list], None) else {
-        return;
+    let out = match subprocess.run(&[list], None) {
+        Ok(out) => out,
+        Err(err) if is_no_server(&err) => return Err(err),
+        Err(_) => return Ok(()),
     };
     let kills: Vec<TmuxArgs> = String::from_utf8_lossy(&out)
         .lines()
@@ -806,6 +801,7 @@ fn reap_stale_sessions(subprocess: &Subprocess) {
     if !kills.is_empty() {
         let _ = subprocess.run_each(&kills);
     }
+    Ok(())
 }
 
 /// True for a hidden session left behind (see [`reap_stale_sessions`]).
