@@ -51,16 +51,9 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
         };
         let outputs = split_at_markers(&stdout, &nonce, count);
         let succeeded = outputs.len();
-        if succeeded == 0 && failure.as_ref().is_some_and(|e| !is_no_server(e)) {
-            // Nothing ran: the first command failed, or tmux refused the
-            // whole chain while parsing it (a bad later command). Only the
-            // first command alone can tell; the rest are chained again.
-            results.push(runner.run(rest.get(..1).unwrap_or_default(), None));
-            continue;
-        }
-        results.extend(outputs.into_iter().map(Ok));
+        let mut done: Vec<Result<Vec<u8>>> = outputs.into_iter().map(Ok).collect();
         if succeeded < count {
-            let err = match failure {
+            done.push(Err(match failure {
                 // tmux names no command: the failing one is the one after
                 // the last marker seen.
                 Some(Error::Tmux { message, .. }) => Error::Tmux {
@@ -72,21 +65,39 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
                     command: first_word(rest.get(succeeded)),
                     message: "the reply ended early".into(),
                 },
-            };
-            if let (true, Error::Tmux { command, message }) = (is_no_server(&err), &err) {
-                // Nothing further can succeed: every remaining command fails alike.
-                while results.len() < commands.len() {
-                    results.push(Err(Error::Tmux {
-                        command: command.clone(),
-                        message: message.clone(),
-                    }));
-                }
-            } else {
-                results.push(Err(err));
+            }));
+        }
+        if is_ambiguous(count, &done) {
+            results.push(runner.run(rest.get(..1).unwrap_or_default(), None));
+            continue;
+        }
+        let no_server = match done.last() {
+            Some(Err(err @ Error::Tmux { command, message })) if is_no_server(err) => {
+                Some((command.clone(), message.clone()))
+            }
+            _ => None,
+        };
+        results.extend(done);
+        if let Some((command, message)) = no_server {
+            // Nothing further can succeed: every remaining command fails alike.
+            while results.len() < commands.len() {
+                results.push(Err(Error::Tmux {
+                    command: command.clone(),
+                    message: message.clone(),
+                }));
             }
         }
     }
     results
+}
+
+/// True when a batch of `sent` commands (several) gave one error: the first
+/// command failed, or tmux refused the whole batch while parsing a later
+/// one, before running any. Only the first command run alone can tell which
+/// (both transports then send the rest again). A missing server is not
+/// ambiguous.
+pub fn is_ambiguous(sent: usize, done: &[Result<Vec<u8>>]) -> bool {
+    sent > 1 && matches!(done, [Err(err)] if !is_no_server(err))
 }
 
 fn first_word(command: Option<&TmuxArgs>) -> String {

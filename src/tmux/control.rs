@@ -70,6 +70,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::chained::is_ambiguous;
 use super::control_parser::{Event, Parser, Reply};
 use super::events::{OutputEvents, is_structural, output_pane};
 use super::server::Server;
@@ -377,10 +378,7 @@ impl Transport for ControlMode {
             let rest = commands.get(results.len()..).unwrap_or_default();
             let chunk = rest.get(..rest.len().min(BATCH_SIZE)).unwrap_or_default();
             match self.run_chunk(chunk) {
-                // Only an error: the first command failed, or tmux refused
-                // the whole line while parsing a later one. Only the first
-                // alone can tell; the rest go again.
-                Some(done) if chunk.len() > 1 && matches!(done.as_slice(), [Err(_)]) => {
+                Some(done) if is_ambiguous(chunk.len(), &done) => {
                     results.push(self.run(chunk.get(..1).unwrap_or_default(), None));
                 }
                 Some(done) if !done.is_empty() => results.extend(done),
