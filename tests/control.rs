@@ -526,3 +526,54 @@ fn bench_capture_pane_control_vs_subprocess() {
          pane_states over control {states_us} µs"
     );
 }
+
+/// Creating a session, and a control client's handshake, wait for the
+/// server lock (held here by another thread, as another process would):
+/// the two moments tmux 3.3a cannot take concurrently.
+#[test]
+fn session_changes_and_handshakes_wait_for_the_server_lock() {
+    use doeff_agents::tmux::ServerLock;
+    let server = test_server();
+    new_session(
+        &server.tmux,
+        "first",
+        &server.dir,
+        &strings(&["sleep", "60"]),
+    );
+    let held = ServerLock::acquire(&server.server());
+    assert!(held.is_held());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let creator = {
+        let tmux = server.tmux.clone();
+        let dir = server.dir.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            new_session(&tmux, "second", &dir, &strings(&["sleep", "60"]));
+            let _ = done.send("session");
+        })
+    };
+    let connector = {
+        let s = server.server();
+        std::thread::spawn(move || {
+            let transport = ControlMode::new(s);
+            let _ = done_tx.send("client");
+            transport.is_connected()
+        })
+    };
+    // Neither finishes while the lock is held...
+    assert!(
+        done_rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "a session change or a handshake ran under another holder's lock"
+    );
+    assert!(!server.tmux.has_session("second").expect("has"));
+    // ...and both do once it is released.
+    drop(held);
+    for _ in 0..2 {
+        done_rx
+            .recv_timeout(WAIT)
+            .expect("finished after the release");
+    }
+    creator.join().expect("creator");
+    assert!(connector.join().expect("connector"), "connected");
+    assert!(server.tmux.has_session("second").expect("has"));
+}
