@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
 
+use super::fields::{optional_bool, optional_string};
 use crate::monitor::Observation;
 use crate::session::{AgentSession, LaunchConfig};
 
@@ -19,29 +20,6 @@ pub fn soft<T: IntoLuaMulti>(lua: &Lua, result: crate::Result<T>) -> mlua::Resul
     }
 }
 
-fn opt_string(table: &Table, key: &str) -> mlua::Result<Option<String>> {
-    match table.get::<Value>(key)? {
-        Value::Nil => Ok(None),
-        Value::String(s) => Ok(Some(s.to_str()?.to_owned())),
-        Value::Integer(n) => Ok(Some(n.to_string())),
-        other => Err(mlua::Error::runtime(format!(
-            "'{key}' must be a string, got {}",
-            other.type_name()
-        ))),
-    }
-}
-
-fn opt_bool(table: &Table, key: &str) -> mlua::Result<bool> {
-    match table.get::<Value>(key)? {
-        Value::Nil => Ok(false),
-        Value::Boolean(b) => Ok(b),
-        other => Err(mlua::Error::runtime(format!(
-            "'{key}' must be a boolean, got {}",
-            other.type_name()
-        ))),
-    }
-}
-
 /// Seconds from a Lua number as a Duration (an error for negative or NaN).
 pub fn seconds(value: f64, what: &str) -> mlua::Result<Duration> {
     Duration::try_from_secs_f64(value)
@@ -50,17 +28,17 @@ pub fn seconds(value: f64, what: &str) -> mlua::Result<Duration> {
 
 /// A `LaunchConfig` (and ready timeout) from `{agent=, work_dir=, prompt=, ...}`.
 pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
-    let agent = opt_string(table, "agent")?
+    let agent = optional_string(table, "agent")?
         .ok_or_else(|| mlua::Error::runtime("launch config needs 'agent'"))?;
     let agent_type = agent.parse().map_err(mlua::Error::runtime)?;
-    let work_dir = opt_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
+    let work_dir = optional_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
     let mut config = LaunchConfig::new(agent_type, PathBuf::from(work_dir));
-    config.prompt = opt_string(table, "prompt")?;
-    config.profile = opt_string(table, "profile")?;
-    config.resume = opt_bool(table, "resume")?;
-    config.session_name = opt_string(table, "session_name")?;
-    config.model = opt_string(table, "model")?;
-    config.skip_permissions = opt_bool(table, "skip_permissions")?;
+    config.prompt = optional_string(table, "prompt")?;
+    config.profile = optional_string(table, "profile")?;
+    config.resume = optional_bool(table, "resume")?;
+    config.session_name = optional_string(table, "session_name")?;
+    config.model = optional_string(table, "model")?;
+    config.skip_permissions = optional_bool(table, "skip_permissions")?;
     if let Value::Table(env) = table.get::<Value>("env")? {
         let mut map = BTreeMap::new();
         for pair in env.pairs::<String, String>() {

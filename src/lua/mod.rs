@@ -5,6 +5,7 @@
 
 mod convert;
 mod effects;
+pub(crate) mod fields;
 mod handle;
 mod module;
 
