@@ -387,16 +387,20 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
             )));
         }
     }
+    let mut busy = Vec::new();
+    for pattern in string_list(table, "busy")? {
+        busy.push(regex_matcher(&pattern, false, "busy")?);
+    }
+    if !source.starts_with("builtin:") {
+        // Before the defaults join: only this file's own regexes.
+        compile_users_regexes(&rules, &busy)?;
+    }
     let disabled = string_list(table, "disable")?;
     rules.extend(
         default_rules()
             .into_iter()
             .filter(|r| !disabled.contains(&r.id)),
     );
-    let mut busy = Vec::new();
-    for pattern in string_list(table, "busy")? {
-        busy.push(regex_matcher(&pattern, false, "busy")?);
-    }
     let builtin_busy = busy_matchers();
     for rule in rules
         .iter_mut()
@@ -406,9 +410,6 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         if !rule.id.starts_with("default.") {
             rule.vetoes.extend(builtin_busy.iter().cloned());
         }
-    }
-    if !source.starts_with("builtin:") {
-        compile_users_regexes(&rules, &busy)?;
     }
     let lua_fn = |func: Function| LuaFn {
         host: Arc::clone(host),
@@ -439,15 +440,12 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
 /// compiled on first need): one too large to compile is refused at load
 /// instead of never matching. Built-in adapters' regexes are tested.
 fn compile_users_regexes(rules: &[Rule], busy: &[Matcher]) -> mlua::Result<()> {
-    let own = rules
-        .iter()
-        .filter(|rule| !rule.id.starts_with("default."))
-        .flat_map(|rule| {
-            rule.matchers
-                .iter()
-                .chain(rule.vetoes.iter())
-                .map(|m| (rule.id.as_str(), m))
-        });
+    let own = rules.iter().flat_map(|rule| {
+        rule.matchers
+            .iter()
+            .chain(rule.vetoes.iter())
+            .map(|m| (rule.id.as_str(), m))
+    });
     for (id, matcher) in own.chain(busy.iter().map(|m| ("busy", m))) {
         if let (Err(e), Matcher::Regex(re)) = (matcher.compile_now(), matcher) {
             return Err(bad(format!(
