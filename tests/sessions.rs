@@ -4,10 +4,13 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use doeff_agents::adapter::Adapter;
-use doeff_agents::{AgentType, Error, LaunchConfig, SessionStatus};
+use doeff_agents::tmux::{Server, Subprocess, TmuxArgs, Transport};
+use doeff_agents::{AgentType, Agents, Error, LaunchConfig, SessionStatus, Tmux};
 use support::{TestServer, wait_for};
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -216,4 +219,49 @@ fn the_agent_starts_with_ci_emptied_unless_asked() {
         .expect("launch");
     let seen = wait_for("the second write", PATIENCE, read);
     assert_eq!(seen, "[yes]");
+}
+
+/// Counts round trips to tmux (each `run` or `run_each` call).
+#[derive(Debug)]
+struct Counting {
+    inner: Subprocess,
+    calls: AtomicUsize,
+}
+
+impl Transport for Counting {
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> doeff_agents::Result<Vec<u8>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.run(commands, stdin)
+    }
+
+    fn server(&self) -> &Server {
+        self.inner.server()
+    }
+
+    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<doeff_agents::Result<Vec<u8>>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.run_each(commands)
+    }
+}
+
+/// One observation is one round trip: the screen and the pane's state are
+/// read in a single chained tmux call.
+#[test]
+fn one_observation_is_one_tmux_round_trip() {
+    let server = TestServer::new();
+    server.launch_waiting_demo("counted");
+    let counting = Arc::new(Counting {
+        inner: Subprocess::new(server.server()),
+        calls: AtomicUsize::new(0),
+    });
+    let agents = Agents::new(
+        Tmux::with_transport(counting.clone()),
+        server.agents().adapters().clone(),
+    );
+    let mut session = agents.session("counted").expect("session");
+    let before = counting.calls.load(Ordering::Relaxed);
+    let observation = agents.observe(&mut session).expect("observe");
+    assert_ne!(observation.status, SessionStatus::Exited);
+    let calls = counting.calls.load(Ordering::Relaxed) - before;
+    assert_eq!(calls, 1, "tmux round trips for one observation");
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::monitor::{Process, Screen, SessionStatus};
-use crate::session::{AgentSession, Agents, list_sessions, process_from_state};
+use crate::session::{AgentSession, Agents, list_sessions, process_with_zombies};
 use crate::tmux::{PaneState, Tmux};
 
 #[derive(Debug, clap::Args)]
@@ -46,7 +46,7 @@ fn row(
     now: u64,
 ) -> Row {
     let adapter = agents.adapter_for(session);
-    let process = process_from_state(states.get(session.pane_id.as_str()).copied(), &adapter);
+    let process = process_with_zombies(states.get(session.pane_id.as_str()).copied(), &adapter);
     let screen = match process {
         Process::Gone => &Screen::default(),
         _ => screen,

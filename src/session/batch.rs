@@ -24,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::{AgentSession, Agents, now_secs, process_from_state};
+use super::{AgentSession, Agents, now_secs, process_with_zombies};
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, Process, Screen};
 use crate::tmux::{PaneState, Pending, is_not_found};
@@ -185,7 +185,7 @@ impl Agents {
         let mut process = if session.stopped {
             Process::Stopped
         } else {
-            process_from_state(state, &adapter)
+            process_with_zombies(state, &adapter)
         };
         if process == Process::Unknown && state.is_some_and(|s| s.dead) {
             let since = *session

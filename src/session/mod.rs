@@ -474,24 +474,6 @@ impl Agents {
         self.tmux.attach_session(&session.session_name)
     }
 
-    /// What the process layer sees for the session right now.
-    pub fn process_of(&self, session: &AgentSession, adapter: &Adapter) -> Result<Process> {
-        if session.stopped {
-            return Ok(Process::Stopped);
-        }
-        let state = self.tmux.pane_state(&session.pane_id)?;
-        let process = process_from_state(state.as_ref(), adapter);
-        if process == Process::Unknown
-            && let Some(state) = &state
-            && let Some((code, signal)) = zombie_exit(state.pid)
-        {
-            // tmux (3.3a) can leave a dead pane's process unreaped for good;
-            // the kernel still holds its exit status.
-            return Ok(Process::Ended { code, signal });
-        }
-        Ok(process)
-    }
-
     /// One observation: capture, classify, compare with the last one.
     pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
         let adapter = self.adapter_for(session);
@@ -513,14 +495,16 @@ impl Agents {
         if session.stopped {
             return Ok((Screen::default(), Process::Stopped));
         }
-        let screen = match self.tmux.capture_pane(&session.pane_id, 0) {
+        // One round trip: the screen, then the pane's state.
+        let (capture, state) = self.tmux.capture_pane_then_state(&session.pane_id);
+        let screen = match capture {
             Ok(text) => Screen::from_text(&text),
             Err(err) if crate::tmux::is_not_found(&err) => {
                 return Ok((Screen::default(), Process::Gone));
             }
             Err(err) => return Err(err),
         };
-        let process = self.process_of(session, adapter)?;
+        let process = process_with_zombies(state?.as_ref(), adapter);
         Ok(match process {
             Process::Gone => (Screen::default(), Process::Gone),
             process => (screen, process),
@@ -613,6 +597,20 @@ fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
 
 pub(crate) fn last_lines(screen: &Screen, n: usize) -> String {
     screen.last_non_blank(n).collect::<Vec<_>>().join("\n")
+}
+
+/// The process layer's view of a pane's state, also for a dead pane whose
+/// process tmux (3.3a) left unreaped for good: the kernel still holds its
+/// exit status.
+pub(crate) fn process_with_zombies(state: Option<&PaneState>, adapter: &Adapter) -> Process {
+    let process = process_from_state(state, adapter);
+    if process == Process::Unknown
+        && let Some(state) = state
+        && let Some((code, signal)) = zombie_exit(state.pid)
+    {
+        return Process::Ended { code, signal };
+    }
+    process
 }
 
 /// Every session on `tmux`'s server (with `all`, also those not made by

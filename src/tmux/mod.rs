@@ -478,20 +478,27 @@ impl Tmux {
 
     /// Process state of one pane; `None` when the pane (or server) is gone.
     pub fn pane_state(&self, pane_id: &str) -> Result<Option<PaneState>> {
-        let command = args(
-            ti::ListPanes::new()
-                .target(pane_id)
-                .format(PANE_FORMAT.join(&SEP.to_string()))
-                .build(),
-        );
-        match self.run_text(command) {
-            Ok(text) => Ok(text
-                .lines()
-                .filter_map(parse_pane_line)
-                .find(|p| p.pane_id == pane_id)),
-            Err(err) if is_not_found(&err) => Ok(None),
-            Err(err) => Err(err),
-        }
+        parse_pane_state(self.run(&[list_one_pane(pane_id)], None), pane_id)
+    }
+
+    /// Captures one pane and then reads its state, in one round trip
+    /// (screen before state, as [`Tmux::capture_panes_then_states`]).
+    pub fn capture_pane_then_state(
+        &self,
+        pane_id: &str,
+    ) -> (Result<String>, Result<Option<PaneState>>) {
+        let commands = [capture_command(pane_id), list_one_pane(pane_id)];
+        let mut results = self.transport.run_each(&commands).into_iter();
+        let mut next = || {
+            results.next().unwrap_or_else(|| {
+                Err(Error::Tmux {
+                    command: "capture-pane".into(),
+                    message: "no reply".into(),
+                })
+            })
+        };
+        let screen = into_text(next());
+        (screen, parse_pane_state(next(), pane_id))
     }
 
     /// The pane id of the session with exactly this name.
@@ -672,6 +679,28 @@ fn list_all_panes() -> TmuxArgs {
             .format(PANE_FORMAT.join(&SEP.to_string()))
             .build(),
     )
+}
+
+/// `list-panes` of one pane with [`PANE_FORMAT`].
+fn list_one_pane(pane_id: &str) -> TmuxArgs {
+    args(
+        ti::ListPanes::new()
+            .target(pane_id)
+            .format(PANE_FORMAT.join(&SEP.to_string()))
+            .build(),
+    )
+}
+
+/// The pane's state in a `list-panes` reply; `None` when it is gone.
+fn parse_pane_state(reply: Result<Vec<u8>>, pane_id: &str) -> Result<Option<PaneState>> {
+    match reply {
+        Ok(out) => Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(parse_pane_line)
+            .find(|p| p.pane_id == pane_id)),
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// The states in a `list-panes -a` reply, hidden sessions left out; none
