@@ -13,6 +13,7 @@ mod name;
 mod ready;
 mod scope;
 mod send;
+mod send_lock;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
 pub use ready::{Readiness, readiness};
 pub use scope::SessionScope;
 pub use send::undeliverable;
+pub use send_lock::{SEND_LOCK_WAIT, SendLock, remove_send_lock, send_lock_dir};
 pub use state::{SavedSession, default_state_dir, new_uuid};
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
@@ -350,12 +352,14 @@ impl Agents {
             _ => None,
         };
         if paste.is_some() || config.accept_dialogs {
-            let delivered = self
-                .start_up(&session, &adapter, config, ready_timeout, paste.is_some())
-                .and_then(|()| match paste {
+            // A send from elsewhere waits until the prompt is in.
+            let delivered = self.send_lock(&session).and_then(|_one_sender| {
+                self.start_up(&session, &adapter, config, ready_timeout, paste.is_some())?;
+                match paste {
                     Some(prompt) => self.deliver(&session, &adapter, prompt, true),
                     None => Ok(()),
-                });
+                }
+            });
             if let Err(err) = delivered {
                 let mut doomed = session;
                 let _ = self.stop_session(&mut doomed);

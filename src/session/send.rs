@@ -16,6 +16,9 @@
 //! Without `enter` the text is typed at once, whatever is on screen: that is
 //! how dialogs are answered.
 //!
+//! One sender at a time: every send holds the session's [`SendLock`]
+//! (across processes), so two concurrent messages arrive as two.
+//!
 //! What a terminal cannot carry as text is refused before anything is sent
 //! ([`undeliverable`]): NUL, and every other control character except `\n`
 //! and `\t` (ESC, `\r`, Ctrl-C, DEL, C1 controls), since the agent would
@@ -25,6 +28,7 @@
 use std::time::{Duration, Instant};
 
 use super::ready::{Readiness, readiness};
+use super::send_lock::{SEND_LOCK_WAIT, SendLock};
 use super::{AgentSession, Agents, last_lines};
 use crate::adapter::Adapter;
 use crate::error::{Error, Result};
@@ -74,15 +78,27 @@ impl Agents {
             });
         }
         let adapter = self.adapter_for(session);
+        let _one_sender = self.send_lock(session)?;
         if enter {
             self.wait_for_input(session, &adapter, SEND_READY_TIMEOUT)?;
         }
         self.deliver(session, &adapter, text, enter)
     }
 
+    /// Waits for the session's [`SendLock`]: one sender at a time.
+    pub(crate) fn send_lock(&self, session: &AgentSession) -> Result<SendLock> {
+        SendLock::acquire(
+            self.tmux.server(),
+            &session.session_name,
+            SEND_LOCK_WAIT,
+            || {},
+        )
+    }
+
     /// Sends tmux key names (`Enter`, `Down`, `C-c`, `y`) one by one, at
     /// once: for answering dialogs and menus.
     pub fn send_keys(&self, session: &AgentSession, keys: &[&str]) -> Result<()> {
+        let _one_sender = self.send_lock(session)?;
         for key in keys {
             self.tmux
                 .send_keys(&session.pane_id, &[key], false)

@@ -26,7 +26,7 @@ use tmux_interface as ti;
 pub use control::{ControlMode, leave_all as leave_control_clients};
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
-pub use server_lock::{ServerLock, remove_lock_file, socket_path};
+pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};
 pub use transport::{
     MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
     is_command_too_long,

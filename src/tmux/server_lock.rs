@@ -99,6 +99,20 @@ pub fn remove_lock_file(server: &Server) {
     if let Some(path) = lock_path(server) {
         let _ = std::fs::remove_file(path);
     }
+    if let Some(dir) = beside_socket(server, SEND_LOCK_SUFFIX) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The folder of a server's per-session send locks (`session::send_lock`).
+pub const SEND_LOCK_SUFFIX: &str = ".doeff-send";
+
+/// `SOCKET<suffix>`: a path beside the server's socket.
+pub fn beside_socket(server: &Server, suffix: &str) -> Option<PathBuf> {
+    let socket = socket_path(server)?;
+    let mut name = socket.file_name()?.to_os_string();
+    name.push(suffix);
+    Some(socket.parent()?.join(name))
 }
 
 /// `SOCKET.doeff-lock`, when the socket's folder exists.
