@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::rules::{RegionTexts, Rule, When};
+use super::rule::{RegionTexts, Rule, When};
 use super::screen::Screen;
 use super::status::SessionStatus;
 
@@ -171,7 +171,7 @@ impl Classifier<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::rules::default_rules;
+    use crate::monitor::defaults::default_rules;
 
     fn verdict(text: &str, changed: bool, process: Process) -> Verdict {
         let rules = default_rules();

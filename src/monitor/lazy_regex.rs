@@ -7,7 +7,7 @@
 //!
 //! Every regex is multi-line (`^`/`$` also match at line breaks): the same
 //! on one line, and it lets a rule test a region's joined lines first (see
-//! `rules::RegionTexts`): no match there means no line matches.
+//! `rule::RegionTexts`): no match there means no line matches.
 //!
 //! The gate is a few lowercase needles, one of which is in every match: the
 //! prefix (or suffix) literals regex-syntax extracts from the pattern,

@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, OnceLock};
 
 use super::lazy_regex::LazyRegex;
-use super::rules::Matcher;
+use super::matcher::Matcher;
 
 /// Matchers plus their joined alternation (rebuilt after any change).
 #[derive(Clone, Debug, Default)]

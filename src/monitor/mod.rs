@@ -4,11 +4,13 @@
 //! session layer feeds it captures and process facts.
 
 mod classify;
+mod defaults;
 mod lazy_regex;
 pub use lazy_regex::PatternError;
+mod matcher;
 mod matcher_set;
 mod pr;
-mod rules;
+mod rule;
 mod screen;
 mod status;
 
@@ -17,12 +19,11 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
+pub use defaults::{BUSY_MARKERS, RETRY_MARKERS, busy_matchers, default_rules};
+pub use matcher::Matcher;
 pub use matcher_set::MatcherSet;
 pub use pr::find_pr_urls;
-pub use rules::{
-    BUSY_MARKERS, Matcher, RETRY_MARKERS, Region, RegionTexts, Rule, When, busy_matchers,
-    default_rules,
-};
+pub use rule::{Region, RegionTexts, Rule, When};
 pub use screen::{Screen, strip_escapes};
 pub use status::SessionStatus;
 
