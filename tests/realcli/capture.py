@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Drive the real Claude Code / Codex / Gemini CLIs in throwaway tmux servers and save
-plain-text screens (tmux capture-pane -p, no escapes) for the classifier tests.
+their screens for the classifier tests, in two forms: `<name>.txt` (tmux capture-pane -p, no
+escapes) and `<name>.ansi` (capture-pane -p -e, colours and attributes kept), taken from the
+same frame.
 
     python3 tests/realcli/capture.py --bin /work/npmcli/node_modules/.bin \
         --out tests/screens --work /tmp/realcli-work [--agents claude,codex,gemini] [--states idle,permission]
@@ -8,8 +10,10 @@ plain-text screens (tmux capture-pane -p, no escapes) for the classifier tests.
 Every CLI runs with HOME=<work>/home-<agent>-<state> (fresh per state), inside its own tmux
 server (-L realcli-<agent>), at 120x40, against tests/realcli/mock_api.py on 127.0.0.1.
 All proxies point at 127.0.0.1:9 (closed) so a stray request never leaves the machine.
-Screens are written to <out>/<agent>-<version>-<state>.txt; the expected classification of
-each state is in EXPECTED (below) and is merged into <out>/EXPECTED.tsv.
+Screens are written to <out>/<agent>-<version>-<state>.txt (and .ansi); the expected
+classification of each state is in EXPECTED (below) and is merged into <out>/<table>
+(--table, default EXPECTED.tsv; new, not yet classified families go to NEW.tsv).
+--size WxH changes the pane size (default 120x40). families.py adds the harder families.
 """
 import argparse
 import json
@@ -111,9 +115,23 @@ OVERRIDES = {
                           "SIGKILL mid-stream: alt screen never restored, 'Killed' + bash prompt over the frozen TUI"),
 }
 
+ANSI_RE = re.compile(r"\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+def strip_ansi(text):
+    """The text of a capture-pane -e frame without its escapes (trailing spaces dropped)."""
+    return "\n".join(l.rstrip() for l in ANSI_RE.sub("", text).split("\n"))
+
+
+class Shot(str):
+    """A plain capture (capture-pane -p) that also carries the same frame with escapes (.ansi)."""
+    ansi = None
+
+
 class Tmux:
-    def __init__(self, sock):
+    def __init__(self, sock, size=(120, 40)):
         self.sock = sock
+        self.size = size
 
     def __call__(self, *a, check=True):
         r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *a], capture_output=True, text=True)
@@ -121,16 +139,26 @@ class Tmux:
             raise RuntimeError(f"tmux {a}: {r.stderr.strip()}")
         return r.stdout
 
-    def new(self, name, cmd, cwd, env):
+    def new(self, name, cmd, cwd, env, size=None):
+        w, h = size or self.size
         self("kill-session", "-t", name, check=False)
         # tmux 3.3a: `-e` did not reach the initial command's PATH lookup, so pass the
         # environment through env(1); the pane's process then exec()s the agent itself.
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
-        self("new-session", "-d", "-x", "120", "-y", "40", "-s", name, "-c", cwd, f"exec env -i {envs} {cmd}")
+        self("new-session", "-d", "-x", str(w), "-y", str(h), "-s", name, "-c", cwd, f"exec env -i {envs} {cmd}")
         self("set-option", "-t", name, "remain-on-exit", "on", check=False)
 
     def cap(self, name):
-        return self("capture-pane", "-p", "-t", name)
+        """One frame, plain and with escapes. The two captures are tmux calls a moment apart;
+        they are retried until the escaped one, stripped, is the plain one (same frame)."""
+        for _ in range(6):
+            plain = self("capture-pane", "-p", "-t", name)
+            ansi = self("capture-pane", "-p", "-e", "-t", name)
+            if strip_ansi(ansi).rstrip("\n") == "\n".join(l.rstrip() for l in plain.split("\n")).rstrip("\n"):
+                break
+        shot = Shot(plain)
+        shot.ansi = ansi
+        return shot
 
     def keys(self, name, *k):
         self("send-keys", "-t", name, *k)
@@ -335,6 +363,9 @@ class Runner:
         fn = f"{agent}-{self.version(agent)}-{state}.txt"
         with open(os.path.join(self.out, fn), "w") as f:
             f.write(screen)
+        if getattr(screen, "ansi", None) is not None:
+            with open(os.path.join(self.out, fn[:-len(".txt")] + ".ansi"), "w") as f:
+                f.write(screen.ansi)
         st, rs, nt = OVERRIDES.get((agent, state)) or EXPECTED.get(state) or ("?", "?", "")
         self.results.append((fn, status or st, reason or rs, note or nt))
         log(f"saved {fn}")
@@ -381,7 +412,7 @@ class Runner:
     def do(self, agent, state, fn):
         if self.a.states and state not in self.a.states:
             return
-        tmx = Tmux(f"realcli-{agent}-{os.getpid()}")
+        tmx = Tmux(f"realcli-{agent}-{os.getpid()}", self.a.size)
         log(f"--- {agent} {state}")
         try:
             self.scenario("ok")
@@ -714,7 +745,7 @@ class Runner:
 
     # ------------------------------------------------------------------ EXPECTED.tsv
     def write_expected(self):
-        path = os.path.join(self.out, "EXPECTED.tsv")
+        path = os.path.join(self.out, self.a.table)
         rows = {}
         if os.path.exists(path):
             with open(path) as f:
@@ -768,12 +799,16 @@ def main():
     ap.add_argument("--states", default="", help="comma list of state groups to run (default all)")
     ap.add_argument("--delay", type=float, default=0.3)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--table", default="EXPECTED.tsv",
+                    help="the expectations file in <out> the captured rows are merged into (e.g. NEW.tsv)")
+    ap.add_argument("--size", default="120x40", help="pane size WxH")
     ap.add_argument("--expected-only", action="store_true",
                     help="only rewrite <out>/EXPECTED.tsv for the screen files already in <out>")
     a = ap.parse_args()
     if a.expected_only:
         return rewrite_expected(os.path.abspath(a.out))
     a.states = [s for s in a.states.split(",") if s]
+    a.size = tuple(int(x) for x in a.size.lower().split("x"))
     a.bin = os.path.abspath(a.bin)
     a.out = os.path.abspath(a.out)
     a.work = os.path.abspath(a.work)

@@ -24,6 +24,11 @@ Scenarios (global default from --scenario; can be changed at run time with
   401     HTTP 401 authentication error
   500     HTTP 500 internal error
   hang    accept the request and never answer (stream stays open)
+  billing   out of credit: Anthropic 400 invalid_request_error "Your credit balance is too low to
+          access the Anthropic API..."; OpenAI 429 insufficient_quota ("You exceeded your current
+          quota, please check your plan and billing details..."); Gemini 429 daily quota (as 429daily)
+  400key  an invalid API key the way Gemini says it: HTTP 400 INVALID_ARGUMENT with an ErrorInfo
+          reason API_KEY_INVALID (Anthropic and OpenAI: their 401)
 
 Every request is logged to stderr (method, path, scenario, a short body summary).
 Every model request is also recorded (api, model, whether it is the main turn, and
@@ -232,8 +237,10 @@ class Handler(BaseHTTPRequestHandler):
         if not main and not STATE["strict"]:
             sc_eff = "ok_fast"
         else:
-            sc_eff = "429" if sc == "429daily" else sc
+            sc_eff = {"429daily": "429", "400key": "401"}.get(sc, sc)
         errs = {
+            "billing": (400, "invalid_request_error", "Your credit balance is too low to access the Anthropic "
+                        "API. Please go to Plans & Billing to upgrade or purchase credits."),
             "429": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
             "529": (529, "overloaded_error", "Overloaded"),
             "503": (529, "overloaded_error", "Overloaded"),
@@ -316,8 +323,12 @@ class Handler(BaseHTTPRequestHandler):
         users = [i for i in items if isinstance(i, dict) and i.get("role") == "user"]
         record("openai", body.get("model"), main, sc, text_of(users[-1].get("content")) if users else "", len(items))
         sc_eff = sc if (main or STATE["strict"]) else "ok_fast"
-        sc_eff = "429" if sc_eff == "429daily" else sc_eff
+        sc_eff = {"429daily": "429", "400key": "401"}.get(sc_eff, sc_eff)
         errs = {
+            "billing": (429, {"message": "You exceeded your current quota, please check your plan and billing "
+                                         "details. For more information on this error, read the docs: "
+                                         "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                              "type": "insufficient_quota", "code": "insufficient_quota"}),
             "429": (429, {"message": "Rate limit reached for requests. Please try again in 20s.",
                           "type": "requests", "code": "rate_limit_exceeded"}),
             "529": (503, {"message": "The server is overloaded or not ready yet.", "type": "server_error",
@@ -451,7 +462,16 @@ class Handler(BaseHTTPRequestHandler):
             "500": (500, "INTERNAL", "An internal error has occurred. Please retry or report in "
                                      "https://developers.generativeai.google/guide/troubleshooting"),
         }
-        if sc_eff == "429daily":
+        if sc_eff == "400key":
+            return self.send_json(400, {"error": {
+                "code": 400, "status": "INVALID_ARGUMENT",
+                "message": "API key not valid. Please pass a valid API key.",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                             "domain": "googleapis.com",
+                             "metadata": {"service": "generativelanguage.googleapis.com"}},
+                            {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                             "message": "API key not valid. Please pass a valid API key."}]}})
+        if sc_eff in ("429daily", "billing"):
             return self.send_json(429, {"error": {
                 "code": 429, "status": "RESOURCE_EXHAUSTED",
                 "message": "You exceeded your current quota, please check your plan and billing details.",

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 
 export DOEFF_AGENTS_NPM_CACHE="${DOEFF_AGENTS_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/doeff-agents/npm-agents}"
 BIN="$DOEFF_AGENTS_NPM_CACHE/node_modules/.bin"
-PACKAGES=(@anthropic-ai/claude-code@2.1.197 @openai/codex@0.169.0 @google/gemini-cli@0.61.0)
+PACKAGES=(@anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0 @google/gemini-cli@0.61.0)
 
 have_all() { [ -x "$BIN/claude" ] && [ -x "$BIN/codex" ] && [ -x "$BIN/gemini" ]; }
 
