@@ -371,16 +371,18 @@ class Runner:
         log(f"saved {fn}")
 
     # ------------------------------------------------------------------ generic flows
-    def launch(self, tmx, name, argv_str, env, cwd=None, shell=False):
+    def launch(self, tmx, name, argv_str, env, cwd=None, shell=False, size=None,
+               shell_cmd="bash --norc --noprofile", prompt_re=r"\$ ?$"):
         """shell=False: the agent is the pane's command (as doeff-agents launches it).
-        shell=True: pane runs `bash --norc`, the agent is typed at its prompt."""
+        shell=True: the pane runs `shell_cmd` (default bash --norc), the agent is typed at its
+        prompt (seen by prompt_re). size: (columns, rows) instead of the runner's default."""
         cwd = cwd or self.ws
         if shell:
-            tmx.new(name, "bash --norc --noprofile", cwd, env)
-            tmx.wait(name, r"\$ ?$", 10)
+            tmx.new(name, shell_cmd, cwd, env, size=size)
+            tmx.wait(name, prompt_re, 10)
             tmx.type(name, argv_str)
         else:
-            tmx.new(name, argv_str, cwd, env)
+            tmx.new(name, argv_str, cwd, env, size=size)
 
     def kill_agent(self, tmx, name):
         pid = tmx.pane_pid(name)
