@@ -20,9 +20,19 @@ pub enum Error {
     /// `launch_session` with a name that is taken.
     #[error("session {} already exists", printable(.0))]
     SessionAlreadyExists(String),
-    /// No tmux session (or pane) by that name or id.
-    #[error("no session named {}", printable(.0))]
+    /// No session made by doeff-agents by that name (or its pane is gone).
+    #[error("no doeff session named {}", printable(.0))]
     SessionNotFound(String),
+    /// A tmux session of that name exists, but doeff-agents did not create it.
+    #[error(
+        "no doeff session named {} (a tmux session of that name exists, not made by \
+         doeff-agents; --raw-target reaches it on purpose)",
+        printable(.0)
+    )]
+    NotDoeffSession(String),
+    /// `--raw-target`: no tmux session of exactly that name.
+    #[error("no tmux session named {}", printable(.0))]
+    NoSuchTmuxSession(String),
     /// No adapter with that name is loaded.
     #[error("unknown agent {name:?} (known agents: {known})")]
     UnknownAgent { name: String, known: String },

@@ -80,7 +80,7 @@ fn cli_session_names_are_validated() {
             }
             let err = assert_one_line_error(&server.cli(&args));
             assert!(
-                err.contains("no session named"),
+                err.contains("no doeff session named") || err.contains("invalid session name"),
                 "{command} {name:?}: {err}"
             );
         }

@@ -115,7 +115,10 @@ fn exact_names_never_match_a_longer_session() {
     ] {
         let out = server.cli(&command);
         let err = assert_one_line_error(&out);
-        assert!(err.contains("no session named x"), "{command:?}: {err}");
+        assert!(
+            err.contains("no doeff session named x"),
+            "{command:?}: {err}"
+        );
     }
     assert_eq!(server.session_names(), vec!["doeff-xyz"]);
 }
@@ -138,7 +141,7 @@ fn bad_input_gets_one_clear_line() {
             vec!["run", "-a", "demo", "-s", "a", "--profile", "p"],
             "no profiles",
         ),
-        (vec!["send", "ghost", "hi"], "no session named ghost"),
+        (vec!["send", "ghost", "hi"], "no doeff session named ghost"),
     ] {
         let out = server.cli(&args);
         let err = assert_one_line_error(&out);

@@ -335,7 +335,7 @@ fn script_errors_show_file_and_line_and_expected_failures_are_nil_message() {
     let script = server.path("s.lua");
     write(
         &script,
-        "local s, err = agents.session('ghost')\nassert(s == nil and err:find('no session named ghost'))\nprint(agents.launch('x', {agent = 'nope'}))\nerror('stop here')\n",
+        "local s, err = agents.session('ghost')\nassert(s == nil and err:find('no doeff session named ghost'))\nprint(agents.launch('x', {agent = 'nope'}))\nerror('stop here')\n",
     );
     let out = server.cli(&["script", &script.to_string_lossy()]);
     let err = assert_one_line_error(&out);
@@ -363,7 +363,10 @@ print(o.status, o.reason)
     let out = server.cli(&["script", &script.to_string_lossy()]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains("nil\tno session named doeff-dying"), "{text}");
+    assert!(
+        text.contains("nil\tno doeff session named doeff-dying"),
+        "{text}"
+    );
     assert!(text.contains("exited\tpane_gone"), "{text}");
 }
 
@@ -387,7 +390,7 @@ fn repl_evaluates_piped_lines() {
     assert!(out.status.success());
     assert!(text.contains("42"), "{text}");
     assert!(text.contains("a = 1"), "{text}");
-    assert!(text.contains("\"no session named nope\""), "{text}");
+    assert!(text.contains("\"no doeff session named nope\""), "{text}");
 }
 
 #[test]

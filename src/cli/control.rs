@@ -7,12 +7,18 @@ use crate::error::Result;
 pub struct NameArg {
     /// Session name (with or without the doeff- prefix)
     pub name: String,
+    /// Take NAME as an exact tmux session name, also one not made by doeff-agents
+    #[arg(long)]
+    pub raw_target: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
     /// Session name
     pub name: String,
+    /// Take NAME as an exact tmux session name, also one not made by doeff-agents
+    #[arg(long)]
+    pub raw_target: bool,
     /// The message (sent exactly; multi-line text is pasted as one message)
     #[arg(allow_hyphen_values = true)]
     pub text: String,
@@ -25,6 +31,9 @@ pub struct SendArgs {
 pub struct OutputArgs {
     /// Session name
     pub name: String,
+    /// Take NAME as an exact tmux session name, also one not made by doeff-agents
+    #[arg(long)]
+    pub raw_target: bool,
     /// How many lines (screen and scrollback)
     #[arg(short = 'n', long, default_value_t = 100)]
     pub lines: usize,
@@ -39,28 +48,28 @@ pub struct AdaptersArgs {
 
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
     let agents = global.agents()?;
-    let session = agents.session(&args.name)?;
+    let session = super::resolve(&agents, &args.name, args.raw_target)?;
     agents.send_message(&session, &args.text, !args.no_enter)?;
     Ok(0)
 }
 
 pub fn output(global: &GlobalArgs, args: OutputArgs) -> Result<i32> {
     let agents = global.agents()?;
-    let session = agents.session(&args.name)?;
+    let session = super::resolve(&agents, &args.name, args.raw_target)?;
     println!("{}", agents.capture_output(&session, args.lines)?);
     Ok(0)
 }
 
 pub fn attach(global: &GlobalArgs, args: NameArg) -> Result<i32> {
     let agents = global.agents()?;
-    let session = agents.session(&args.name)?;
+    let session = super::resolve(&agents, &args.name, args.raw_target)?;
     agents.attach_session(&session)?;
     Ok(0)
 }
 
 pub fn stop(global: &GlobalArgs, args: NameArg) -> Result<i32> {
     let agents = global.agents()?;
-    let mut session = agents.session(&args.name)?;
+    let mut session = super::resolve(&agents, &args.name, args.raw_target)?;
     agents.stop_session(&mut session)?;
     println!("stopped {}", session.session_name);
     Ok(0)

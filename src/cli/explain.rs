@@ -15,6 +15,9 @@ pub struct ExplainArgs {
     /// A live session to explain
     #[arg(required_unless_present = "screen", conflicts_with = "screen")]
     pub name: Option<String>,
+    /// Take NAME as an exact tmux session name, also one not made by doeff-agents
+    #[arg(long, requires = "name")]
+    pub raw_target: bool,
     /// Adapter whose rules apply to --screen
     #[arg(long, requires = "screen")]
     pub agent: Option<String>,
@@ -51,7 +54,7 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
     let verdict = match (&args.name, &args.screen, &args.agent) {
         (Some(name), _, _) => {
             let agents = global.monitoring_agents(false)?;
-            let session = agents.session(name)?;
+            let session = super::resolve(&agents, name, args.raw_target)?;
             let adapter = agents.adapter_for(&session);
             let (screen, process) = agents.snapshot(&session, &adapter)?;
             adapter.explain(&screen, args.previous, args.changed, &process)

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 
 use crate::adapter::AdapterRegistry;
 use crate::error::Result;
-use crate::session::Agents;
+use crate::session::{AgentSession, Agents, Lookup};
 use crate::tmux::{Server, Tmux, TransportChoice};
 
 pub use watch::WatchExit;
@@ -149,6 +149,18 @@ impl GlobalArgs {
         let tmux = self.monitoring_tmux(long_lived)?;
         Ok(Agents::new(tmux, Arc::new(self.registry()?)))
     }
+}
+
+/// The session a command's NAME names: one of doeff-agents' own (`NAME` or
+/// `doeff-NAME`), or with `raw_target` any tmux session of exactly that name.
+/// Every command that takes a NAME resolves it here.
+pub fn resolve(agents: &Agents, name: &str, raw_target: bool) -> Result<AgentSession> {
+    let lookup = if raw_target {
+        Lookup::Raw
+    } else {
+        Lookup::Doeff
+    };
+    agents.find_session(name, lookup)
 }
 
 /// Adapter folders, in load order: `$XDG_CONFIG_HOME/doeff-agents/adapters`

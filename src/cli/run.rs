@@ -142,6 +142,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     }
     let watch = WatchArgs {
         name: session.session_name.clone(),
+        raw_target: false,
         interval: args.interval,
         timeout: args.timeout,
         json: args.json,

@@ -21,6 +21,9 @@ use crate::session::{AgentSession, Agents, Monitor};
 pub struct WatchArgs {
     /// Session name (with or without the doeff- prefix)
     pub name: String,
+    /// Take NAME as an exact tmux session name, also one not made by doeff-agents
+    #[arg(long)]
+    pub raw_target: bool,
     /// Poll interval in seconds
     #[arg(short, long, default_value_t = 1.0)]
     pub interval: f64,
@@ -89,7 +92,7 @@ fn print_change(session: &str, observation: &Observation, json: bool, colour: bo
 
 pub fn run(global: &GlobalArgs, args: WatchArgs) -> Result<i32> {
     let agents = global.monitoring_agents(true)?;
-    let mut session = agents.session(&args.name)?;
+    let mut session = super::resolve(&agents, &args.name, args.raw_target)?;
     watch_session(&agents, &mut session, &args).map(|exit| exit.code())
 }
 

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use batch::{DEAD_STATUS_GRACE, DEFAULT_DEBOUNCE, Monitor, PassStats, SAFETY_RECAPTURE_PASSES};
 pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
-pub use name::{MAX_NAME_LEN, PREFIX, lookup_candidates, session_name};
+pub use name::{
+    Lookup, MAX_NAME_LEN, PREFIX, is_doeff_session, lookup_candidates, resolve, session_name,
+};
 pub use ready::{Readiness, readiness};
 pub use scope::SessionScope;
 pub use send::undeliverable;
@@ -369,14 +371,17 @@ impl Agents {
         Ok(session)
     }
 
-    /// A handle on an existing session by name (`NAME` or `doeff-NAME`, exact).
+    /// A handle on an existing session made by doeff-agents (`NAME` or
+    /// `doeff-NAME`, exact): never a session it did not create (see [`resolve`]).
     pub fn session(&self, name: &str) -> Result<AgentSession> {
+        self.find_session(name, Lookup::Doeff)
+    }
+
+    /// A handle on the session `name` as [`resolve`] reads it with `lookup`
+    /// ([`Lookup::Raw`]: any tmux session of exactly that name).
+    pub fn find_session(&self, name: &str, lookup: Lookup) -> Result<AgentSession> {
         let sessions = self.tmux.list_sessions()?;
-        lookup_candidates(name)
-            .iter()
-            .find_map(|candidate| sessions.iter().find(|s| &s.name == candidate))
-            .map(session_from_info)
-            .ok_or_else(|| Error::SessionNotFound(name.to_owned()))
+        resolve(&sessions, name, lookup).map(session_from_info)
     }
 
     /// Every session on the server; with `all`, also those not made by doeff-agents.
@@ -623,7 +628,7 @@ pub fn list_sessions(tmux: &Tmux, all: bool) -> Result<Vec<AgentSession>> {
     Ok(tmux
         .list_sessions()?
         .iter()
-        .filter(|s| all || s.name.starts_with(PREFIX))
+        .filter(|s| all || is_doeff_session(s))
         .map(session_from_info)
         .collect())
 }
