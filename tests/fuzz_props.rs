@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use doeff_agents::AdapterRegistry;
 use doeff_agents::monitor::{
-    Classifier, Context, Matcher, Process, Region, Rule, Screen, SessionStatus, When,
+    Classifier, Context, Matcher, Process, Region, Rule, Screen, ScreenModel, SessionStatus, When,
     default_rules, strip_escapes,
 };
 use proptest::prelude::*;
@@ -32,6 +32,9 @@ fn terminal_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Task completed successfully".to_vec()),
         Just(b"API Error: 429".to_vec()),
         Just(b"Pane is dead (status 0, x)".to_vec()),
+        Just("────────\n❯ hi\n────────\n".as_bytes().to_vec()),
+        Just("› 1. Yes\n".as_bytes().to_vec()),
+        Just(b"bash-5.2$ ".to_vec()),
         "[ -~]{0,20}".prop_map(String::into_bytes),
     ];
     proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
@@ -44,8 +47,12 @@ fn status() -> impl Strategy<Value = SessionStatus> {
 fn region() -> impl Strategy<Value = Region> {
     prop_oneof![
         (0usize..30).prop_map(Region::Last),
-        Just(Region::Screen),
-        Just(Region::Title),
+        proptest::sample::select(
+            doeff_agents::monitor::REGION_NAMES
+                .iter()
+                .filter_map(|n| Region::named(n))
+                .collect::<Vec<_>>()
+        ),
     ]
 }
 
@@ -69,9 +76,22 @@ fn rule() -> impl Strategy<Value = Rule> {
         region(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
-            |(status, reason, matchers, vetoes, region, veto_region, always, joined)| {
+            |(
+                status,
+                reason,
+                matchers,
+                vetoes,
+                region,
+                veto_region,
+                always,
+                joined,
+                busy_veto,
+                screen_only,
+            )| {
                 let mut rule = Rule::new(format!("fuzz.{reason}"), status, reason);
                 rule.matchers = matchers.into_iter().flatten().collect();
                 rule.vetoes = vetoes.into_iter().flatten().collect();
@@ -83,6 +103,8 @@ fn rule() -> impl Strategy<Value = Rule> {
                     When::Unchanged
                 };
                 rule.joined = joined;
+                rule.busy_veto = busy_veto;
+                rule.screen_only = screen_only;
                 rule
             },
         )
@@ -143,13 +165,29 @@ proptest! {
         process in process(),
         with_defaults in any::<bool>(),
         exit_zero_is_done in any::<bool>(),
+        modelled in any::<bool>(),
     ) {
         let mut rules = rules;
         if with_defaults {
             rules.extend(default_rules());
         }
         let screen = Screen::from_bytes(&raw).with_title(title);
-        let classifier = Classifier { rules: &rules, exit_zero_is_done };
+        // With a screen model like Claude's, or none (fallback regions).
+        let model = if modelled {
+            let set = |p: &str| -> doeff_agents::monitor::MatcherSet {
+                Matcher::regex(p, false).into_iter().collect()
+            };
+            ScreenModel {
+                composer: set("^❯"),
+                composer_ruled: true,
+                turn_start: set(r"^❯ \S"),
+                activity: set("esc to"),
+                goodbye: set("(?i)goodbye"),
+            }
+        } else {
+            ScreenModel::default()
+        };
+        let classifier = Classifier { rules: &rules, exit_zero_is_done, model: &model };
         let verdict = classifier.classify(
             &Context { screen: &screen, changed, previous, process: &process },
             None,

@@ -62,13 +62,14 @@ fn every_saved_screen_gets_its_expected_status_and_reason() {
         );
         if verdict.status.as_str() != case.status || verdict.reason != case.reason {
             wrong.push(format!(
-                "{}: expected {}/{}, got {}/{} (rule {}, line {:?})",
+                "{}: expected {}/{}, got {}/{} (rule {}, region {}, line {:?})",
                 case.file,
                 case.status,
                 case.reason,
                 verdict.status,
                 verdict.reason,
                 verdict.evidence.rule,
+                verdict.evidence.region,
                 verdict.evidence.line
             ));
         }
@@ -106,5 +107,6 @@ fn explain_screen_cli_agrees_with_the_table() {
         assert_eq!(json["reason"], case.reason.as_str(), "{}", case.file);
         assert!(json["evidence"]["rule"].is_string(), "{}", case.file);
         assert!(json["evidence"]["line"].is_string(), "{}", case.file);
+        assert!(json["evidence"]["region"].is_string(), "{}", case.file);
     }
 }

@@ -60,67 +60,21 @@ return agents.adapter {
     end
     return argv
   end,
-  -- Claude keeps earlier turns on screen: an API error from an older turn
-  -- must not decide about the latest one. The latest turn is what lies
-  -- between the last prompt echo ("❯ text") and the composer ("❯" at the
-  -- bottom); its error, if any, decides; with none, older errors are ignored.
-  -- The hook below only ever answers on a screen with an API error.
-  classify_when = { "API Error", "Invalid API key" },
-  classify = function(screen, ctx)
-    local lines = ctx.lines
-    local n = #lines
-    local composer
-    for i = n, math.max(1, n - 8), -1 do
-      if lines[i]:match("^❯") then composer = i; break end
-    end
-    if not composer then return nil end
-    for i = composer, n do
-      if lines[i]:find("esc to interrupt", 1, true) then return nil end
-    end
-    local asked
-    for i = composer - 1, 1, -1 do
-      if lines[i]:match("^❯ ") then asked = i; break end
-    end
-    if not asked then return nil end
-    local function error_of(line)
-      if line:find("Retrying", 1, true) then return nil end
-      if line:find("API Error: 529", 1, true) or line:find("API Error: Overloaded", 1, true) then
-        return "blocked_api", "overloaded"
-      end
-      if line:find("API Error: Request rejected (429)", 1, true) or line:find("API Error: 429", 1, true) then
-        return "blocked_api", "rate_limit"
-      end
-      if line:find("Invalid API key", 1, true) or line:find("API Error: 401", 1, true) then
-        return "failed", "auth_failed"
-      end
-      if line:find("API Error: Unable to connect", 1, true) then
-        return "failed", "connection_failed"
-      end
-      if line:find("API Error: 500", 1, true) then
-        return "failed", "api_error"
-      end
-      return nil
-    end
-    for i = composer - 1, asked + 1, -1 do
-      local status, reason = error_of(lines[i])
-      if status then return status, reason end
-    end
-    for i = asked - 1, 1, -1 do
-      if error_of(lines[i]) then
-        -- Only an older turn failed; the latest one ended normally.
-        if not ctx.changed then return "blocked", "idle_prompt" end
-        return "running", "output_changed"
-      end
-    end
-    return nil
-  end,
-  -- "❯" alone is Claude's composer, not a shell prompt.
-  disable = { "default.bare_prompt" },
+  -- The screen model: the composer "❯" sits between two rules (an echo of
+  -- a sent prompt, "❯ text" above, does not); a turn starts under the
+  -- echo. Errors decide only from the latest turn (an older turn's 429
+  -- decides nothing); "❯" under the footer is a shell prompt (starship).
+  screen = {
+    composer = "^❯",
+    ruled = true,
+    turn_start = "^❯ \\S",
+  },
   patterns = {
-    -- An empty composer between its rules, with no activity marker: idle.
-    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "(?m)^❯\\s*\\n─{20,}", joined = true, last = 6 },
+    -- The composer up, with no activity marker: idle (also when it holds
+    -- text restored after an interrupt, or text the user is typing).
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^❯", region = "composer" },
     -- "✻ Worked for 12s": the turn is over (unless a shell still runs).
-    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for \\d", last = 8,
-      unless = { "still running" } },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for \\d",
+      region = "turn", unless = { "still running" } },
   },
 }

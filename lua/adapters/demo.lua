@@ -8,6 +8,9 @@ return agents.adapter {
   ready_pattern = "^>( |$)",
   status_bar_lines = 1,
   exit_zero_is_done = true,
+  -- It prints "Task completed successfully" itself before exiting 0.
+  prints_completion = true,
+  screen = { composer = "^>( |$)" },
   launch = function(cfg)
     if cfg.profile then
       error("the demo agent has no profiles", 0)
@@ -26,6 +29,6 @@ return agents.adapter {
     { status = "blocked", reason = "permission_prompt", match = "Do you want to proceed?", last = 6,
       unless = { "^\\s*(Approved|Declined)\\." } },
     -- The empty composer.
-    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^>$", last = 1 },
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^>$", region = "composer" },
   },
 }

@@ -18,8 +18,19 @@ return agents.adapter {
     { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
       match = "Do you trust the files in this folder?" },
   },
-  -- Gemini shows "esc to cancel" while it works (Claude uses it for dialogs).
-  busy = { "(?i)esc to cancel" },
+  -- The screen model: the composer " > " (or "*" in YOLO mode, "!" in
+  -- shell mode) sits under a rule or in a box; the echo of a sent prompt
+  -- looks the same but has no rule above it. Gemini's spinner line
+  -- "⠹ Thinking... (esc to cancel, 4s)" is its activity marker wherever it
+  -- sits; "esc to cancel" inside a dialog box is not.
+  screen = {
+    composer = "^\\s?(│\\s*)?[>*!]\\s",
+    ruled = true,
+    turn_start = "^\\s?[>*!] +\\S",
+    activity = { "^\\s*[^\\s│┃╭╰]\\s+.*\\(esc to cancel" },
+    -- The summary box of /quit.
+    goodbye = { "Agent powering down\\. Goodbye!" },
+  },
   launch = function(cfg)
     if cfg.profile then
       error("Gemini CLI has no profiles (there is no --profile option)", 0)
@@ -47,6 +58,7 @@ return agents.adapter {
     return argv
   end,
   patterns = {
-    { status = "running", reason = "busy", regex = "(?i)esc to cancel", last = 6 },
+    -- The composer up, holding text or its placeholder, nothing busy: idle.
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "\\S", region = "composer" },
   },
 }

@@ -19,8 +19,9 @@
 ---@field ready_timeout? number      seconds (default 30)
 
 ---@class agents.Evidence
----@field rule string
----@field line string
+---@field rule string     the rule that decided (`default.rate_limit`, `claude.classify`, `process`, `change`)
+---@field region string   the region it looked at (`turn`, `footer`, `last_lines(6)`; `hook`, `process`, `change`)
+---@field line string     the screen line it matched (for a hook: the line it returned)
 
 ---@class agents.Observation
 ---@field status agents.Status
@@ -68,12 +69,32 @@ function Session:info() end
 ---@field match? string|string[]     substring(s)
 ---@field regex? string|string[]     regex(es), Rust syntax
 ---@field nocase? boolean
----@field last? integer              look at the last N non-blank lines (default 10)
----@field region? "screen"|"title"
+---@field last? integer              fallback: look at the last N non-blank lines
+---@field region? agents.Region       default "latest"
+---@field unless_busy? boolean        a live activity marker cancels it (always so for "blocked" rules)
 ---@field unless? string|string[]    regexes that cancel the rule
 ---@field when? "always"|"unchanged"   default "always"; "unchanged" = a waiting-for-input rule, only on a still screen
 ---@field joined? boolean            match the region as one multi-line text
 ---@field id? string
+
+---Named parts of an adapter's UI, found from its `screen` model once per screen:
+---"turn" (under the echo of the last user prompt, above the composer; the whole
+---screen above the composer when no echo shows), "above_composer", "composer"
+---(what the user is typing), "footer" (under the composer), "latest" (turn and
+---footer: never the composer), "activity" (busy lines in "latest", wherever they
+---sit), "below" (under the agent's last frame: the footer, or the last row without
+---a composer), "bottom" (composer and footer), "screen", "title". Without a
+---`screen` model, "turn"/"latest" are the last 12 non-blank lines.
+---@alias agents.Region "turn"|"above_composer"|"composer"|"footer"|"latest"|"activity"|"below"|"bottom"|"screen"|"title"
+
+---How an adapter's UI is laid out. Rules address its regions by name, so extra
+---notice rows, a spinner above an input box or a short pane move nothing.
+---@class agents.ScreenModel
+---@field composer? string|string[]   regex(es) of the composer line; the lowest match that is not a dialog choice and has no dialog choice under it
+---@field ruled? boolean              the composer sits under a horizontal rule (within 3 rows) or in a box; an old echo does not
+---@field turn_start? string|string[] regex(es) of the echo of a sent prompt: the latest turn starts under the lowest one above the composer
+---@field activity? string|string[]   busy lines (spinner, "esc to cancel") beyond the built-in ones
+---@field goodbye? string|string[]    lines the CLI prints as it exits (a saved screen showing one is exited)
 
 ---@class agents.AdapterSpec
 ---@field name string
@@ -83,11 +104,13 @@ function Session:info() end
 ---@field ready_pattern? string
 ---@field status_bar_lines? integer
 ---@field patterns? agents.Pattern[]
----@field classify? fun(screen: string, ctx: {changed: boolean, previous: agents.Status, title: string, lines: string[], process: string}): (agents.Status|nil), string?
+---@field screen? agents.ScreenModel
+---@field prints_completion? boolean  its CLI prints "Task completed successfully"-style lines: only then do they mean done
+---@field classify? fun(screen: string, ctx: {changed: boolean, previous: agents.Status, title: string, lines: string[], process: string}): (agents.Status|nil), string?, string?  status, reason, and the line it based its verdict on
 ---@field classify_when? string|string[]  call classify only when a screen line holds one of these substrings
 ---@field is_available? fun(): boolean
 ---@field exit_zero_is_done? boolean
----@field busy? string|string[]
+---@field busy? string|string[]     same as screen.activity
 ---@field disable? string[]
 ---@field description? string
 

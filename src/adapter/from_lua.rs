@@ -14,7 +14,8 @@ use crate::lua::fields::{
 };
 use crate::lua::{LOAD_BUDGET, LuaHost};
 use crate::monitor::{
-    Context, Matcher, Process, Region, Rule, SessionStatus, When, busy_matchers, default_rules,
+    Context, Matcher, MatcherSet, Process, REGION_NAMES, Region, Rule, RuleSources, ScreenModel,
+    SessionStatus, When, assemble,
 };
 use crate::session::LaunchConfig;
 
@@ -37,13 +38,27 @@ const ADAPTER_FIELDS: &[&str] = &[
     "composer",
     "conversation",
     "conversation_at_launch",
+    "screen",
+    "prints_completion",
 ];
+
+const SCREEN_FIELDS: &[&str] = &["composer", "ruled", "turn_start", "activity", "goodbye"];
 
 const DIALOG_FIELDS: &[&str] = &["id", "match", "regex", "nocase", "reason", "answer", "safe"];
 
 const PATTERN_FIELDS: &[&str] = &[
-    "status", "reason", "match", "regex", "nocase", "last", "region", "unless", "when", "id",
+    "status",
+    "reason",
+    "match",
+    "regex",
+    "nocase",
+    "last",
+    "region",
+    "unless",
+    "when",
+    "id",
     "joined",
+    "unless_busy",
 ];
 
 /// The `cfg` table given to `launch(cfg)`.
@@ -264,28 +279,30 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
         rule.vetoes
             .push(regex_matcher(&pattern, nocase, &format!("{what}.unless"))?);
     }
+    // `last = N` is the fallback `last_lines(N)`; without either, the
+    // latest turn and its footer (the one default, as for built-in rules).
     let region = match (
         optional_count(entry, "last")?,
         optional_string(entry, "region")?,
     ) {
         (Some(n), _) => Region::Last(n.max(1)),
-        (None, None) => Region::Last(10),
-        (None, Some(r)) if r == "screen" => Region::Screen,
-        (None, Some(r)) if r == "title" => Region::Title,
-        (None, Some(r)) => {
-            return Err(bad(format!(
-                "{what}.region must be \"screen\" or \"title\", got {r:?}"
-            )));
-        }
+        (None, None) => Region::Latest,
+        (None, Some(r)) => Region::named(&r).ok_or_else(|| {
+            bad(format!(
+                "{what}.region must be one of {}, got {r:?}",
+                REGION_NAMES.join(", ")
+            ))
+        })?,
     };
     rule.region = region;
     rule.veto_region = region;
     rule.joined = joined;
-    // An adapter's own rules are explicit: they apply on every observation
-    // unless they ask to be waiting-for-input rules (`when = "unchanged"`).
+    // Blocked rules are always cancelled by a live activity marker.
+    rule.busy_veto = optional_bool(entry, "unless_busy")?;
+    // Every rule applies on every observation unless it asks to be a
+    // waiting-for-input rule (`when = "unchanged"`).
     match optional_string(entry, "when")?.as_deref() {
-        None => rule.when = When::Always,
-        Some("always") => rule.when = When::Always,
+        None | Some("always") => rule.when = When::Always,
         Some("unchanged") => rule.when = When::Unchanged,
         Some(other) => {
             return Err(bad(format!(
@@ -372,8 +389,6 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
             )));
         }
     }
-    // Known dialogs decide before any other rule: they are modal.
-    rules.splice(0..0, dialogs.iter().map(|d| d.rule(&name)));
     let composer = optional_regex(table, "composer")?;
     if composer.len() > 1 {
         return Err(bad("field 'composer' must be one regex".into()));
@@ -387,30 +402,32 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
             )));
         }
     }
-    let mut busy = Vec::new();
+    let mut screen_model = screen_model(table)?;
     for pattern in string_list(table, "busy")? {
-        busy.push(regex_matcher(&pattern, false, "busy")?);
+        screen_model
+            .activity
+            .push(regex_matcher(&pattern, false, "busy")?);
     }
     if !source.starts_with("builtin:") {
         // Before the defaults join: only this file's own regexes.
-        compile_users_regexes(&rules, &busy)?;
+        let model_regexes: Vec<Matcher> = screen_model
+            .composer
+            .iter()
+            .chain(screen_model.turn_start.iter())
+            .chain(screen_model.activity.iter())
+            .chain(screen_model.goodbye.iter())
+            .cloned()
+            .collect();
+        compile_users_regexes(&rules, &model_regexes)?;
     }
-    let disabled = string_list(table, "disable")?;
-    rules.extend(
-        default_rules()
-            .into_iter()
-            .filter(|r| !disabled.contains(&r.id)),
-    );
-    let builtin_busy = busy_matchers();
-    for rule in rules
-        .iter_mut()
-        .filter(|r| r.status == SessionStatus::Blocked)
-    {
-        rule.vetoes.extend(busy.iter().cloned());
-        if !rule.id.starts_with("default.") {
-            rule.vetoes.extend(builtin_busy.iter().cloned());
-        }
-    }
+    // Known dialogs decide before any other rule: they are modal.
+    let rules = assemble(RuleSources {
+        dialogs: dialogs.iter().map(|d| d.rule(&name)).collect(),
+        own: rules,
+        disabled: string_list(table, "disable")?,
+        prints_completion: optional_bool(table, "prints_completion")?,
+        goodbye: screen_model.goodbye.clone(),
+    });
     let lua_fn = |func: Function| LuaFn {
         host: Arc::clone(host),
         func,
@@ -422,6 +439,7 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         ready_pattern,
         status_bar_lines: optional_count(table, "status_bar_lines")?.unwrap_or(0),
         rules,
+        screen_model,
         exit_zero_is_done: optional_bool(table, "exit_zero_is_done")?,
         dialogs,
         composer: composer.into_iter().next(),
@@ -434,6 +452,38 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         available: optional_function(table, "is_available")?.map(lua_fn),
         hook_error: Arc::default(),
     })
+}
+
+/// The `screen` table: how the adapter's UI is laid out (see `ScreenModel`).
+fn screen_model(table: &Table) -> mlua::Result<ScreenModel> {
+    let screen = match table.get::<Value>("screen")? {
+        Value::Nil => return Ok(ScreenModel::default()),
+        Value::Table(screen) => screen,
+        other => {
+            return Err(bad(format!(
+                "field 'screen' must be a table, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    check_fields(&screen, SCREEN_FIELDS, "screen")?;
+    let list = |field: &str| -> mlua::Result<MatcherSet> {
+        string_list(&screen, field)?
+            .iter()
+            .map(|p| regex_matcher(p, false, &format!("screen.{field}")))
+            .collect()
+    };
+    let model = ScreenModel {
+        composer: list("composer")?,
+        composer_ruled: optional_bool(&screen, "ruled")?,
+        turn_start: list("turn_start")?,
+        activity: list("activity")?,
+        goodbye: list("goodbye")?,
+    };
+    if model.composer_ruled && model.composer.is_empty() {
+        return Err(bad("screen.ruled needs screen.composer".into()));
+    }
+    Ok(model)
 }
 
 /// Compiles a user adapter's own regexes now (status regexes are otherwise

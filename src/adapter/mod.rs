@@ -39,7 +39,9 @@ pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
 
 use crate::error::{Error, Result};
 use crate::lua::{CALL_BUDGET, LuaHost, error_message};
-use crate::monitor::{Classifier, Context, Rule, SessionStatus, Verdict, default_rules};
+use crate::monitor::{
+    Classifier, Context, Rule, ScreenModel, SessionStatus, Verdict, defaults_only,
+};
 use crate::session::LaunchConfig;
 
 /// How the first prompt reaches the agent.
@@ -98,6 +100,8 @@ pub struct Adapter {
     pub status_bar_lines: usize,
     /// The adapter's own rules followed by the defaults it keeps.
     pub rules: Vec<Rule>,
+    /// How its UI is laid out: the regions its rules look at.
+    pub screen_model: ScreenModel,
     /// The agent exiting with code 0 means `done`.
     pub exit_zero_is_done: bool,
     /// Start-up dialogs it knows, and how to answer them.
@@ -146,7 +150,8 @@ impl Adapter {
             injection: Injection::Arg,
             ready_pattern: None,
             status_bar_lines: 0,
-            rules: default_rules(),
+            rules: defaults_only(),
+            screen_model: ScreenModel::default(),
             exit_zero_is_done: false,
             dialogs: Vec::new(),
             composer: None,
@@ -215,11 +220,14 @@ impl Adapter {
         Classifier {
             rules: &self.rules,
             exit_zero_is_done: self.exit_zero_is_done,
+            model: &self.screen_model,
         }
     }
 
-    /// Runs the Lua `classify(screen, ctx)` hook, if any. A hook error falls
-    /// through to the rules and is kept in [`Adapter::take_hook_error`].
+    /// Runs the Lua `classify(screen, ctx)` hook, if any: it returns a
+    /// status, a reason and the line it based its verdict on (all but the
+    /// status optional). A hook error falls through to the rules and is
+    /// kept in [`Adapter::take_hook_error`].
     pub fn run_hook(&self, ctx: &Context<'_>) -> Option<Verdict> {
         let f = self.classify.as_ref()?;
         if !self.classify_when.is_empty()
@@ -235,18 +243,27 @@ impl Adapter {
             let lua = f.host.lua();
             let table = from_lua::context_table(lua, ctx)?;
             f.func
-                .call::<(Option<String>, Option<String>)>((ctx.screen.text(), table))
+                .call::<(Option<String>, Option<String>, Option<String>)>((
+                    ctx.screen.text(),
+                    table,
+                ))
         });
         match result {
-            Ok((Some(status), reason)) => match status.parse::<SessionStatus>() {
+            Ok((Some(status), reason, line)) => match status.parse::<SessionStatus>() {
                 Ok(status) => {
                     self.clear_hook_error();
                     let reason = reason.unwrap_or_else(|| status.as_str().to_owned());
+                    let line: String = line
+                        .unwrap_or_default()
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(500)
+                        .collect();
                     Some(Verdict::new(
                         status,
                         reason,
                         format!("{}.classify", self.name),
-                        "",
+                        line.trim(),
                     ))
                 }
                 Err(message) => {
@@ -254,7 +271,7 @@ impl Adapter {
                     None
                 }
             },
-            Ok((None, _)) => {
+            Ok((None, _, _)) => {
                 self.clear_hook_error();
                 None
             }

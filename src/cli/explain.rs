@@ -30,7 +30,7 @@ pub struct ExplainArgs {
     /// Treat the saved screen as changed since the previous observation
     #[arg(long)]
     pub changed: bool,
-    /// {"status","reason","evidence":{"rule","line"}}
+    /// {"status","reason","evidence":{"rule","region","line"}}
     #[arg(long)]
     pub json: bool,
 }
@@ -97,6 +97,7 @@ fn print_verdict(verdict: &Verdict, json: bool) {
         println!("status:  {}", verdict.status);
         println!("reason:  {}", verdict.reason);
         println!("rule:    {}", verdict.evidence.rule);
+        println!("region:  {}", verdict.evidence.region);
         println!("line:    {}", verdict.evidence.line);
     }
 }

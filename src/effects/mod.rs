@@ -290,6 +290,7 @@ pub fn gone_observation(previous: SessionStatus) -> Observation {
     let mut observation = Observation::new(SessionStatus::Exited, previous, "pane_gone", "");
     observation.evidence = Evidence {
         rule: "process".to_owned(),
+        region: "process".to_owned(),
         line: "the tmux session or pane no longer exists".to_owned(),
     };
     observation

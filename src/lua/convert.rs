@@ -54,7 +54,7 @@ pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
     Ok((config, ready))
 }
 
-/// An observation as a table: status, previous, reason, evidence{rule,line},
+/// An observation as a table: status, previous, reason, evidence{rule,region,line},
 /// output_changed, pr_url, new_pr_urls, output_snippet, is_terminal.
 pub fn observation_table(lua: &Lua, o: &Observation) -> mlua::Result<Table> {
     let t = lua.create_table()?;
@@ -63,6 +63,7 @@ pub fn observation_table(lua: &Lua, o: &Observation) -> mlua::Result<Table> {
     t.set("reason", o.reason.as_str())?;
     let evidence = lua.create_table()?;
     evidence.set("rule", o.evidence.rule.as_str())?;
+    evidence.set("region", o.evidence.region.as_str())?;
     evidence.set("line", o.evidence.line.as_str())?;
     t.set("evidence", evidence)?;
     t.set("output_changed", o.output_changed)?;

@@ -4,20 +4,26 @@
 //! 1. The process: pane gone, process ended (with its exit code), back to a
 //!    shell — beats any screen text.
 //! 2. An adapter's optional Lua `classify` hook, then its rules and the
-//!    defaults that always apply ([`When::Always`]), in order.
+//!    defaults that always apply ([`When::Always`]), in order, over the
+//!    regions of the adapter's screen model (computed once per screen, see
+//!    `layout.rs`; rules decide by region, not by line counts).
 //! 3. On a still screen, the waiting-for-input rules ([`When::Unchanged`]).
 //! 4. Change: a changed screen is `running`; otherwise the previous status holds.
 
 use serde::Serialize;
 
-use super::rule::{RegionTexts, Rule, When};
+use super::layout::{Layout, ScreenModel};
+use super::rule::{Rule, When};
 use super::screen::Screen;
 use super::status::SessionStatus;
 
-/// Which rule decided, and the line it matched.
+/// Which rule decided, the region of the screen model it looked at
+/// (`turn`, `footer`, `last_lines(6)`; `process`, `change` or `hook` for
+/// the other layers), and the line it matched.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     pub rule: String,
+    pub region: String,
     pub line: String,
 }
 
@@ -36,14 +42,22 @@ impl Verdict {
         rule: impl Into<String>,
         line: impl Into<String>,
     ) -> Verdict {
+        let rule = rule.into();
         Verdict {
             status,
             reason: reason.into(),
             evidence: Evidence {
-                rule: rule.into(),
+                region: rule.clone(),
+                rule,
                 line: line.into(),
             },
         }
+    }
+
+    /// The same verdict, with the region its evidence was found in.
+    pub fn in_region(mut self, region: impl Into<String>) -> Verdict {
+        self.evidence.region = region.into();
+        self
     }
 }
 
@@ -83,12 +97,28 @@ pub struct Context<'a> {
     pub process: &'a Process,
 }
 
-/// The rules of one adapter, ready to classify with.
+/// The rules of one adapter and its screen model, ready to classify with.
 #[derive(Clone, Copy, Debug)]
 pub struct Classifier<'a> {
     pub rules: &'a [Rule],
     /// The agent exiting with code 0 means it finished its task (`done`).
     pub exit_zero_is_done: bool,
+    /// How the adapter's UI is laid out (regions rules look at).
+    pub model: &'a ScreenModel,
+}
+
+impl<'a> Classifier<'a> {
+    /// A classifier over `rules` without a screen model (regions fall back
+    /// to the last lines).
+    pub fn new(rules: &'a [Rule], exit_zero_is_done: bool) -> Classifier<'a> {
+        static NO_MODEL: std::sync::LazyLock<ScreenModel> =
+            std::sync::LazyLock::new(ScreenModel::default);
+        Classifier {
+            rules,
+            exit_zero_is_done,
+            model: &NO_MODEL,
+        }
+    }
 }
 
 /// An adapter hook run before the rules; `None` falls through.
@@ -101,7 +131,7 @@ impl Classifier<'_> {
             return verdict;
         }
         if let Some(verdict) = hook.and_then(|h| h(ctx)) {
-            return verdict;
+            return verdict.in_region("hook");
         }
         if let Some(verdict) = self.rule_layer(ctx) {
             return verdict;
@@ -154,15 +184,31 @@ impl Classifier<'_> {
     /// waiting-for-input rules in order (so an adapter's idle rule never
     /// hides a rate limit or an error shown above its composer).
     fn rule_layer(&self, ctx: &Context<'_>) -> Option<Verdict> {
-        let texts = RegionTexts::new(ctx.screen);
+        let layout = Layout::new(self.model, ctx.screen);
+        let fire = |rule: &Rule| {
+            rule.find_in(&layout).map(|line| {
+                Verdict::new(rule.status, &rule.reason, &rule.id, line.trim())
+                    .in_region(rule.region.name())
+            })
+        };
+        // A saved screen whose agent is gone (a shell prompt under its last
+        // frame, a `Killed` line, its goodbye): exited, or failed when a
+        // fatal error is what it printed before it went.
+        if matches!(ctx.process, Process::Unknown)
+            && let Some(exit) = self.rules.iter().filter(|r| r.screen_only).find_map(fire)
+        {
+            let failure = self
+                .rules
+                .iter()
+                .filter(|r| r.status == SessionStatus::Failed && !r.screen_only)
+                .find_map(fire);
+            return Some(failure.unwrap_or(exit));
+        }
         let phase = |when: When| {
             self.rules
                 .iter()
-                .filter(move |rule| rule.when == when)
-                .find_map(|rule| {
-                    rule.find_with(ctx.screen, &texts)
-                        .map(|line| Verdict::new(rule.status, &rule.reason, &rule.id, line.trim()))
-                })
+                .filter(move |rule| rule.when == when && !rule.screen_only)
+                .find_map(fire)
         };
         phase(When::Always).or_else(|| (!ctx.changed).then(|| phase(When::Unchanged)).flatten())
     }
@@ -171,15 +217,12 @@ impl Classifier<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::defaults::default_rules;
+    use crate::monitor::precedence::defaults_only;
 
     fn verdict(text: &str, changed: bool, process: Process) -> Verdict {
-        let rules = default_rules();
+        let rules = defaults_only();
         let screen = Screen::from_text(text);
-        let classifier = Classifier {
-            rules: &rules,
-            exit_zero_is_done: false,
-        };
+        let classifier = Classifier::new(&rules, false);
         classifier.classify(
             &Context {
                 screen: &screen,

@@ -5,11 +5,13 @@
 
 mod classify;
 mod defaults;
+mod layout;
 mod lazy_regex;
 pub use lazy_regex::PatternError;
 mod matcher;
 mod matcher_set;
 mod pr;
+mod precedence;
 mod rule;
 mod screen;
 mod status;
@@ -19,11 +21,16 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
-pub use defaults::{BUSY_MARKERS, RETRY_MARKERS, busy_matchers, default_rules};
+pub use defaults::{
+    BUSY_MARKERS, COMPLETION_RULE, RETRY_MARKERS, SHELL_PROMPTS, busy_matchers, busy_set,
+    default_rules,
+};
+pub use layout::{Layout, REGION_NAMES, Region, ScreenModel, is_choice, is_rule};
 pub use matcher::Matcher;
 pub use matcher_set::MatcherSet;
 pub use pr::find_pr_urls;
-pub use rule::{Region, RegionTexts, Rule, When};
+pub use precedence::{RuleSources, assemble, defaults_only};
+pub use rule::{Rule, When};
 pub use screen::{Screen, strip_escapes};
 pub use status::SessionStatus;
 
@@ -66,6 +73,7 @@ impl Observation {
             previous,
             evidence: Evidence {
                 rule: "given".to_owned(),
+                region: "given".to_owned(),
                 line: String::new(),
             },
             reason,
@@ -157,11 +165,8 @@ mod tests {
 
     #[test]
     fn prs_are_reported_once_and_changes_tracked() {
-        let rules = default_rules();
-        let classifier = Classifier {
-            rules: &rules,
-            exit_zero_is_done: false,
-        };
+        let rules = defaults_only();
+        let classifier = Classifier::new(&rules, false);
         let mut state = MonitorState::new(SessionStatus::Booting);
         let screen = Screen::from_text("PR: https://github.com/a/b/pull/7");
         let first = state.observe(&screen, &Process::Unknown, classifier, 0, None);

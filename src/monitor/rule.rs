@@ -1,76 +1,14 @@
 //! Status rules: what a rule matches ([`Matcher`]s), where it looks (a
-//! [`Region`]), what cancels it (vetoes), and when it applies (always, or
+//! [`Region`] of the screen model), what cancels it (vetoes), and when it applies (always, or
 //! only on a screen that has not changed since the last observation). The
 //! engine only: the built-in rules are data in `defaults.rs`.
 
+use super::layout::Layout;
+pub use super::layout::Region;
 use super::matcher::Matcher;
 use super::matcher_set::MatcherSet;
 use super::screen::Screen;
 use super::status::SessionStatus;
-
-/// The part of the screen a rule looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Region {
-    /// The last N non-blank lines.
-    Last(usize),
-    /// Every line.
-    Screen,
-    /// The pane title.
-    Title,
-}
-
-impl Region {
-    /// Lines of the region, bottom first (the most recent text wins).
-    pub fn lines<'a>(&self, screen: &'a Screen) -> Vec<&'a str> {
-        self.iter(screen).collect()
-    }
-
-    /// Lines of the region, bottom first, without allocating.
-    pub fn iter<'a>(&self, screen: &'a Screen) -> RegionLines<'a> {
-        let (remaining, skip_blank, title) = match *self {
-            Region::Last(n) => (n, true, None),
-            Region::Screen => (usize::MAX, false, None),
-            Region::Title => (1, false, Some(screen.title.as_str())),
-        };
-        RegionLines {
-            lines: screen.lines.iter().rev(),
-            remaining,
-            skip_blank,
-            title,
-        }
-    }
-}
-
-/// Iterator over a [`Region`]'s lines, bottom first.
-#[derive(Clone, Debug)]
-pub struct RegionLines<'a> {
-    lines: std::iter::Rev<std::slice::Iter<'a, String>>,
-    remaining: usize,
-    skip_blank: bool,
-    title: Option<&'a str>,
-}
-
-impl<'a> Iterator for RegionLines<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        if self.remaining == 0 {
-            return None;
-        }
-        self.remaining -= 1;
-        if self.title.is_some() {
-            return self.title.take();
-        }
-        if self.skip_blank {
-            self.lines
-                .by_ref()
-                .map(String::as_str)
-                .find(|l| !l.trim().is_empty())
-        } else {
-            self.lines.next().map(String::as_str)
-        }
-    }
-}
 
 /// When a rule may decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,29 +33,34 @@ pub struct Rule {
     /// Any of these matching a line of `veto_region` cancels the rule.
     pub vetoes: MatcherSet,
     pub veto_region: Region,
+    /// A live activity marker (the screen model's `activity` region holds
+    /// a busy line) cancels the rule.
+    pub busy_veto: bool,
     pub when: When,
+    /// Decides only on a screen without process facts (a saved screen):
+    /// exit-by-prompt rules, which a live session learns from its process.
+    pub screen_only: bool,
     /// Match regexes against the region's lines joined by `\n` (top to
     /// bottom) instead of line by line, for shapes that span lines.
     pub joined: bool,
 }
 
 impl Rule {
-    /// A rule that applies always and looks at the last 10 lines; `blocked`
-    /// rules default to applying only to unchanged screens.
+    /// A rule that applies on every observation ([`When::Always`], the one
+    /// default), looks at the latest turn and its footer
+    /// ([`Region::Latest`]) and is cancelled by no veto.
     pub fn new(id: impl Into<String>, status: SessionStatus, reason: impl Into<String>) -> Rule {
         Rule {
             id: id.into(),
             status,
             reason: reason.into(),
             matchers: MatcherSet::default(),
-            region: Region::Last(10),
+            region: Region::Latest,
             vetoes: MatcherSet::default(),
-            veto_region: Region::Last(10),
-            when: if status == SessionStatus::Blocked {
-                When::Unchanged
-            } else {
-                When::Always
-            },
+            veto_region: Region::Latest,
+            busy_veto: false,
+            when: When::Always,
+            screen_only: false,
             joined: false,
         }
     }
@@ -143,16 +86,21 @@ impl Rule {
         self
     }
 
-    /// The matched line, if the rule fires on this screen (vetoes applied).
+    /// The matched line, if the rule fires on this screen (vetoes applied),
+    /// with no screen model (tests and quick checks).
     pub fn find<'a>(&self, screen: &'a Screen) -> Option<&'a str> {
-        self.find_with(screen, &RegionTexts::new(screen))
+        self.find_in(&Layout::plain(screen))
     }
 
-    /// [`Rule::find`], testing each region's joined lines first (one regex
-    /// call instead of one per line for the usual rule that does not fire).
-    pub fn find_with<'a>(&self, screen: &'a Screen, texts: &RegionTexts<'_>) -> Option<&'a str> {
+    /// The matched line in `layout`'s regions, if the rule fires (vetoes
+    /// applied), testing each region's joined lines first (one regex call
+    /// instead of one per line for the usual rule that does not fire).
+    pub fn find_in<'a>(&self, layout: &Layout<'a>) -> Option<&'a str> {
+        if self.busy_veto && layout.busy() {
+            return None;
+        }
         let line = if self.joined {
-            let mut top_down = self.region.lines(screen);
+            let mut top_down: Vec<&'a str> = layout.lines(self.region).collect();
             top_down.reverse();
             let text = top_down.join("\n");
             let at = self.matchers.iter().find_map(|m| m.find_offset(&text))?;
@@ -167,53 +115,22 @@ impl Rule {
                 .unwrap_or_default()
         } else {
             if self.matchers.iter().all(Matcher::is_joinable)
-                && !self.matchers.any_match(&texts.get(self.region))
+                && !self.matchers.any_match(&layout.joined(self.region))
             {
                 return None;
             }
-            self.region
-                .iter(screen)
+            layout
+                .lines(self.region)
                 .find(|line| self.matchers.any_match(line))?
         };
         let vetoed = !self.vetoes.is_empty() && {
             let joinable = self.vetoes.iter().all(Matcher::is_joinable);
-            (!joinable || self.vetoes.any_match(&texts.get(self.veto_region)))
-                && self
-                    .veto_region
-                    .iter(screen)
+            (!joinable || self.vetoes.any_match(&layout.joined(self.veto_region)))
+                && layout
+                    .lines(self.veto_region)
                     .any(|line| self.vetoes.any_match(line))
         };
         (!vetoed).then_some(line)
-    }
-}
-
-/// A screen's regions as joined text, built once per classification. A
-/// joinable matcher (see [`Matcher::is_joinable`]: substrings cannot span
-/// the `\n`, and status regexes are multi-line) that finds nothing in a
-/// region's joined lines matches none of them, so a rule tests the joined
-/// text first.
-pub struct RegionTexts<'s> {
-    screen: &'s Screen,
-    joined: std::cell::RefCell<Vec<(Region, std::rc::Rc<str>)>>,
-}
-
-impl<'s> RegionTexts<'s> {
-    pub fn new(screen: &'s Screen) -> Self {
-        RegionTexts {
-            screen,
-            joined: std::cell::RefCell::new(Vec::new()),
-        }
-    }
-
-    /// The region's lines joined by `\n` (bottom first).
-    pub fn get(&self, region: Region) -> std::rc::Rc<str> {
-        if let Some((_, text)) = self.joined.borrow().iter().find(|(r, _)| *r == region) {
-            return text.clone();
-        }
-        let lines: Vec<&str> = region.iter(self.screen).collect();
-        let text: std::rc::Rc<str> = lines.join("\n").into();
-        self.joined.borrow_mut().push((region, text.clone()));
-        text
     }
 }
 
