@@ -48,14 +48,6 @@ pub enum Error {
         seconds: f64,
         last_lines: String,
     },
-    /// A start-up dialog stands between the agent and its first prompt.
-    #[error("{agent} shows its {dialog} dialog ({reason}): {hint}")]
-    StartupDialog {
-        agent: String,
-        dialog: String,
-        reason: String,
-        hint: String,
-    },
     /// A message could not be delivered to the agent.
     #[error("cannot send to {session}: {message}")]
     Send { session: String, message: String },

@@ -1,7 +1,8 @@
 //! Start-up dialogs, submission checks and resume state on a private tmux
 //! server, with a scripted fake agent (a Lua adapter running `sh`): a known
-//! safe dialog is answered only when asked, otherwise reported; an unsafe
-//! one is never typed into; bad `dialogs` tables are load errors; `run
+//! safe dialog is answered only when asked, otherwise the session is left
+//! `blocked` for the user; an unsafe one is never typed into; a dialog drawn
+//! after the composer gets no input; bad `dialogs` tables are load errors; `run
 //! --resume` relaunches from the saved state.
 
 mod support;
@@ -61,28 +62,25 @@ fn config(server: &TestServer, dialog: &str) -> LaunchConfig {
 fn a_safe_dialog_is_answered_only_when_asked() {
     let server = TestServer::new();
     let agents = fake(&server, "tmux");
-    let err = agents
+    let session = agents
         .launch_session("asked", &config(&server, "Trust this folder?"), PATIENCE)
-        .expect_err("the dialog stands in the way");
-    match err {
-        Error::StartupDialog { reason, dialog, .. } => {
-            assert_eq!(
-                (dialog.as_str(), reason.as_str()),
-                ("trust", "trust_dialog")
-            )
-        }
-        other => panic!("expected StartupDialog, got {other}"),
-    }
-    assert!(
-        server.session_names().is_empty(),
-        "the failed launch is removed"
+        .expect("the session is left for the user");
+    assert_eq!(session.status, SessionStatus::Blocked);
+    let waiting = session.waiting.clone().expect("waiting for the user");
+    assert_eq!(
+        (waiting.dialog.as_deref(), waiting.reason.as_str()),
+        (Some("trust"), "trust_dialog")
     );
+    assert!(waiting.prompt_pending && waiting.safe, "{waiting:?}");
+    let screen = agents.capture_output(&session, 20).expect("capture");
+    assert!(!screen.contains("answered"), "nothing typed: {screen}");
 
     let mut accepting = config(&server, "Trust this folder?");
     accepting.accept_dialogs = true;
     let session = agents
         .launch_session("accepted", &accepting, PATIENCE)
         .expect("launch answers the dialog");
+    assert!(session.waiting.is_none(), "{:?}", session.waiting);
     wait_for("the prompt", PATIENCE, || {
         let text = agents.capture_output(&session, 20).ok()?;
         text.contains("got: hello there").then_some(text)
@@ -113,13 +111,16 @@ fn an_unsafe_dialog_is_never_answered() {
     let agents = fake(&server, "tmux");
     let mut cfg = config(&server, "Update available: 1. Update now");
     cfg.accept_dialogs = true;
-    match agents.launch_session("update", &cfg, PATIENCE) {
-        Err(Error::StartupDialog { dialog, hint, .. }) => {
-            assert_eq!(dialog, "update");
-            assert!(hint.contains("not safe"), "{hint}");
-        }
-        other => panic!("expected StartupDialog, got {other:?}"),
-    }
+    let session = agents
+        .launch_session("update", &cfg, PATIENCE)
+        .expect("left for the user");
+    let waiting = session.waiting.clone().expect("waiting");
+    assert_eq!(waiting.dialog.as_deref(), Some("update"));
+    assert!(!waiting.safe);
+    let advice = waiting.advice(&session.session_name);
+    assert!(advice.contains("never answered automatically"), "{advice}");
+    let screen = agents.capture_output(&session, 20).expect("capture");
+    assert!(!screen.contains("answered"), "nothing typed: {screen}");
 }
 
 #[test]
@@ -224,5 +225,109 @@ return agents.adapter {
             )
         }
         other => panic!("expected Error::Send, got {other:?}"),
+    }
+}
+
+/// A stand-in CLI that draws its composer, then a trust dialog 0.5 s later
+/// (as Gemini and Codex 0.171 do), and logs every byte it receives.
+const STANDIN: &str = r#"
+return agents.adapter {
+  name = "%NAME%",
+  binary = "sh",
+  injection = "%INJECTION%",
+  ready_pattern = "^>( |$)",
+  composer = "^> (.*)$",
+  %DIALOGS%
+  launch = function(cfg)
+    local script = [[
+      stty raw -echo
+      printf '> '
+      ( sleep 0.5; printf '\r\n\r\n Do you trust the files in this folder?\r\n  1. Yes, trust it\r\n  2. No, exit\r\n' ) &
+      exec cat > "$STANDIN_LOG"
+    ]]
+    local argv = { "sh", "-c", script, "standin" }
+    if cfg.prompt then argv[#argv + 1] = cfg.prompt end
+    return argv
+  end,
+}
+"#;
+
+const TRUST: &str = r#"dialogs = { { id = "trust", match = "Do you trust the files in this folder?",
+    reason = "trust_dialog", answer = { "Enter" }, safe = true } },"#;
+
+/// `run` without `--accept-trust` leaves the session `blocked`
+/// (`trust_dialog`), says so on stderr, and types nothing into it: for a
+/// pasted prompt and an argv one, a dialog the adapter knows and one only
+/// the default rules know.
+#[test]
+fn a_trust_dialog_after_the_composer_gets_no_input() {
+    let server = TestServer::new();
+    let dir = server.path("adapters");
+    std::fs::create_dir_all(&dir).expect("adapter dir");
+    let cases = [
+        ("pasted", "tmux", TRUST),
+        ("argv", "arg", TRUST),
+        ("unknown", "tmux", ""),
+    ];
+    for (name, injection, dialogs) in cases {
+        let source = STANDIN
+            .replace("%NAME%", name)
+            .replace("%INJECTION%", injection)
+            .replace("%DIALOGS%", dialogs);
+        std::fs::write(dir.join(format!("{name}.lua")), source).expect("write adapter");
+    }
+    let adapters = dir.to_string_lossy().into_owned();
+    for (name, injection, _) in cases {
+        let log = server.path(&format!("{name}.log"));
+        let env = format!("STANDIN_LOG={}", log.display());
+        let out = server.cli(&[
+            "--adapters",
+            &adapters,
+            "run",
+            "-a",
+            name,
+            "-s",
+            name,
+            "-p",
+            "hello there",
+            "-e",
+            &env,
+        ]);
+        let err = support::stderr(&out);
+        assert!(out.status.success(), "{name}: {err}");
+        assert_eq!(support::stdout(&out).trim(), format!("doeff-{name}"));
+        assert!(
+            err.contains(&format!(
+                "doeff-{name} is waiting for you to trust the folder: doeff-agents send doeff-{name} --keys Enter, or run with --accept-trust"
+            )),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            err.contains("the prompt was not sent"),
+            injection == "tmux",
+            "{name}: {err}"
+        );
+        let ps = server.cli(&["--adapters", &adapters, "ps", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps --json");
+        let row = rows
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == format!("doeff-{name}")))
+            .cloned()
+            .expect("listed");
+        assert_eq!(
+            (row["status"].as_str(), row["reason"].as_str()),
+            (Some("blocked"), Some("trust_dialog")),
+            "{name}: {row}"
+        );
+    }
+    // Nothing typed reaches the agent later either.
+    std::thread::sleep(Duration::from_millis(500));
+    for (name, _, _) in cases {
+        let got = std::fs::read(server.path(&format!("{name}.log"))).unwrap_or_default();
+        assert!(
+            got.is_empty(),
+            "{name}: input reached the agent: {:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
 }

@@ -133,6 +133,9 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         .unwrap_or_else(|| default_name(&agent));
     let ready_timeout = seconds(args.ready_timeout, "--ready-timeout")?;
     let mut session = agents.launch_session(&name, &config, ready_timeout)?;
+    if let Some(waiting) = &session.waiting {
+        eprintln!("doeff-agents: {}", waiting.advice(&session.session_name));
+    }
     if !args.watch {
         println!("{}", session.session_name);
         return Ok(0);

@@ -26,8 +26,10 @@ pub use env::{merge_paths, user_path};
 pub use name::{
     Lookup, MAX_NAME_LEN, PREFIX, is_doeff_session, lookup_candidates, resolve, session_name,
 };
-pub use ready::{Readiness, readiness};
+use ready::StartUp;
+pub use ready::{READY_SETTLE, Readiness, WaitingForUser, readiness};
 pub use scope::SessionScope;
+use send::Delivered;
 pub use send::undeliverable;
 pub use send_lock::{SEND_LOCK_WAIT, SendLock, remove_send_lock, send_lock_dir};
 pub use state::{SavedSession, default_state_dir, new_uuid};
@@ -66,6 +68,9 @@ pub struct AgentSession {
     pub status: SessionStatus,
     /// The agent's own conversation id, once known (`@doeff-conversation`).
     pub conversation_id: Option<String>,
+    /// Set by a launch that left the session for the user: a dialog (or
+    /// another screen waiting for an answer) stayed up, nothing was typed.
+    pub waiting: Option<WaitingForUser>,
     stopped: bool,
     monitor: MonitorState,
     /// The batched path's memory (last screen, activity stamp).
@@ -185,8 +190,13 @@ impl Agents {
 
     /// Starts `config`'s agent in a new tmux session `name` (prefixed with
     /// `doeff-`). For `tmux`-injection agents with a prompt, waits up to
-    /// `ready_timeout` for the ready pattern, then pastes the prompt. Any
-    /// failure after the session exists removes it. Returns it `booting`.
+    /// `ready_timeout` for the ready pattern and a settled screen, then
+    /// pastes the prompt; an adapter with dialogs (or `accept_dialogs`) is
+    /// watched as long, without typing anything but the safe answers asked
+    /// for. Any failure after the session exists removes it. Returns it
+    /// `booting`, or `blocked` with [`AgentSession::waiting`] set when a
+    /// dialog (or another screen waiting for the user) stayed up: nothing
+    /// typed, a pasted prompt not sent.
     pub fn launch_session(
         &self,
         name: &str,
@@ -336,7 +346,7 @@ impl Agents {
                     err
                 }
             })?;
-        let session = AgentSession {
+        let mut session = AgentSession {
             session_name: full_name.clone(),
             pane_id,
             agent_type: config.agent_type.clone(),
@@ -344,6 +354,7 @@ impl Agents {
             created_at,
             status: SessionStatus::Booting,
             conversation_id,
+            waiting: None,
             stopped: false,
             monitor: MonitorState::new(SessionStatus::Booting),
             cache: Default::default(),
@@ -353,19 +364,36 @@ impl Agents {
             (Injection::Tmux, Some(prompt)) => Some(prompt),
             _ => None,
         };
-        if paste.is_some() || config.accept_dialogs {
+        // An adapter that knows dialogs is watched until it has settled, so
+        // a dialog drawn after its composer is reported, never typed into.
+        if paste.is_some() || config.accept_dialogs || !adapter.dialogs.is_empty() {
             // A send from elsewhere waits until the prompt is in.
-            let delivered = self.send_lock(&session).and_then(|_one_sender| {
-                self.start_up(&session, &adapter, config, ready_timeout, paste.is_some())?;
-                match paste {
-                    Some(prompt) => self.deliver(&session, &adapter, prompt, true),
-                    None => Ok(()),
+            let outcome = self.send_lock(&session).and_then(|_one_sender| {
+                match self.start_up(&session, &adapter, config, ready_timeout, paste.is_some())? {
+                    StartUp::Waiting(waiting) => Ok(Some(waiting)),
+                    StartUp::Go => match paste {
+                        Some(prompt) => match self.deliver(&session, &adapter, prompt, true)? {
+                            Delivered::Sent => Ok(None),
+                            Delivered::Held { mut waiting, .. } => {
+                                waiting.prompt_pending = true;
+                                Ok(Some(waiting))
+                            }
+                        },
+                        None => Ok(None),
+                    },
                 }
             });
-            if let Err(err) = delivered {
-                let mut doomed = session;
-                let _ = self.stop_session(&mut doomed);
-                return Err(err);
+            match outcome {
+                Ok(waiting) => {
+                    if waiting.is_some() {
+                        session.status = SessionStatus::Blocked;
+                    }
+                    session.waiting = waiting;
+                }
+                Err(err) => {
+                    let _ = self.stop_session(&mut session);
+                    return Err(err);
+                }
             }
         }
         Ok(session)
@@ -647,6 +675,7 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         created_at: info.created,
         status: SessionStatus::Running,
         conversation_id: info.conversation.clone(),
+        waiting: None,
         stopped: false,
         monitor: MonitorState::new(SessionStatus::Running),
         cache: Default::default(),

@@ -6,6 +6,13 @@
 //! adapter's ready pattern, or ready. [`Agents::start_up`] polls it during a
 //! launch, answers the adapter's safe dialogs when the user asked for it, and
 //! never types into a dialog it does not know.
+//!
+//! Ready means settled: some CLIs (Gemini, Codex 0.171) draw their composer
+//! first and a trust dialog 0.3–0.6 s later, so a launch goes on only once a
+//! ready screen has not changed (status bar aside) for [`READY_SETTLE`]. A
+//! dialog that is not to be answered, or another screen waiting for the
+//! user that stays put as long, ends the wait with the session left as it
+//! is ([`WaitingForUser`]): `blocked`, nothing typed, the prompt not sent.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,9 +24,12 @@ use crate::monitor::{Process, Screen, SessionStatus};
 
 /// How many times one dialog is answered before the launch gives up on it.
 const MAX_ANSWERS: usize = 3;
-const POLL: Duration = Duration::from_millis(150);
-/// A ready screen must hold this long (MCP servers and banners still drawing).
-const STABLE_FOR: Duration = Duration::from_millis(400);
+const POLL: Duration = Duration::from_millis(100);
+/// How long a ready (or waiting) screen must stay unchanged, status bar
+/// aside, before a launch goes on: longer than the 0.3–0.6 s after which
+/// Gemini and Codex draw a trust dialog over their composer, with margin for
+/// a loaded machine.
+pub const READY_SETTLE: Duration = Duration::from_millis(1500);
 
 /// What one screen says about taking input.
 #[derive(Debug)]
@@ -58,13 +68,122 @@ pub fn readiness<'a>(adapter: &'a Adapter, screen: &Screen, need_idle: bool) -> 
     Readiness::Ready
 }
 
+/// A launch left for the user: a dialog (or another screen that waits for
+/// an answer) stayed on screen, and nothing was typed into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingForUser {
+    /// The adapter's dialog id (`trust`), when the adapter knows the dialog.
+    pub dialog: Option<String>,
+    /// The status reason (`trust_dialog`, `login_required`).
+    pub reason: String,
+    /// The tmux keys that answer the dialog (from the adapter), if known.
+    pub answer: Vec<String>,
+    /// `--accept-trust` (`accept_dialogs`) would answer it.
+    pub safe: bool,
+    /// The first prompt (pasted once the agent is ready) was not sent.
+    pub prompt_pending: bool,
+}
+
+impl WaitingForUser {
+    /// What to tell the user, one line: what the session waits for and how
+    /// to answer it.
+    pub fn advice(&self, session: &str) -> String {
+        let keys = if self.answer.is_empty() {
+            "Enter".to_owned()
+        } else {
+            self.answer.join(" ")
+        };
+        let mut line = match (&self.dialog, self.reason.as_str()) {
+            (_, "trust_dialog") if self.safe || self.dialog.is_none() => format!(
+                "{session} is waiting for you to trust the folder: doeff-agents send {session} \
+                 --keys {keys}, or run with --accept-trust"
+            ),
+            (Some(id), reason) if self.safe => format!(
+                "{session} is waiting for you to answer its {id} dialog ({reason}): doeff-agents \
+                 send {session} --keys {keys}, or run with --accept-trust"
+            ),
+            (Some(id), reason) => format!(
+                "{session} is waiting for you to answer its {id} dialog ({reason}, never answered \
+                 automatically): doeff-agents attach {session}, or doeff-agents send {session} --keys KEY..."
+            ),
+            (None, reason) => format!(
+                "{session} is waiting for you ({reason}): doeff-agents attach {session}, or \
+                 doeff-agents send {session} --keys KEY..."
+            ),
+        };
+        if self.prompt_pending {
+            line.push_str(&format!(
+                "; the prompt was not sent (send it with doeff-agents send {session} TEXT once answered)"
+            ));
+        }
+        line
+    }
+}
+
+impl WaitingForUser {
+    /// What is on screen: "its trust dialog (trust_dialog) is on screen".
+    pub fn describe(&self) -> String {
+        match &self.dialog {
+            Some(id) => format!("its {id} dialog ({}) is on screen", self.reason),
+            None => format!("a {} screen waits for an answer", self.reason),
+        }
+    }
+
+    /// How to answer it from the command line.
+    pub fn keys_hint(&self, session: &str) -> String {
+        if self.answer.is_empty() {
+            format!("doeff-agents send {session} --keys KEY... (or attach {session})")
+        } else {
+            format!(
+                "doeff-agents send {session} --keys {}",
+                self.answer.join(" ")
+            )
+        }
+    }
+}
+
+/// How a launch's start-up wait ended.
+#[derive(Debug)]
+pub(crate) enum StartUp {
+    /// Ready and settled; or, with nothing to paste, busy or not ready in
+    /// time (nothing will be typed, observation takes over).
+    Go,
+    /// Left for the user.
+    Waiting(WaitingForUser),
+}
+
+/// What stands between `screen` and a message: a dialog or a screen that
+/// waits for the user (`None` when nothing does).
+pub(crate) fn in_the_way(adapter: &Adapter, screen: &Screen) -> Option<WaitingForUser> {
+    match readiness(adapter, screen, false) {
+        Readiness::Dialog(dialog) => Some(WaitingForUser {
+            dialog: Some(dialog.id.clone()),
+            reason: dialog.reason.clone(),
+            answer: dialog.answer.clone(),
+            safe: dialog.safe,
+            prompt_pending: false,
+        }),
+        Readiness::Blocked(reason) => Some(WaitingForUser {
+            dialog: None,
+            reason,
+            answer: Vec::new(),
+            safe: false,
+            prompt_pending: false,
+        }),
+        _ => None,
+    }
+}
+
 impl Agents {
-    /// Waits until the agent shows it is ready (idle too with `need_idle`),
-    /// answering the adapter's safe dialogs if `config.accept_dialogs`.
+    /// Waits until the agent shows it is ready (idle too with `need_idle`)
+    /// and the screen has settled ([`READY_SETTLE`]), answering the
+    /// adapter's safe dialogs if `config.accept_dialogs`.
     ///
-    /// A known dialog that may not be answered ends the wait with
-    /// [`Error::StartupDialog`] when `need_idle` (a prompt is waiting to be
-    /// pasted); otherwise the launch returns and observation reports it.
+    /// A dialog that is not to be answered ends the wait at once, another
+    /// screen waiting for the user once it has settled: [`StartUp::Waiting`],
+    /// nothing typed. Without `need_idle` (no prompt to paste) a busy agent
+    /// ends the wait too, and so does the timeout; with it, the timeout is
+    /// [`Error::AgentReadyTimeout`] and an agent that exits is an error.
     pub(crate) fn start_up(
         &self,
         session: &AgentSession,
@@ -72,16 +191,22 @@ impl Agents {
         config: &LaunchConfig,
         timeout: Duration,
         need_idle: bool,
-    ) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+    ) -> Result<StartUp> {
+        let mut deadline = Instant::now() + timeout;
+        // Ready by the deadline: the settle window may run past it once.
+        let mut extended = false;
         let mut answered: HashMap<String, usize> = HashMap::new();
         let mut last = Screen::default();
-        let mut ready_since: Option<(Instant, Screen)> = None;
-        let mut waiting_on = String::from("the ready pattern");
+        // The screen's content (status bar aside) and since when it is so.
+        let mut settled: Option<(u64, Instant)> = None;
+        let mut waiting_on: String;
         loop {
             if let Some(state) = self.tmux.pane_state(&session.pane_id)?
                 && state.dead
             {
+                if !need_idle {
+                    return Ok(StartUp::Go);
+                }
                 return Err(Error::AgentLaunch {
                     agent: adapter.name.clone(),
                     message: format!(
@@ -94,17 +219,26 @@ impl Agents {
                 });
             }
             last = Screen::from_text(&self.tmux.capture_pane(&session.pane_id, 0)?);
-            match readiness(adapter, &last, need_idle) {
-                Readiness::Ready => match &ready_since {
-                    Some((since, screen)) if *screen == last => {
-                        if since.elapsed() >= STABLE_FOR {
-                            return Ok(());
-                        }
+            let hash = last.content_hash(adapter.status_bar_lines);
+            let since = match settled {
+                Some((seen, since)) if seen == hash => since,
+                _ => {
+                    let now = Instant::now();
+                    settled = Some((hash, now));
+                    now
+                }
+            };
+            let is_settled = since.elapsed() >= READY_SETTLE;
+            match readiness(adapter, &last, true) {
+                Readiness::Ready if is_settled => return Ok(StartUp::Go),
+                Readiness::Ready => {
+                    waiting_on = "the screen to settle".into();
+                    if !extended && Instant::now() >= deadline {
+                        extended = true;
+                        deadline = since + 2 * READY_SETTLE;
                     }
-                    _ => ready_since = Some((Instant::now(), last.clone())),
-                },
+                }
                 Readiness::Dialog(dialog) => {
-                    ready_since = None;
                     let count = answered.entry(dialog.id.clone()).or_default();
                     if config.accept_dialogs && dialog.safe && *count < MAX_ANSWERS {
                         *count += 1;
@@ -114,36 +248,40 @@ impl Agents {
                         }
                         // Give the TUI time to take the answer down.
                         std::thread::sleep(Duration::from_millis(700));
+                        settled = None;
                         continue;
                     }
-                    if !need_idle {
-                        return Ok(());
-                    }
-                    return Err(Error::StartupDialog {
-                        agent: adapter.name.clone(),
-                        dialog: dialog.id.clone(),
+                    return Ok(StartUp::Waiting(WaitingForUser {
+                        dialog: Some(dialog.id.clone()),
                         reason: dialog.reason.clone(),
-                        hint: if !dialog.safe {
-                            "it is not safe to answer automatically; answer it in the session"
-                        } else if config.accept_dialogs {
-                            "it stayed on screen after being answered"
-                        } else {
-                            "pass accept_dialogs (run --accept-trust) to answer it"
-                        }
-                        .to_owned(),
-                    });
+                        answer: dialog.answer.clone(),
+                        // Answered MAX_ANSWERS times and still there: not
+                        // for --accept-trust to try again.
+                        safe: dialog.safe && !config.accept_dialogs,
+                        prompt_pending: need_idle,
+                    }));
+                }
+                Readiness::Blocked(reason) if is_settled => {
+                    return Ok(StartUp::Waiting(WaitingForUser {
+                        dialog: None,
+                        reason,
+                        answer: Vec::new(),
+                        safe: false,
+                        prompt_pending: need_idle,
+                    }));
                 }
                 Readiness::Blocked(reason) => {
-                    ready_since = None;
                     waiting_on = format!("a {reason} screen to go away (not typed into)");
                 }
-                Readiness::Busy => {
-                    ready_since = None;
-                    waiting_on = "the agent to finish its start-up work".into();
-                }
-                Readiness::NotYet => ready_since = None,
+                // Working on its argv prompt: no start-up dialog is coming.
+                Readiness::Busy if !need_idle => return Ok(StartUp::Go),
+                Readiness::Busy => waiting_on = "the agent to finish its start-up work".into(),
+                Readiness::NotYet => waiting_on = "the ready pattern".into(),
             }
             if Instant::now() >= deadline {
+                if !need_idle {
+                    return Ok(StartUp::Go);
+                }
                 return Err(Error::AgentReadyTimeout {
                     agent: adapter.name.clone(),
                     seconds: timeout.as_secs_f64(),

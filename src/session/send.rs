@@ -27,7 +27,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::ready::{Readiness, readiness};
+use super::ready::{Readiness, WaitingForUser, in_the_way, readiness};
 use super::send_lock::{SEND_LOCK_WAIT, SendLock};
 use super::{AgentSession, Agents, last_lines};
 use crate::adapter::Adapter;
@@ -82,7 +82,22 @@ impl Agents {
         if enter {
             self.wait_for_input(session, &adapter, SEND_READY_TIMEOUT)?;
         }
-        self.deliver(session, &adapter, text, enter)
+        match self.deliver(session, &adapter, text, enter)? {
+            Delivered::Sent => Ok(()),
+            Delivered::Held { waiting, pasted } => Err(Error::Send {
+                session: session.session_name.clone(),
+                message: format!(
+                    "{} ({}); answer it first: {}",
+                    waiting.describe(),
+                    if pasted {
+                        "the message is in the composer, not submitted"
+                    } else {
+                        "nothing was sent"
+                    },
+                    waiting.keys_hint(&session.session_name)
+                ),
+            }),
+        }
     }
 
     /// Waits for the session's [`SendLock`]: one sender at a time.
@@ -107,7 +122,9 @@ impl Agents {
         Ok(())
     }
 
-    /// Polls until [`readiness`] says the agent can take a message.
+    /// Polls until [`readiness`] says the agent can take a message. A
+    /// dialog, or another screen waiting for the user, fails at once: no
+    /// composer comes until a person answers it (`send --keys`).
     fn wait_for_input(
         &self,
         session: &AgentSession,
@@ -118,12 +135,20 @@ impl Agents {
         loop {
             self.check_alive(session)?;
             let screen = self.screen_of(session)?;
+            if let Some(waiting) = in_the_way(adapter, &screen) {
+                return Err(Error::Send {
+                    session: session.session_name.clone(),
+                    message: format!(
+                        "{}; answer it first: {}",
+                        waiting.describe(),
+                        waiting.keys_hint(&session.session_name)
+                    ),
+                });
+            }
             let why = match readiness(adapter, &screen, true) {
                 Readiness::Ready => return Ok(()),
-                Readiness::Dialog(d) => format!("its {} dialog ({}) is on screen", d.id, d.reason),
-                Readiness::Blocked(reason) => format!("it waits on a {reason} screen"),
-                Readiness::Busy => "it is still busy".to_owned(),
-                Readiness::NotYet => "its ready pattern is not on screen".to_owned(),
+                Readiness::Busy => "it is still busy",
+                _ => "its ready pattern is not on screen",
             };
             if Instant::now() >= deadline {
                 return Err(Error::Send {
@@ -157,14 +182,18 @@ impl Agents {
             .map_err(|e| self.gone_or(e, session))
     }
 
-    /// Types or pastes `text` now; with `enter`, submits and verifies.
+    /// Types or pastes `text` now; with `enter`, submits and verifies. A
+    /// message to submit is held back when a dialog (or another screen that
+    /// waits for the user) is on screen right before its paste or right
+    /// before an Enter: [`Delivered::Held`], so an Enter never answers a
+    /// dialog that appeared meanwhile.
     pub(crate) fn deliver(
         &self,
         session: &AgentSession,
         adapter: &Adapter,
         text: &str,
         enter: bool,
-    ) -> Result<()> {
+    ) -> Result<Delivered> {
         if text.contains('\0') {
             return Err(Error::Send {
                 session: session.session_name.clone(),
@@ -173,6 +202,12 @@ impl Agents {
         }
         self.check_alive(session)?;
         let pane = session.pane_id.as_str();
+        if enter && let Some(waiting) = in_the_way(adapter, &self.screen_of(session)?) {
+            return Ok(Delivered::Held {
+                waiting,
+                pasted: false,
+            });
+        }
         // A message to submit always goes by paste: typed keys can be TUI
         // shortcuts ("?" opens Gemini's help). Keys for a dialog are typed.
         let pasted = enter || text.contains(['\n', '\r']) || text.len() > PASTE_THRESHOLD;
@@ -189,7 +224,7 @@ impl Agents {
                 .map_err(|e| self.gone_or(e, session))?;
         }
         if !enter {
-            return Ok(());
+            return Ok(Delivered::Sent);
         }
         let probe = probe_of(text);
         if pasted {
@@ -199,14 +234,24 @@ impl Agents {
         }
         for _ in 0..ENTER_ATTEMPTS {
             let before = self.screen_of(session).ok();
+            // The message's own lines in the composer are not a dialog.
+            if let Some(waiting) = before
+                .as_ref()
+                .and_then(|screen| in_the_way(adapter, &without_echo(screen, text)))
+            {
+                return Ok(Delivered::Held {
+                    waiting,
+                    pasted: !text.is_empty(),
+                });
+            }
             self.tmux
                 .send_keys(pane, &["Enter"], false)
                 .map_err(|e| self.gone_or(e, session))?;
             if adapter.composer.is_none() {
-                return Ok(());
+                return Ok(Delivered::Sent);
             }
             if self.submitted(session, adapter, &probe, before.as_ref()) {
-                return Ok(());
+                return Ok(Delivered::Sent);
             }
         }
         Err(Error::Send {
@@ -268,6 +313,41 @@ impl Agents {
     }
 }
 
+/// What [`Agents::deliver`] did.
+#[derive(Debug)]
+pub(crate) enum Delivered {
+    /// Sent (and, with Enter, submitted).
+    Sent,
+    /// Held back: `waiting` was on screen before the paste, or before an
+    /// Enter (`pasted`: the text then sits in the composer).
+    Held {
+        waiting: WaitingForUser,
+        pasted: bool,
+    },
+}
+
+/// `screen` without the lines that are part of `text` (the message's echo
+/// in the composer), so a message quoting a dialog is not taken for one.
+fn without_echo(screen: &Screen, text: &str) -> Screen {
+    let prefix: &[char] = &['>', '❯', '›', '*', '│', '┃', ' '];
+    let lines = screen
+        .lines
+        .iter()
+        .filter(|line| {
+            let bare = line
+                .trim()
+                .trim_start_matches(prefix)
+                .trim_end_matches(prefix);
+            bare.is_empty() || !text.contains(bare)
+        })
+        .cloned()
+        .collect();
+    Screen {
+        lines,
+        title: screen.title.clone(),
+    }
+}
+
 /// The start of the text's first non-blank line.
 fn probe_of(text: &str) -> String {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty());
@@ -320,6 +400,19 @@ mod tests {
         ] {
             assert_eq!(undeliverable(good), None, "{good:?}");
         }
+    }
+
+    #[test]
+    fn the_message_in_the_composer_is_not_a_dialog() {
+        let screen = Screen::from_text(
+            "banner\n> Do you trust the files in this folder?\n│ 1. Yes, trust it\n",
+        );
+        let text = "quote: Do you trust the files in this folder?";
+        assert_eq!(
+            without_echo(&screen, text).lines,
+            ["banner", "│ 1. Yes, trust it"]
+        );
+        assert_eq!(without_echo(&screen, "other").lines.len(), 3);
     }
 
     #[test]
