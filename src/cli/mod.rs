@@ -14,6 +14,7 @@ mod run;
 mod script;
 mod signals;
 mod style;
+mod title;
 mod watch;
 
 use std::path::PathBuf;
@@ -186,11 +187,18 @@ pub fn user_adapter_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
 pub fn run(cli: Cli) -> Result<i32> {
     let global = &cli.global;
     match cli.command {
-        Command::Run(args) => run::run(global, args),
+        Command::Run(args) => {
+            // Its -e values and prompt must not stay readable in `ps`.
+            title::hide_arguments(&["doeff-agents", "run"]);
+            run::run(global, args)
+        }
         Command::Ps(args) => ps::run(global, args),
         Command::Watch(args) => watch::run(global, args),
         Command::Explain(args) => explain::run(global, args),
-        Command::Send(args) => control::send(global, args),
+        Command::Send(args) => {
+            title::hide_arguments(&["doeff-agents", "send"]);
+            control::send(global, args)
+        }
         Command::Output(args) => control::output(global, args),
         Command::Attach(args) => control::attach(global, args),
         Command::Stop(args) => control::stop(global, args),

@@ -40,7 +40,8 @@ pub struct RunArgs {
     /// Pass the agent's permission-bypass flag (off by default)
     #[arg(long)]
     pub skip_permissions: bool,
-    /// Extra environment for the agent, KEY=VALUE; repeatable
+    /// Extra environment for the agent, KEY=VALUE, or KEY to pass on this
+    /// process's own value of KEY (kept off every command line); repeatable
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
     /// Seconds to wait for a tmux-injection agent to be ready
@@ -66,6 +67,20 @@ fn default_name(agent: &str) -> String {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     format!("{agent}-{}", stamp % 100_000_000)
+}
+
+/// One `-e` entry: `KEY=VALUE`, or `KEY` alone for the value of `KEY` in
+/// this process's environment (so a secret need not be on a command line).
+fn env_entry(entry: &str) -> Result<(String, String)> {
+    if let Some((key, value)) = entry.split_once('=') {
+        return Ok((key.to_owned(), value.to_owned()));
+    }
+    match std::env::var(entry) {
+        Ok(value) if !entry.is_empty() => Ok((entry.to_owned(), value)),
+        _ => Err(Error::InvalidInput(format!(
+            "--env wants KEY=VALUE, or KEY set in the environment; got {entry:?}, which is not set"
+        ))),
+    }
 }
 
 /// Seconds from the command line as a Duration (finite, >= 0).
@@ -115,10 +130,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         config.profile = config.profile.or_else(|| saved.profile.clone());
     }
     for pair in &args.env {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::InvalidInput(format!("--env wants KEY=VALUE, got {pair:?}")))?;
-        config.env.insert(key.to_owned(), value.to_owned());
+        let (key, value) = env_entry(pair)?;
+        config.env.insert(key, value);
     }
     let name = args
         .session

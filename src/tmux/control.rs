@@ -315,11 +315,15 @@ impl ControlMode {
     }
 }
 
-impl Transport for ControlMode {
-    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
-        let Some(request) = Request::build(commands, stdin) else {
-            return self.fallback.run(commands, stdin);
-        };
+impl ControlMode {
+    /// Runs `commands` over the client; `None` when they must go by
+    /// subprocess instead (not connected, the client lost, not encodable).
+    fn run_on_client(
+        &self,
+        commands: &[TmuxArgs],
+        stdin: Option<&[u8]>,
+    ) -> Option<Result<Vec<u8>>> {
+        let request = Request::build(commands, stdin)?;
         {
             let mut state = self.lock_connecting(false);
             if let State::Connected(client) = &mut *state {
@@ -330,14 +334,14 @@ impl Transport for ControlMode {
                         let left = take_client(&mut state);
                         drop(state);
                         drop(left);
-                        return Ok(out);
+                        return Some(Ok(out));
                     }
-                    Ok(Ok(out)) => return Ok(out),
+                    Ok(Ok(out)) => return Some(Ok(out)),
                     Ok(Err(message)) => {
-                        return Err(Error::Tmux {
+                        return Some(Err(Error::Tmux {
                             command: request.name,
                             message,
-                        });
+                        }));
                     }
                     Err(lost) => {
                         let left = take_client(&mut state);
@@ -345,23 +349,37 @@ impl Transport for ControlMode {
                         drop(left);
                         self.log_loss(lost.describe());
                         if lost == Lost::Timeout {
-                            return Err(Error::Tmux {
+                            return Some(Err(Error::Tmux {
                                 command: request.name,
                                 message: format!(
                                     "no reply from the tmux control client within {}s",
                                     REPLY_TIMEOUT.as_secs()
                                 ),
-                            });
+                            }));
                         }
                         if request.kills_server {
                             // The server went away as asked, before it could reply.
-                            return Ok(Vec::new());
+                            return Some(Ok(Vec::new()));
                         }
                     }
                 }
             }
         }
-        self.fallback.run(commands, stdin)
+        None
+    }
+}
+
+impl Transport for ControlMode {
+    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
+        self.run_on_client(commands, stdin)
+            .unwrap_or_else(|| self.fallback.run(commands, stdin))
+    }
+
+    /// Over the client (its stdin is a socket: nothing in any argv), else
+    /// by [`Subprocess::run_private`].
+    fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
+        self.run_on_client(commands, None)
+            .unwrap_or_else(|| self.fallback.run_private(commands))
     }
 
     fn server(&self) -> &Server {

@@ -254,6 +254,17 @@ impl Tmux {
         self.transport.run(commands, stdin)
     }
 
+    /// [`Tmux::run`] through [`Transport::run_private`]: no argument ends
+    /// up in any process's command line (an agent's environment, argv and
+    /// typed text; see SECURITY.md).
+    pub fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
+        let _lock = commands
+            .iter()
+            .any(changes_sessions)
+            .then(|| ServerLock::acquire(self.server()));
+        self.transport.run_private(commands)
+    }
+
     fn run_text(&self, command: TmuxArgs) -> Result<String> {
         let out = self.run(&[command], None)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
@@ -325,11 +336,14 @@ impl Tmux {
         for (key, value) in spec.options {
             commands.push(self.session_option_args(spec.name, key, value));
         }
-        let out = match self.run(&commands, None) {
+        // Privately: the environment (secrets), the argv (the prompt) and
+        // the PATH must not sit in the command line of a tmux process (nor
+        // in the title of a server this call starts).
+        let out = match self.run_private(&commands) {
             // The server was exiting after its last session: once more, on a new one.
             Err(err) if is_no_server(&err) => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
-                self.run(&commands, None)?
+                self.run_private(&commands)?
             }
             other => other?,
         };
@@ -375,6 +389,10 @@ impl Tmux {
         let mut command = args(builder.build());
         command.push("--".into());
         command.extend(keys.iter().map(|k| (*k).to_owned()));
+        if literal {
+            // Typed text (a prompt, a message) stays out of every argv.
+            return self.run_private(&[command]).map(drop);
+        }
         self.run(&[command], None).map(drop)
     }
 

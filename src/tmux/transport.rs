@@ -57,6 +57,13 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 
     /// Stops reporting `pane`'s output.
     fn unwatch_pane(&self, _pane: &str) {}
+
+    /// Runs `commands` (chained) so that none of their arguments is ever in
+    /// a process's command line: what carries an agent's environment, argv
+    /// or typed text. The default goes by [`Subprocess::run_private`].
+    fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
+        Subprocess::new(self.server().clone()).run_private(commands)
+    }
 }
 
 /// Escapes one argument so that tmux's command parser passes it through
@@ -107,16 +114,48 @@ impl Subprocess {
         commands: &[TmuxArgs],
         stdin: Option<&[u8]>,
     ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
-        let name = commands
-            .first()
-            .and_then(|c| c.first())
-            .cloned()
-            .unwrap_or_default();
-        let argv = chain_commands(commands);
-        let size: usize = argv.iter().map(|a| a.len() + 1).sum();
-        if size > MAX_COMMAND_BYTES {
-            return Err((Vec::new(), command_too_long(&name, size)));
+        let name = first_name(commands);
+        let argv = checked_chain(commands).map_err(|err| (Vec::new(), err))?;
+        self.spawn(&name, argv, stdin)
+    }
+
+    /// [`Transport::run_private`] by subprocess: the commands go to `tmux
+    /// source-file -` on stdin, in tmux's own quoting (as over control
+    /// mode), so the `tmux` process's argv is only `source-file -`. A call
+    /// that creates a session starts the server with `start-server` first:
+    /// a server forked by this client keeps its argv for life, and that is
+    /// then `start-server ; source-file -`, never an agent's environment,
+    /// prompt or PATH. The size limit of one command stays as documented.
+    pub fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
+        let name = first_name(commands);
+        checked_chain(commands)?;
+        let Some(mut script) = super::control::encode(commands) else {
+            return Err(Error::InvalidInput(format!(
+                "tmux {name}: an argument holds a NUL byte"
+            )));
+        };
+        script.push(b'\n');
+        let starts_server = commands
+            .iter()
+            .any(|c| matches!(c.first().map(String::as_str), Some("new-session" | "new")));
+        let mut argv: Vec<String> = Vec::new();
+        if starts_server {
+            argv.extend(["start-server".to_owned(), ";".to_owned()]);
         }
+        argv.extend(["source-file".to_owned(), "-".to_owned()]);
+        self.spawn(&name, argv, Some(&script))
+            .map_err(|(_, err)| err)
+    }
+
+    /// Spawns `tmux GLOBAL ARGV`, feeds `stdin`, returns stdout (or what was
+    /// printed before the error, and the error).
+    fn spawn(
+        &self,
+        name: &str,
+        argv: Vec<String>,
+        stdin: Option<&[u8]>,
+    ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
+        let name = name.to_owned();
         let mut command = self.command();
         command
             .args(argv.into_iter().map(OsString::from))
@@ -170,6 +209,25 @@ impl Transport for Subprocess {
     fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
         run_each_chained(self, commands)
     }
+}
+
+/// The first command's name (what errors are reported against).
+fn first_name(commands: &[TmuxArgs]) -> String {
+    commands
+        .first()
+        .and_then(|c| c.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The chained argv of `commands`, refused over [`MAX_COMMAND_BYTES`].
+fn checked_chain(commands: &[TmuxArgs]) -> Result<Vec<String>> {
+    let argv = chain_commands(commands);
+    let size: usize = argv.iter().map(|a| a.len() + 1).sum();
+    if size > MAX_COMMAND_BYTES {
+        return Err(command_too_long(&first_name(commands), size));
+    }
+    Ok(argv)
 }
 
 /// The error for a command over [`MAX_COMMAND_BYTES`].
