@@ -1,7 +1,7 @@
 //! The small session commands: `send`, `output`, `attach`, `stop`, `adapters`.
 
 use super::GlobalArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct NameArg {
@@ -69,7 +69,16 @@ pub fn attach(global: &GlobalArgs, args: NameArg) -> Result<i32> {
 
 pub fn stop(global: &GlobalArgs, args: NameArg) -> Result<i32> {
     let agents = global.agents()?;
-    let mut session = super::resolve(&agents, &args.name, args.raw_target)?;
+    let mut session = match super::resolve(&agents, &args.name, args.raw_target) {
+        Ok(session) => session,
+        // Idempotent: a session stopped before is not an error.
+        Err(Error::SessionNotFound(_)) if !args.raw_target && agents.was_stopped(&args.name) => {
+            let full = crate::session::session_name(&args.name)?;
+            println!("{full} was already stopped");
+            return Ok(0);
+        }
+        Err(err) => return Err(err),
+    };
     agents.stop_session(&mut session)?;
     println!("stopped {}", session.session_name);
     Ok(0)

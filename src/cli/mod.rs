@@ -148,7 +148,8 @@ impl GlobalArgs {
     /// SIGINT/SIGTERM/SIGHUP only after its control client left gracefully.
     pub fn monitoring_agents(&self, long_lived: bool) -> Result<Agents> {
         let tmux = self.monitoring_tmux(long_lived)?;
-        Ok(Agents::new(tmux, Arc::new(self.registry()?)))
+        Ok(Agents::new(tmux, Arc::new(self.registry()?))
+            .with_state_dir(crate::session::default_state_dir()))
     }
 }
 
@@ -186,6 +187,7 @@ pub fn user_adapter_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let global = &cli.global;
+    global.server().check_socket_path()?;
     match cli.command {
         Command::Run(args) => {
             // Its -e values and prompt must not stay readable in `ps`.

@@ -15,6 +15,7 @@ mod scope;
 mod send;
 mod send_lock;
 mod state;
+mod stopped;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,6 +142,7 @@ impl Agents {
 
     fn save_state(&self, session: &AgentSession, config: &LaunchConfig) {
         let Some(dir) = &self.state_dir else { return };
+        state::clear_stopped(dir, &session.session_name);
         let saved = SavedSession {
             session_name: session.session_name.clone(),
             agent: session.agent_type.adapter_name().to_owned(),
@@ -464,6 +466,8 @@ impl Agents {
     /// ended within [`STOP_GRACE`]; then the tmux session is removed.
     pub fn stop_session(&self, session: &mut AgentSession) -> Result<()> {
         if self.tmux.has_session(&session.session_name)? {
+            // Before any signal: a watcher elsewhere then sees `stopped`.
+            self.mark_stopped(session);
             if let Some(state) = self.tmux.pane_state(&session.pane_id)?
                 && !state.dead
             {
@@ -556,6 +560,7 @@ impl Agents {
         screen: &Screen,
         process: &Process,
     ) -> Result<Observation> {
+        let process = self.with_stop_marks(session, process);
         let hook = |ctx: &crate::monitor::Context<'_>| adapter.run_hook(ctx);
         let observation = session.monitor.observe(
             screen,

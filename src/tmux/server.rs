@@ -68,6 +68,26 @@ impl Server {
         self
     }
 
+    /// Refuses a `-S` path that exists and is not a socket: a tmux server
+    /// starting there unlinks whatever is at the path first, so `-S
+    /// ~/notes.txt` would delete the file.
+    pub fn check_socket_path(&self) -> crate::error::Result<()> {
+        use std::os::unix::fs::FileTypeExt;
+        let Socket::Path(path) = &self.socket else {
+            return Ok(());
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                Err(crate::error::Error::InvalidInput(format!(
+                    "tmux socket path {} exists and is not a socket (refused: tmux would \
+                     delete it to start a server there)",
+                    crate::error::printable(&path.to_string_lossy())
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The global arguments that go before any tmux command.
     pub fn global_args(&self) -> Vec<OsString> {
         let mut args = Vec::new();

@@ -140,6 +140,7 @@ impl Subprocess {
             .any(|c| matches!(c.first().map(String::as_str), Some("new-session" | "new")));
         let mut argv: Vec<String> = Vec::new();
         if starts_server {
+            self.server.check_socket_path()?;
             argv.extend(["start-server".to_owned(), ";".to_owned()]);
         }
         argv.extend(["source-file".to_owned(), "-".to_owned()]);
