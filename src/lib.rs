@@ -15,7 +15,7 @@
 //! while !session.is_terminal() {
 //!     let observation = agents.observe(&mut session)?;
 //!     if observation.status == SessionStatus::Blocked {
-//!         agents.send_message(&session, "1", false)?;
+//!         agents.send_keys(&session, &["1"])?; // answer the approval question
 //!     }
 //!     std::thread::sleep(Duration::from_millis(500));
 //! }

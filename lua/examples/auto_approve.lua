@@ -21,7 +21,7 @@ local final = agents.watch(s, {
     print(string.format("%s: %s -> %s (%s)", s.name, old, new, obs.reason))
     if new == "blocked" and obs.reason == "permission_prompt" then
       approvals = approvals + 1
-      s:send("1", { enter = false })
+      s:send_keys{ "1" }
       print(s.name .. ": approved")
     end
   end,

@@ -17,7 +17,7 @@ end
 agents.on("status_changed", function(s, old, new, obs)
   print(string.format("%s: %s -> %s (%s)", s.name, old, new, obs.reason))
   if new == "blocked" and obs.reason == "permission_prompt" then
-    s:send("1", { enter = false })
+    s:send_keys{ "1" }
   end
 end)
 

@@ -49,6 +49,17 @@ local Session = {}
 ---@param opts? {enter?: boolean}
 ---@return boolean|nil ok, string? err
 function Session:send(text, opts) end
+---Named keys at once, whatever is on screen (answering dialogs):
+---`s:send_keys{ "Down", "Enter" }`. Allow-listed: Enter, Escape (Esc), Tab,
+---BTab, Space, BSpace, Up, Down, Left, Right, Home, End, PageUp, PageDown, DC,
+---IC, F1-F12, C-a..C-z, M-a..M-z, one letter, digit or one of . , - / ? ! : + = _
+---@param keys string[]
+---@return boolean|nil ok, string? err
+function Session:send_keys(keys) end
+---Same as `send_keys`, keys as arguments: `s:keys("Down", "Enter")`.
+---@param ... string
+---@return boolean|nil ok, string? err
+function Session:keys(...) end
 ---@param opts? {lines?: integer}
 ---@return string|nil text, string? err
 function Session:capture(opts) end

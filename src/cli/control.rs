@@ -13,18 +13,31 @@ pub struct NameArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  doeff-agents send fix \"yes, and run the linter too\"
+  doeff-agents send fix --keys Enter          # answer a dialog (trust this folder)
+  doeff-agents send fix --keys Down Enter     # pick the second choice
+  doeff-agents send fix --keys 1              # a numbered choice
+
+Keys: Enter Escape (Esc) Tab BTab Space BSpace Up Down Left Right Home End PageUp PageDown
+DC IC F1-F12 C-a..C-z M-a..M-z, or one letter, digit or one of . , - / ? ! : + = _")]
 pub struct SendArgs {
     /// Session name
     pub name: String,
     /// Take NAME as an exact tmux session name, also one not made by doeff-agents
     #[arg(long)]
     pub raw_target: bool,
-    /// The message (sent exactly; multi-line text is pasted as one message)
-    #[arg(allow_hyphen_values = true)]
-    pub text: String,
+    /// The message (sent exactly; multi-line text is pasted as one message).
+    /// Fails at once while a dialog is on screen: answer it with --keys
+    #[arg(allow_hyphen_values = true, required_unless_present = "keys")]
+    pub text: Option<String>,
     /// Type the text without pressing Enter
     #[arg(long)]
     pub no_enter: bool,
+    /// Send these named keys at once instead of a message, e.g. to answer a
+    /// dialog: Enter, Esc, Tab, Up, Down, C-c, y, 1 ... (see --help)
+    #[arg(long, num_args = 1.., value_name = "KEY", conflicts_with_all = ["text", "no_enter"])]
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,8 +61,15 @@ pub struct AdaptersArgs {
 
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
     let agents = global.agents()?;
+    if !args.keys.is_empty() {
+        // Refused before the session is even looked up.
+        let keys = crate::session::key_names(&args.keys)?;
+        let session = super::resolve(&agents, &args.name, args.raw_target)?;
+        agents.send_keys(&session, &keys)?;
+        return Ok(0);
+    }
     let session = super::resolve(&agents, &args.name, args.raw_target)?;
-    agents.send_message(&session, &args.text, !args.no_enter)?;
+    agents.send_message(&session, args.text.as_deref().unwrap_or(""), !args.no_enter)?;
     Ok(0)
 }
 

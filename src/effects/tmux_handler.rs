@@ -159,8 +159,8 @@ pub(crate) fn capture(
 }
 
 /// Literal text goes through [`Agents::send_message`] (typed or pasted,
-/// Enter verified). Otherwise `message` is space-separated tmux key names
-/// (`C-c`, `Escape`, `Up Up Enter`).
+/// Enter verified). Otherwise `message` is space-separated key names
+/// (`C-c`, `Escape`, `Up Up Enter`) for [`Agents::send_keys`].
 pub(crate) fn send(
     agents: &Agents,
     session: Option<&AgentSession>,
@@ -173,18 +173,6 @@ pub(crate) fn send(
     if literal {
         return agents.send_message(session, message, enter);
     }
-    let refuse = |why: &str| Error::Send {
-        session: session.session_name.clone(),
-        message: why.to_owned(),
-    };
-    if message.contains('\0') {
-        return Err(refuse("key names cannot contain a NUL byte"));
-    }
-    match agents.tmux().pane_state(&session.pane_id)? {
-        None => return Err(not_found(handle)),
-        Some(state) if state.dead => return Err(refuse("the agent's process has exited")),
-        Some(_) => {}
-    }
     let mut keys: Vec<&str> = message.split_whitespace().collect();
     if enter {
         keys.push("Enter");
@@ -192,16 +180,8 @@ pub(crate) fn send(
     if keys.is_empty() {
         return Ok(());
     }
-    agents
-        .tmux()
-        .send_keys(&session.pane_id, &keys, false)
-        .map_err(|err| {
-            if crate::tmux::is_not_found(&err) {
-                not_found(handle)
-            } else {
-                err
-            }
-        })
+    // Allow-listed key names only (`Agents::send_keys`).
+    agents.send_keys(session, &keys)
 }
 
 /// Stops the session; one that is already gone needs nothing.

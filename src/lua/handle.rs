@@ -57,6 +57,25 @@ fn send_opts(opts: Option<Table>) -> mlua::Result<bool> {
     }
 }
 
+/// Key names from `("Down", "Enter")` or `({ "Down", "Enter" })`.
+fn key_args(args: &[Value]) -> crate::Result<Vec<String>> {
+    let bad = || Error::InvalidInput("send_keys: keys are strings, or one list of strings".into());
+    let values: Vec<Value> = match args {
+        [Value::Table(list)] => list
+            .sequence_values::<Value>()
+            .collect::<mlua::Result<_>>()
+            .map_err(|_| bad())?,
+        _ => args.to_vec(),
+    };
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.to_str().map(|s| s.to_owned()).map_err(|_| bad()),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
 impl UserData for LuaSession {
     fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
         fields.add_field_method_get("name", |_, this| Ok(this.name.clone()));
@@ -86,6 +105,17 @@ impl UserData for LuaSession {
                 soft(lua, result)
             },
         );
+        // s:send_keys{ "Down", "Enter" } or s:keys("Down", "Enter"): named
+        // keys at once (allow-listed), for answering dialogs.
+        for name in ["send_keys", "keys"] {
+            methods.add_method(name, |lua, this, args: mlua::Variadic<Value>| {
+                let result = key_args(&args).and_then(|keys| {
+                    let session = this.resolve()?;
+                    this.agents.send_keys(&session, &keys).map(|()| true)
+                });
+                soft(lua, result)
+            });
+        }
         methods.add_method("capture", |lua, this, opts: Option<Table>| {
             let lines = match opts {
                 Some(t) => t.get::<Option<usize>>("lines")?.unwrap_or(100),

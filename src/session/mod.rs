@@ -9,6 +9,7 @@
 mod batch;
 mod config;
 mod env;
+mod keys;
 mod name;
 mod ready;
 mod scope;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use batch::{DEAD_STATUS_GRACE, DEFAULT_DEBOUNCE, Monitor, PassStats, SAFETY_RECAPTURE_PASSES};
 pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
+pub use keys::{key_name, key_names};
 pub use name::{
     Lookup, MAX_NAME_LEN, PREFIX, is_doeff_session, lookup_candidates, resolve, session_name,
 };

@@ -27,6 +27,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::keys::key_names;
 use super::ready::{Readiness, WaitingForUser, in_the_way, readiness};
 use super::send_lock::{SEND_LOCK_WAIT, SendLock};
 use super::{AgentSession, Agents, last_lines};
@@ -110,13 +111,17 @@ impl Agents {
         )
     }
 
-    /// Sends tmux key names (`Enter`, `Down`, `C-c`, `y`) one by one, at
-    /// once: for answering dialogs and menus.
-    pub fn send_keys(&self, session: &AgentSession, keys: &[&str]) -> Result<()> {
+    /// Sends named keys (`Enter`, `Down`, `Esc`, `C-c`, `y`, `1`) one by
+    /// one, at once, whatever is on screen: for answering dialogs and menus.
+    /// Every key must be on the allow-list ([`super::key_name`]); one that is not
+    /// fails the call before anything is sent.
+    pub fn send_keys<S: AsRef<str>>(&self, session: &AgentSession, keys: &[S]) -> Result<()> {
+        let keys = key_names(keys)?;
         let _one_sender = self.send_lock(session)?;
-        for key in keys {
+        self.check_alive(session)?;
+        for key in &keys {
             self.tmux
-                .send_keys(&session.pane_id, &[key], false)
+                .send_keys(&session.pane_id, &[key.as_str()], false)
                 .map_err(|e| self.gone_or(e, session))?;
         }
         Ok(())
