@@ -203,16 +203,25 @@ impl Adapter {
 
     /// Whether the agent can run here (its `is_available()`, or its binary on `path`).
     pub fn is_available(&self, path: &OsStr) -> bool {
+        self.availability(path).unwrap_or(false)
+    }
+
+    /// Like [`Adapter::is_available`], with the error of an `is_available()`
+    /// that failed (`file:line: time budget exceeded`, say).
+    pub fn availability(&self, path: &OsStr) -> Result<bool, String> {
         if let Some(f) = &self.available {
             return f
                 .host
                 .with_budget(CALL_BUDGET, || f.func.call::<bool>(()))
-                .unwrap_or(false);
+                .map_err(|e| {
+                    let message = crate::lua::with_full_path(&error_message(&e), &self.source);
+                    format!("{}: is_available failed: {message}", self.name)
+                });
         }
-        match &self.binary {
+        Ok(match &self.binary {
             Some(binary) => find_on_path(binary, path).is_some(),
             None => true,
-        }
+        })
     }
 
     /// The classifier over this adapter's rules.

@@ -41,6 +41,8 @@ pub struct AdapterInfo {
     pub source: String,
     pub binary: Option<String>,
     pub available: bool,
+    /// Why its `is_available()` failed, if it did.
+    pub error: Option<String>,
 }
 
 /// An adapter file loaded from disk, watched for edits.
@@ -287,11 +289,15 @@ impl AdapterRegistry {
             .unwrap_or_default();
         adapters
             .iter()
-            .map(|a| AdapterInfo {
-                name: a.name.clone(),
-                source: a.source.clone(),
-                binary: a.binary.clone(),
-                available: a.is_available(path),
+            .map(|a| {
+                let availability = a.availability(path);
+                AdapterInfo {
+                    name: a.name.clone(),
+                    source: a.source.clone(),
+                    binary: a.binary.clone(),
+                    available: availability.as_ref().is_ok_and(|yes| *yes),
+                    error: availability.err(),
+                }
             })
             .collect()
     }

@@ -131,5 +131,8 @@ pub fn adapters(global: &GlobalArgs, args: AdaptersArgs) -> Result<i32> {
     for e in &errors {
         println!("error: {}", e.message);
     }
+    for message in rows.iter().filter_map(|r| r.error.as_ref()) {
+        println!("error: {message}");
+    }
     Ok(0)
 }

@@ -1,22 +1,25 @@
-//! The Lua host: a VM with only safe libraries for adapter code, a time budget
-//! per call (an instruction hook with a deadline, so `while true do end` is
-//! stopped with a clear error), a memory cap, per-file environments, and
-//! readable `file:line: message` errors.
+//! The Lua host: a VM with only safe, bounded libraries for adapter code
+//! (`sandbox.rs`), a time budget per call that Lua code cannot catch
+//! (`budget.rs`), a memory cap, per-file environments, and readable
+//! `file:line: message` errors.
 
+mod budget;
 mod convert;
 mod effects;
 pub(crate) mod fields;
 mod handle;
 mod module;
+mod sandbox;
 
 pub use effects::LuaHandler;
 pub use handle::LuaSession;
 pub use module::{Printer, install};
 
-use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
+use mlua::{Lua, LuaOptions, StdLib, Table};
+
+pub use budget::BUDGET_EXCEEDED;
 
 /// Default time budget for one call into adapter code.
 pub const CALL_BUDGET: Duration = Duration::from_millis(250);
@@ -25,68 +28,19 @@ pub const LOAD_BUDGET: Duration = Duration::from_secs(1);
 /// Memory cap for the adapter VM.
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Base functions adapter code may use; everything else (`dofile`, `loadfile`,
-/// `load`, `require`, `io`, `os`, `debug`, `package`) is absent.
-const SAFE_GLOBALS: &[&str] = &[
-    "assert",
-    "error",
-    "ipairs",
-    "next",
-    "pairs",
-    "pcall",
-    "print",
-    "rawequal",
-    "rawget",
-    "rawlen",
-    "rawset",
-    "select",
-    "setmetatable",
-    "getmetatable",
-    "tonumber",
-    "tostring",
-    "type",
-    "xpcall",
-    "_VERSION",
-    "string",
-    "table",
-    "math",
-    "utf8",
-    "coroutine",
-];
-
 /// One Lua VM with a call budget.
 #[derive(Debug)]
 pub struct LuaHost {
     lua: Lua,
 }
 
-thread_local! {
-    /// Deadlines of the budgeted calls running on this thread, innermost
-    /// last. Per thread, so concurrent calls from several threads (sessions
-    /// watched in parallel) never see, extend or cut each other's budgets.
-    static DEADLINES: RefCell<Vec<Instant>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The deadline in force on this thread, if a budgeted call is running.
-fn current_deadline() -> Option<Instant> {
-    DEADLINES.with(|d| d.borrow().last().copied())
-}
-
-/// Pops this thread's innermost deadline when a budgeted call ends (also
-/// on unwinding).
-struct DeadlineGuard;
-
-impl Drop for DeadlineGuard {
-    fn drop(&mut self) {
-        DEADLINES.with(|d| d.borrow_mut().pop());
-    }
-}
-
 impl LuaHost {
-    /// A VM for adapter code: safe libraries only, memory cap, budget hook.
+    /// A VM for adapter code: safe libraries only (made bounded, see
+    /// `sandbox.rs`), memory cap, budget hook.
     pub fn sandboxed() -> mlua::Result<LuaHost> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
+        sandbox::harden(&lua)?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
         Self::with_lua(lua)
     }
@@ -97,15 +51,7 @@ impl LuaHost {
     }
 
     fn with_lua(lua: Lua) -> mlua::Result<LuaHost> {
-        lua.set_global_hook(
-            HookTriggers::new().every_nth_instruction(1000),
-            move |_, _| match current_deadline() {
-                Some(due) if Instant::now() > due => {
-                    Err(mlua::Error::runtime("time budget exceeded (runaway loop?)"))
-                }
-                _ => Ok(VmState::Continue),
-            },
-        )?;
+        budget::install(&lua)?;
         Ok(LuaHost { lua })
     }
 
@@ -115,57 +61,19 @@ impl LuaHost {
 
     /// Runs `f` with a deadline `budget` from now (an enclosing, earlier
     /// deadline stays in force). The deadline belongs to the calling thread.
+    /// A spent budget fails the call with `file:line: time budget exceeded`,
+    /// whatever Lua code did with the error (see `budget.rs`).
     pub fn with_budget<R>(
         &self,
         budget: Duration,
         f: impl FnOnce() -> mlua::Result<R>,
     ) -> mlua::Result<R> {
-        let wanted = Instant::now() + budget;
-        let due = current_deadline().map_or(wanted, |outer| outer.min(wanted));
-        DEADLINES.with(|d| d.borrow_mut().push(due));
-        let _pop = DeadlineGuard;
-        f()
+        budget::with_budget(&self.lua, budget, f)
     }
 
     /// A fresh environment table holding the safe globals, for one file.
     pub fn sandbox_env(&self) -> mlua::Result<Table> {
-        let globals = self.lua.globals();
-        let env = self.lua.create_table()?;
-        for name in SAFE_GLOBALS {
-            let value: mlua::Value = globals.get(*name)?;
-            let value = match value {
-                // Library tables are copied so one file cannot patch another's.
-                mlua::Value::Table(lib) => {
-                    let copy = self.lua.create_table()?;
-                    for pair in lib.pairs::<mlua::Value, mlua::Value>() {
-                        let (k, v) = pair?;
-                        copy.raw_set(k, v)?;
-                    }
-                    mlua::Value::Table(copy)
-                }
-                other => other,
-            };
-            env.raw_set(*name, value)?;
-        }
-        let os = self.lua.create_table()?;
-        os.raw_set(
-            "time",
-            self.lua.create_function(|_, ()| {
-                Ok(std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0))
-            })?,
-        )?;
-        let start = Instant::now();
-        os.raw_set(
-            "clock",
-            self.lua
-                .create_function(move |_, ()| Ok(start.elapsed().as_secs_f64()))?,
-        )?;
-        env.raw_set("os", os)?;
-        env.raw_set("_G", env.clone())?;
-        Ok(env)
+        sandbox::environment(&self.lua)
     }
 }
 
@@ -207,6 +115,7 @@ fn first_line(text: &str) -> String {
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::time::Instant;
 
     #[test]
     fn runaway_loops_hit_the_budget() {

@@ -1,0 +1,108 @@
+//! The adapter sandbox from the outside (the built binary, private tmux
+//! servers): runaway adapter code is stopped whatever it catches, files
+//! cannot patch each other's libraries, adapter limits and output hold,
+//! reads are bounded, and relative XDG dirs are ignored.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{TestServer, stderr, stdout};
+
+fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("dir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+/// A runaway that catches its own budget error.
+const CATCHING_LOOP: &str = "while true do pcall(function() while true do end end) end";
+
+fn adapter_dir(server: &TestServer) -> std::path::PathBuf {
+    server.dir.join("config/doeff-agents/adapters")
+}
+
+#[test]
+fn runaways_that_catch_the_budget_error_are_still_stopped() {
+    let server = TestServer::new();
+    let dir = adapter_dir(&server);
+    write(
+        &dir.join("at_load.lua"),
+        &format!(
+            "local x = 1\n{CATCHING_LOOP}\nreturn agents.adapter {{ name = 'at_load', launch = function() return {{'x', 'y'}} end }}\n"
+        ),
+    );
+    write(
+        &dir.join("in_launch.lua"),
+        &format!(
+            "return agents.adapter {{ name = 'in_launch',\n  launch = function(cfg)\n    {CATCHING_LOOP}\n  end }}\n"
+        ),
+    );
+    write(
+        &dir.join("in_available.lua"),
+        "return agents.adapter { name = 'in_available', launch = function() return {'x', 'y'} end,\n  is_available = function()\n    while true do xpcall(function() while true do end end, function() while true do end end) end\n  end }\n",
+    );
+    write(
+        &dir.join("in_classify.lua"),
+        &format!(
+            "return agents.adapter {{ name = 'in_classify',\n  launch = function(cfg) return {{ agents.self_exe(), '__demo-agent' }} end,\n  classify = function(screen, ctx)\n    local co = coroutine.wrap(function() {CATCHING_LOOP} end)\n    while true do pcall(co) pcall(error, {{}}) end\n  end }}\n"
+        ),
+    );
+    let started = Instant::now();
+    let out = server.cli(&["adapters"]);
+    let text = stdout(&out);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let at_load = dir.join("at_load.lua");
+    assert!(
+        text.contains(&format!("{}:2: time budget exceeded", at_load.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("in_available: is_available failed:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("in_available.lua:3: time budget exceeded"),
+        "{text}"
+    );
+    for name in ["claude", "codex", "demo", "in_launch", "in_classify"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} listed: {text}"
+        );
+    }
+
+    let launched = server.cli(&["run", "-a", "in_launch", "-s", "runaway"]);
+    assert!(!launched.status.success());
+    let err = stderr(&launched);
+    assert!(
+        err.contains("in_launch.lua:3: time budget exceeded"),
+        "{err}"
+    );
+
+    let launched = server.cli(&[
+        "run",
+        "-a",
+        "in_classify",
+        "-s",
+        "classify",
+        "-e",
+        "DOEFF_DEMO_SCENARIO=wait",
+    ]);
+    assert!(launched.status.success(), "{}", stderr(&launched));
+    let out = server.cli(&["watch", "classify", "-i", "0.1", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(6), "times out normally");
+    let err = stderr(&out);
+    assert!(err.contains("time budget exceeded"), "{err}");
+    // The other adapters still classify: the demo session is seen normally.
+    server.launch_waiting_demo("other");
+    let ps = server.cli(&["ps"]);
+    assert!(ps.status.success(), "{}", stderr(&ps));
+    assert!(stdout(&ps).contains("other"), "{}", stdout(&ps));
+}
