@@ -8,6 +8,7 @@
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
 
+mod attach;
 mod chained;
 mod control;
 pub mod control_parser;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tmux_interface as ti;
 
+pub use attach::{AttachPlan, attach_plan};
 pub use control::{ControlMode, leave_all as leave_control_clients};
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
@@ -446,22 +448,25 @@ impl Tmux {
         self.run(&[vec!["kill-server".into()]], None).map(drop)
     }
 
-    /// Attaches the terminal to a session; inside tmux, switches the client.
+    /// Attaches the terminal to a session: inside a tmux client of the same
+    /// server it switches the client, inside one of another server it opens
+    /// a nested client (see [`attach_plan`]).
     pub fn attach_session(&self, name: &str) -> Result<()> {
         if !self.has_session(name)? {
             return Err(Error::SessionNotFound(name.into()));
         }
-        let command = if is_inside_tmux() {
-            args(ti::SwitchClient::new().target_session(exact(name)).build())
-        } else {
-            args(ti::AttachSession::new().target_session(exact(name)).build())
-        };
+        let tmux_env = std::env::var("TMUX").ok();
+        let plan = attach_plan(self.server(), name, tmux_env.as_deref());
+        if let Some(note) = &plan.note {
+            eprintln!("doeff-agents: {note}");
+        }
         // Attaching needs the terminal, so this one call inherits stdio.
-        let status = Subprocess::new(self.server().clone())
-            .command()
-            .args(chain_commands(&[command]))
-            .status()
-            .map_err(transport::spawn_error)?;
+        let mut command = std::process::Command::new("tmux");
+        command.args(&plan.argv);
+        if plan.unset_tmux {
+            command.env_remove("TMUX");
+        }
+        let status = command.status().map_err(transport::spawn_error)?;
         if status.success() {
             Ok(())
         } else {
