@@ -70,6 +70,9 @@ for _a in EXIT_CMD:
 
 fam("claude", "billing", "blocked_api", "billing",
     "families.py, mock 400 'Your credit balance is too low…': '⎿  Credit balance too low · Add funds: …' above the idle composer")
+fam("claude", "auth_401_retrying", "running", "busy",
+    "families.py, mock 401 with Claude's default retries: it retries the 401 ('API error · Retrying in Ns · attempt k/10', "
+    "esc to interrupt); only with CLAUDE_CODE_MAX_RETRIES=1 does it print 'Invalid API key' at once (auth_401)")
 fam("claude", "oauth_code", "blocked", "login_required",
     "families.py: no key, /login, 1. Claude account: OAuth URL + 'Paste code here if prompted >'")
 fam("claude", "api_key_approval", "blocked", "api_key_dialog",
@@ -240,6 +243,12 @@ class Families(Runner):
             t.wait("s", r"[Cc]redit balance", 60)
             self.save(A, "billing", t.settle("s", 2))
 
+        def auth_retry(t):
+            self.scenario("401")
+            self.launch(t, "s", "claude 'hi'", env("a401"))
+            t.wait("s", r"attempt [2-9]/10", 120)
+            self.save(A, "auth_401_retrying", t.cap("s"))
+
         def oauth(t):
             home = self.claude_home("oauth", key=False)
             self.launch(t, "s", "claude", self.claude_env(home, key=False))
@@ -348,7 +357,7 @@ class Families(Runner):
             t.wait("s", r"Do you want to proceed\?")
             self.save(A, f"permission_{z}", t.settle("s", 1.5))
 
-        flows = [("billing", billing), ("oauth_code", oauth), ("api_key_approval", api_key),
+        flows = [("billing", billing), ("auth_401_retrying", auth_retry), ("oauth_code", oauth), ("api_key_approval", api_key),
                  ("model_picker", model), ("interrupted", interrupted), ("restored_prompt", restored),
                  ("older_429", older), ("accept_edits", accept_edits), ("mcp_panel", mcp)]
         flows += self.size_flows(A, idle_z, stream_z, perm_z)
