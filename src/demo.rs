@@ -24,6 +24,10 @@
 //! directory, once), `prompt` (the argv prompt, if any) and `message` (each
 //! submitted message). [`parse_echo_records`] reads them back.
 
+pub use crate::demo_bin::{
+    DEMO_AGENT_ARG, MISSING, demo_binary, find_demo_binary, run_demo_agent_if_asked,
+};
+
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};

@@ -30,6 +30,7 @@
 pub mod adapter;
 pub mod cli;
 pub mod demo;
+mod demo_bin;
 pub mod effects;
 pub mod error;
 pub mod lua;

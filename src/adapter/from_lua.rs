@@ -580,7 +580,13 @@ pub(crate) fn load_adapter_chunk(
         let exe = self_exe.to_owned();
         agents.set(
             "self_exe",
-            lua.create_function(move |_, ()| Ok(exe.clone()))?,
+            // No doeff-agents binary found: the demo cannot run here.
+            lua.create_function(move |_, ()| {
+                if exe.is_empty() {
+                    return Err(mlua::Error::runtime(crate::demo::MISSING));
+                }
+                Ok(exe.clone())
+            })?,
         )?;
         agents.set(
             "is_root",

@@ -70,13 +70,12 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
+/// The program that runs the demo agent (`crate::demo::demo_binary`);
+/// empty when there is none (launching the demo then says how to get one).
 fn default_self_exe() -> String {
-    if let Some(exe) = std::env::var_os("DOEFF_AGENTS_EXE") {
-        return exe.to_string_lossy().into_owned();
-    }
-    std::env::current_exe()
+    crate::demo::demo_binary()
         .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "doeff-agents".to_owned())
+        .unwrap_or_default()
 }
 
 impl AdapterRegistry {
