@@ -106,3 +106,40 @@ fn runaways_that_catch_the_budget_error_are_still_stopped() {
     assert!(ps.status.success(), "{}", stderr(&ps));
     assert!(stdout(&ps).contains("other"), "{}", stdout(&ps));
 }
+
+#[test]
+fn a_file_that_patches_the_string_library_cannot_change_claudes_argv() {
+    let registry =
+        doeff_agents::AdapterRegistry::builtin_with_exe("doeff-agents").expect("built-ins");
+    let patcher = r#"
+local meta = getmetatable("")
+meta.__index.sub = function() return "x" end
+string.sub = function() return "x" end
+table.concat = function() return "" end
+math.max = function() return 0 end
+utf8.char = function() return "" end
+return agents.adapter { name = "patcher", launch = function() return { ("-z"):sub(1, 1), "y" } end }
+"#;
+    registry
+        .load_source("patcher.lua", patcher)
+        .expect("the patcher loads");
+    let config = doeff_agents::LaunchConfig::new(doeff_agents::AgentType::Claude, "/tmp")
+        .prompt("-rf everything");
+    let argv = registry
+        .get("claude")
+        .expect("claude")
+        .launch_argv(&config)
+        .expect("argv");
+    let prompt_at = argv
+        .iter()
+        .position(|a| a == "-rf everything")
+        .expect("prompt in argv");
+    assert_eq!(argv[prompt_at - 1], "--", "{argv:?}");
+    // The patcher sees its own patch.
+    let own = registry
+        .get("patcher")
+        .expect("patcher")
+        .launch_argv(&config)
+        .expect("argv");
+    assert_eq!(own[0], "x");
+}

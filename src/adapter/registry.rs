@@ -52,10 +52,10 @@ struct TrackedFile {
     stamp: Option<(SystemTime, u64)>,
 }
 
-/// Adapters by name, plus the Lua VM their code lives in.
+/// Adapters by name. Each adapter file runs in a Lua VM of its own (see
+/// [`AdapterRegistry::load_source`]).
 #[derive(Debug)]
 pub struct AdapterRegistry {
-    host: Arc<LuaHost>,
     self_exe: String,
     adapters: RwLock<BTreeMap<String, Arc<Adapter>>>,
     errors: RwLock<Vec<LoadError>>,
@@ -68,6 +68,20 @@ pub struct AdapterRegistry {
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Runs one adapter file in a fresh sandboxed VM of its own: no file can
+/// patch the libraries (the shared string metatable included) that another
+/// file or a built-in uses, and one file's memory does not count against
+/// another's cap. The VM lives as long as the adapters it defines.
+fn load_in_own_vm(
+    chunk_name: &str,
+    code: &str,
+    self_exe: &str,
+) -> std::result::Result<Vec<Adapter>, String> {
+    let host = LuaHost::sandboxed()
+        .map_err(|e| format!("{chunk_name}: {}", crate::lua::error_message(&e)))?;
+    load_adapter_chunk(&Arc::new(host), chunk_name, code, self_exe)
 }
 
 /// The program that runs the demo agent (`crate::demo::demo_binary`);
@@ -87,10 +101,7 @@ impl AdapterRegistry {
     /// The built-ins, with `self_exe` as the binary that runs the demo agent
     /// (tests point it at the built `doeff-agents`).
     pub fn builtin_with_exe(self_exe: impl Into<String>) -> Result<Self> {
-        let host =
-            LuaHost::sandboxed().map_err(|e| Error::Adapter(crate::lua::error_message(&e)))?;
         let registry = AdapterRegistry {
-            host: Arc::new(host),
             self_exe: self_exe.into(),
             adapters: RwLock::default(),
             errors: RwLock::default(),
@@ -101,8 +112,8 @@ impl AdapterRegistry {
             // "builtin:" marks trusted code: its regexes stay lazy (tested),
             // where a user's are compiled at load.
             let name = format!("builtin:lua/adapters/{file}");
-            let adapters = load_adapter_chunk(&registry.host, &name, code, &registry.self_exe)
-                .map_err(Error::Adapter)?;
+            let adapters =
+                load_in_own_vm(&name, code, &registry.self_exe).map_err(Error::Adapter)?;
             for mut adapter in adapters {
                 adapter.source = format!("builtin:{file}");
                 registry.register(adapter);
@@ -164,7 +175,7 @@ impl AdapterRegistry {
     /// remembered in [`AdapterRegistry::load_errors`].
     pub fn load_source(&self, chunk_name: &str, code: &str) -> Result<Vec<String>> {
         let shown = chunk_name.to_owned();
-        let outcome = load_adapter_chunk(&self.host, &shown, code, &self.self_exe);
+        let outcome = load_in_own_vm(&shown, code, &self.self_exe);
         match outcome {
             Ok(adapters) => {
                 self.remember_error(&shown, None);
@@ -216,11 +227,6 @@ impl AdapterRegistry {
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default()
-    }
-
-    /// The Lua host adapter code runs in.
-    pub fn host(&self) -> &Arc<LuaHost> {
-        &self.host
     }
 
     /// Loads every `*.lua` file of a directory (sorted); returns the errors.
