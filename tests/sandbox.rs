@@ -143,3 +143,86 @@ return agents.adapter { name = "patcher", launch = function() return { ("-z"):su
         .expect("argv");
     assert_eq!(own[0], "x");
 }
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+}
+
+#[test]
+fn explain_reads_only_a_bounded_regular_file() {
+    let server = TestServer::new();
+    let fifo = server.path("screen.fifo");
+    mkfifo(&fifo);
+    let big = server.path("big.txt");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(50 * 1024 * 1024).expect("50 MB");
+    let dir = server.path("a-dir");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (path, why) in [
+        (Path::new("/dev/zero"), "a device"),
+        (fifo.as_path(), "a FIFO"),
+        (dir.as_path(), "a directory"),
+        (big.as_path(), "too large"),
+    ] {
+        let started = Instant::now();
+        let out = server.cli(&[
+            "explain",
+            "--agent",
+            "demo",
+            "--screen",
+            &path.to_string_lossy(),
+        ]);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path:?}: {:?}",
+            started.elapsed()
+        );
+        let err = support::assert_one_line_error(&out);
+        assert!(err.contains(why), "{path:?}: {err}");
+    }
+    let ok = server.path("ok.txt");
+    write(&ok, "> \n");
+    let out = server.cli(&[
+        "explain",
+        "--agent",
+        "demo",
+        "--screen",
+        &ok.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn fifos_and_devices_in_an_adapter_folder_are_skipped_with_an_error() {
+    let server = TestServer::new();
+    let dir = adapter_dir(&server);
+    std::fs::create_dir_all(&dir).expect("dir");
+    mkfifo(&dir.join("fifo.lua"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.lua")).expect("symlink");
+    write(
+        &dir.join("fine.lua"),
+        "return agents.adapter { name = 'fine', launch = function() return {'x', 'y'} end }\n",
+    );
+    let started = Instant::now();
+    let out = server.cli(&["adapters"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("fifo.lua: not a regular file (a FIFO)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("zero.lua: not a regular file (a device)"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("fine")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("claude")), "{text}");
+}

@@ -23,6 +23,7 @@
 //! `launch(cfg)` also gets `cfg.accept_dialogs` and `cfg.conversation_id`
 //! (the id to resume, or a fresh UUID for a new conversation).
 
+pub mod bounded_read;
 mod dialog;
 mod from_lua;
 mod registry;

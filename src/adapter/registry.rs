@@ -146,7 +146,7 @@ impl AdapterRegistry {
 
     fn load_untracked(&self, path: &Path) -> Result<Vec<String>> {
         let shown = path.to_string_lossy().into_owned();
-        match std::fs::read_to_string(path) {
+        match super::bounded_read::read_regular_text(path, super::bounded_read::MAX_ADAPTER_BYTES) {
             Ok(code) => self.load_source(&shown, &code),
             Err(e) => {
                 let message = format!("{shown}: {e}");

@@ -60,7 +60,11 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
             adapter.explain(&screen, args.previous, args.changed, &process)
         }
         (None, Some(path), Some(agent)) => {
-            let raw = std::fs::read(path).map_err(|source| Error::Io {
+            let raw = crate::adapter::bounded_read::read_regular(
+                path,
+                crate::adapter::bounded_read::MAX_SCREEN_BYTES,
+            )
+            .map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
