@@ -180,6 +180,7 @@ proptest! {
             ScreenModel {
                 composer: set("^❯"),
                 composer_ruled: true,
+                composer_closed: true,
                 turn_start: set(r"^❯ \S"),
                 activity: set("esc to"),
                 goodbye: set("(?i)goodbye"),

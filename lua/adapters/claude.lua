@@ -61,12 +61,13 @@ return agents.adapter {
     return argv
   end,
   -- The screen model: the composer "❯" sits between two rules (an echo of
-  -- a sent prompt, "❯ text" above, does not); a turn starts under the
+  -- a sent prompt, "❯ text" above, does not, nor starship's "❯" prompt under
+  -- the footer once Claude exited); a turn starts under the
   -- echo. Errors decide only from the latest turn (an older turn's 429
   -- decides nothing); "❯" under the footer is a shell prompt (starship).
   screen = {
     composer = "^❯",
-    ruled = true,
+    ruled = "around",
     turn_start = "^❯ \\S",
   },
   patterns = {

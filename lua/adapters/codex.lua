@@ -61,11 +61,14 @@ return agents.adapter {
   patterns = {
     { status = "blocked", reason = "update_dialog", match = "Update available" },
     -- Codex never gives up on a closed port: "Reconnecting... waiting for
-    -- network" for 30 s or more is a failed connection.
+    -- network" for a minute or more is a failed connection (under a
+    -- minute it is still retrying).
     { status = "failed", reason = "connection_failed", region = "turn",
-      regex = "Reconnecting\\.\\.\\. waiting for network \\(([0-9]+m|[3-9][0-9]s|[0-9]{3,}s)" },
-    -- The session header says "model: loading" until the CLI is up.
-    { status = "booting", reason = "loading", regex = "model:\\s+loading\\b", region = "above_composer" },
+      regex = "Reconnecting\\.\\.\\. waiting for network \\(([0-9]+m|[0-9]{3,}s)" },
+    -- Until the CLI is up its header says "loading" where the folder goes
+    -- (older versions: "model: loading").
+    { status = "booting", reason = "loading", region = "above_composer", joined = true,
+      regex = "(>_ OpenAI Codex[^\\n]*\\n\\s*loading\\s*(\\n|$))|model:\\s+loading\\b" },
     -- Codex hides its "Working" line while it streams an answer: an answer
     -- ("• ") in the latest turn with no end-of-turn line ("Worked for",
     -- an error) and no dialog is a turn still streaming.

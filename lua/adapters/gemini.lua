@@ -58,6 +58,13 @@ return agents.adapter {
     return argv
   end,
   patterns = {
+    -- Starting: the composer and footer are drawn first, the banner and
+    -- tips after (a trust dialog may still replace the composer). Above a
+    -- composer that has been in use there is always the banner, a prompt
+    -- echo, an answer or a notice.
+    { status = "booting", reason = "starting", regex = "Type your message", region = "composer",
+      unless = { "Gemini CLI v[0-9]", "Tips for getting started", "^\\s?[>*!] +\\S", "^\\s*[✦ℹ✕╭╰│]" },
+      unless_region = "above_composer" },
     -- The composer up, holding text or its placeholder, nothing busy: idle.
     { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "\\S", region = "composer" },
   },

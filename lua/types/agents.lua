@@ -102,7 +102,7 @@ function Session:info() end
 ---notice rows, a spinner above an input box or a short pane move nothing.
 ---@class agents.ScreenModel
 ---@field composer? string|string[]   regex(es) of the composer line; the lowest match that is not a dialog choice and has no dialog choice under it
----@field ruled? boolean              the composer sits under a horizontal rule (within 3 rows) or in a box; an old echo does not
+---@field ruled? boolean|"around"     the composer sits under a horizontal rule or box top (within 4 non-blank rows; an old echo does not); "around": a closing rule under it too
 ---@field turn_start? string|string[] regex(es) of the echo of a sent prompt: the latest turn starts under the lowest one above the composer
 ---@field activity? string|string[]   busy lines (spinner, "esc to cancel") beyond the built-in ones
 ---@field goodbye? string|string[]    lines the CLI prints as it exits (a saved screen showing one is exited)

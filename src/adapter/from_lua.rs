@@ -59,6 +59,7 @@ const PATTERN_FIELDS: &[&str] = &[
     "id",
     "joined",
     "unless_busy",
+    "unless_region",
 ];
 
 /// The `cfg` table given to `launch(cfg)`.
@@ -295,7 +296,15 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
         })?,
     };
     rule.region = region;
-    rule.veto_region = region;
+    rule.veto_region = match optional_string(entry, "unless_region")? {
+        None => region,
+        Some(r) => Region::named(&r).ok_or_else(|| {
+            bad(format!(
+                "{what}.unless_region must be one of {}, got {r:?}",
+                REGION_NAMES.join(", ")
+            ))
+        })?,
+    };
     rule.joined = joined;
     // Blocked rules are always cancelled by a live activity marker.
     rule.busy_veto = optional_bool(entry, "unless_busy")?;
@@ -473,9 +482,22 @@ fn screen_model(table: &Table) -> mlua::Result<ScreenModel> {
             .map(|p| regex_matcher(p, false, &format!("screen.{field}")))
             .collect()
     };
+    // ruled = true: a rule above the composer; "around": one under it too.
+    let (composer_ruled, composer_closed) = match screen.get::<Value>("ruled")? {
+        Value::Nil | Value::Boolean(false) => (false, false),
+        Value::Boolean(true) => (true, false),
+        Value::String(s) if s.to_str()? == "around" => (true, true),
+        other => {
+            return Err(bad(format!(
+                "screen.ruled must be true, false or \"around\", got {}",
+                other.type_name()
+            )));
+        }
+    };
     let model = ScreenModel {
         composer: list("composer")?,
-        composer_ruled: optional_bool(&screen, "ruled")?,
+        composer_ruled,
+        composer_closed,
         turn_start: list("turn_start")?,
         activity: list("activity")?,
         goodbye: list("goodbye")?,

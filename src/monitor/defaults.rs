@@ -57,9 +57,9 @@ pub const SHELL_PROMPTS: &[&str] = &[
     // oh-my-zsh: ➜  dir git:(main) ✗
     r"^(\([^)\s]+\) )?➜\s+\S+( git:\([^)]*\))?( ✗)?(\s*[─━═│╭╰]|\s*$)",
     // starship / fish ❯: "❯", "~/proj on  main ❯"
-    r"^(\([^)\s]+\) )?([~/][^\s]*( on \S+( \S+)?)? )?❯(\s*[─━═│╭╰]|\s*$)",
-    // fish: user@host ~/dir>   ~>
-    r"^(\([^)\s]+\) )?([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+ )?~[^\s>]*>(\s*[─━═│╭╰]|\s*$)",
+    r"^(\([^)\s]+\) )?([~/][^\s]*( on [^❯]{1,40})? )?❯(\s*[─━═│╭╰]|\s*$)",
+    // fish: user@host ~/dir>   ~>   /w/s/ws>
+    r"^(\([^)\s]+\) )?([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+ )?[~/][^\s>]*>(\s*[─━═│╭╰]|\s*$)",
     // plain: $  #  %  >  ~/dir $
     r"^(\([^)\s]+\) )?([~/][^\s]* )?[$#%>](\s*[─━═│╭╰]|\s*$)",
 ];
@@ -151,6 +151,8 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)credit balance (is )?too low",
             r"(?i)insufficient (credits?|credit balance|balance|funds)",
             r"(?i)out of (usage )?credits",
+            // OpenAI's insufficient_quota: "Quota exceeded. Check your plan and billing details."
+            r"(?i)plan and billing|billing details|insufficient[_ ]quota|exceeded your current quota",
             r"(?i)\bbilling (hard )?limit\b",
             r"(?i)payment required",
             r"(?i)(api error|error|status|http)[^0-9]{0,20}\b402\b",
@@ -169,7 +171,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)\b(reached|hit) your (usage )?limit",
             r"(?i)you'?ve (hit|reached) your (?:[^.·]|\.\S){0,40}\blimit\b",
             r"(?i)\b(5-hour|hourly|daily|weekly|monthly|session|cost|spend) limit (reached|exceeded|hit)",
-            r"(?i)\bquota (exceeded|reached)|insufficient[_ ]quota|exceeded your current quota",
+            r"(?i)\bquota (exceeded|reached|exhausted)|exhausted your (daily |monthly )?quota",
             r"(?i)resource[_ ]exhausted",
             r"(?i)/rate-limit-options",
             r"(?i)usage limit reached",
@@ -269,6 +271,14 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         ],
     )
     .unless_busy(),
+    // An API-key entry box ("Paste or type your API key", "Enter Gemini API Key").
+    DefaultRule::new(
+        "default.api_key_entry",
+        S::Blocked,
+        "api_key_dialog",
+        &[r"(?i)(enter|paste|type) (or type |or paste )?(your |an? )?([a-z]+ )?api key\b"],
+    )
+    .unless_busy(),
     DefaultRule::new(
         "default.login_required",
         S::Blocked,
@@ -283,8 +293,6 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)how would you like to authenticate",
             // OAuth: the code the browser shows goes here.
             r"(?i)enter (the )?authori[sz]ation code|paste (the )?(authori[sz]ation )?code( here)?",
-            // An API-key entry box.
-            r"(?i)(enter|paste) (your |an? )?([a-z]+ )?api key\b",
         ],
     )
     .unless_busy(),
@@ -314,6 +322,18 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         ],
     )
     .unless_busy(),
+    // A model picker or a model-upgrade offer.
+    DefaultRule::new(
+        "default.model_choice",
+        S::Blocked,
+        "model_choice",
+        &[
+            r"(?i)^[\s│┃]*(select|choose|pick) (a |the |your )?model\b",
+            r"(?i)switch between \S+ models",
+            r"(?i)(try|switch to|upgrade to) the new model\b|\bnew model (is )?available",
+        ],
+    )
+    .unless_busy(),
     // The agent stopped because the user interrupted it; the composer may
     // hold the restored prompt.
     DefaultRule::new(
@@ -323,6 +343,7 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         &[
             r"(?i)^\W*interrupted\b.{0,8}what should \S+ do",
             r"(?i)conversation interrupted",
+            r"(?i)^\s*\S?\s*request cancelled\.?$",
         ],
     )
     .region(Region::Turn)
@@ -335,6 +356,8 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)enter to confirm",
             r"(?i)press enter to (continue|confirm)",
             r"(?i)\(use enter to select\)",
+            // A panel's key hints: "esc dismiss & close", "(Press Esc to close)".
+            r"(?i)\besc (to )?dismiss\b|press esc to close",
         ],
     )
     .unless_busy()

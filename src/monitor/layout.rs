@@ -26,10 +26,14 @@ use super::screen::Screen;
 pub struct ScreenModel {
     /// Regexes for the composer (input) line; the lowest qualifying row is it.
     pub composer: MatcherSet,
-    /// The composer sits under a horizontal rule or box top (within
-    /// [`RULE_WITHIN`] rows above it), or inside a box (`│` at its start):
-    /// an echo of an old prompt, which looks the same, does not.
+    /// The composer sits under a horizontal rule or a box top (within
+    /// [`RULE_WITHIN`] non-blank rows above it): an echo of an old prompt, which looks
+    /// the same, does not, nor a `>` line deep inside a dialog box.
     pub composer_ruled: bool,
+    /// The composer also has a closing rule under it (within
+    /// `COMPOSER_MAX_ROWS`): a shell prompt drawn under the footer, which
+    /// has the composer's closing rule above it, does not.
+    pub composer_closed: bool,
     /// Regexes for the echo of the user's last prompt: a turn starts under it.
     pub turn_start: MatcherSet,
     /// Busy lines (spinners, "esc to interrupt") beyond the built-in ones.
@@ -38,8 +42,9 @@ pub struct ScreenModel {
     pub goodbye: MatcherSet,
 }
 
-/// Rows above a ruled composer its rule may be.
-pub const RULE_WITHIN: usize = 3;
+/// Non-blank rows above a ruled composer its rule may be (a re-flowed
+/// footer hint or notice may sit between them).
+pub const RULE_WITHIN: usize = 4;
 /// Rows under a ruled composer its closing rule may be (multi-line input).
 const COMPOSER_MAX_ROWS: usize = 10;
 /// Without a model, the `turn` is this many non-blank rows from the bottom.
@@ -376,18 +381,30 @@ fn find_composer(model: &ScreenModel, lines: &[String]) -> Option<(usize, usize)
         !blank(line)
             && !is_choice(line)
             && model.composer.any_match(line)
-            && (!model.composer_ruled
-                || line.trim_start().starts_with(['│', '┃'])
-                || (i.saturating_sub(RULE_WITHIN)..i).any(|j| is_rule(&lines[j])))
+            && (!model.composer_ruled || ruled_above(lines, i))
+            && (!model.composer_closed || closing_rule(lines, i).is_some())
     })?;
-    let mut end = row;
-    if model.composer_ruled {
-        let limit = (row + COMPOSER_MAX_ROWS).min(lines.len().saturating_sub(1));
-        if let Some(close) = (row + 1..=limit).find(|&j| is_rule(&lines[j])) {
-            end = close - 1;
-        }
-    }
+    let end = match (model.composer_ruled, closing_rule(lines, row)) {
+        (true, Some(close)) => close - 1,
+        _ => row,
+    };
     Some((row, end))
+}
+
+/// The first rule under `row` within `COMPOSER_MAX_ROWS`.
+fn closing_rule(lines: &[String], row: usize) -> Option<usize> {
+    let limit = (row + COMPOSER_MAX_ROWS).min(lines.len().saturating_sub(1));
+    (row + 1..=limit).find(|&j| is_rule(&lines[j]))
+}
+
+/// A rule or box top among the [`RULE_WITHIN`] non-blank rows above `row`.
+fn ruled_above(lines: &[String], row: usize) -> bool {
+    lines[..row]
+        .iter()
+        .rev()
+        .filter(|l| !blank(l))
+        .take(RULE_WITHIN)
+        .any(|l| is_rule(l))
 }
 
 /// Builds a matcher set from regexes (built-in ones are tested).
@@ -406,6 +423,7 @@ mod tests {
         ScreenModel {
             composer: regexes(&["^❯"]),
             composer_ruled: true,
+            composer_closed: true,
             turn_start: regexes(&["^❯ \\S"]),
             ..ScreenModel::default()
         }
