@@ -245,7 +245,9 @@ impl Transport for Counting {
 }
 
 /// One observation is one round trip: the screen and the pane's state are
-/// read in a single chained tmux call.
+/// read in a single chained tmux call. (A session's first observation may
+/// look twice when only a second capture can tell whether its screen
+/// moves; the one counted here has history.)
 #[test]
 fn one_observation_is_one_tmux_round_trip() {
     let server = TestServer::new();
@@ -259,6 +261,7 @@ fn one_observation_is_one_tmux_round_trip() {
         server.agents().adapters().clone(),
     );
     let mut session = agents.session("counted").expect("session");
+    agents.observe(&mut session).expect("first observation");
     let before = counting.calls.load(Ordering::Relaxed);
     let observation = agents.observe(&mut session).expect("observe");
     assert_ne!(observation.status, SessionStatus::Exited);

@@ -33,6 +33,7 @@
 ---@field new_pr_urls string[]
 ---@field output_snippet string
 ---@field is_terminal boolean
+---@field warnings string[]      a classify hook's error, a failed adapter reload (each once)
 
 ---@class agents.SessionRow
 ---@field name string
@@ -122,6 +123,7 @@ function Session:info() end
 ---@field is_available? fun(): boolean
 ---@field exit_zero_is_done? boolean
 ---@field busy? string|string[]     same as screen.activity
+---@field shell? boolean             launch runs the agent through an interactive shell: the shell alone in the foreground again means the agent exited
 ---@field disable? string[]
 ---@field description? string
 

@@ -40,6 +40,7 @@ const ADAPTER_FIELDS: &[&str] = &[
     "conversation_at_launch",
     "screen",
     "prints_completion",
+    "shell",
 ];
 
 const SCREEN_FIELDS: &[&str] = &["composer", "ruled", "turn_start", "activity", "goodbye"];
@@ -454,6 +455,7 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         composer: composer.into_iter().next(),
         conversation,
         conversation_at_launch: optional_bool(table, "conversation_at_launch")?,
+        launches_shell: optional_bool(table, "shell")?,
         source: source.to_owned(),
         launch: Launcher::Lua(lua_fn(launch)),
         classify_when: classify_when(table)?,

@@ -115,6 +115,11 @@ pub struct Adapter {
     /// The launch passes `cfg.conversation_id` to the CLI, so the id is known
     /// as soon as the session starts.
     pub conversation_at_launch: bool,
+    /// The launch runs the agent through an interactive shell (`shell =
+    /// true`): when that shell is alone in the foreground again, the agent
+    /// is gone (`exited`, "back to a shell"). Otherwise the agent is the
+    /// pane's own process and is alive exactly as long as that process.
+    pub launches_shell: bool,
     /// Where it came from: `builtin:claude.lua` or a file path.
     pub source: String,
     launch: Launcher,
@@ -158,6 +163,7 @@ impl Adapter {
             composer: None,
             conversation: Vec::new(),
             conversation_at_launch: false,
+            launches_shell: false,
             launch: Launcher::Native(Arc::new(launch)),
             classify_when: Vec::new(),
             classify: None,

@@ -1,6 +1,8 @@
 //! `doeff-agents explain`: status, reason and evidence for a live session or
-//! a saved screen. A saved screen counts as unchanged since the previous
-//! observation unless `--changed`; `--previous` defaults to `running`.
+//! a saved screen. A live session goes through the observation pipeline
+//! (`Agents::observe`: "changed or not" from evidence, warnings included).
+//! A saved screen counts as unchanged since the previous observation unless
+//! `--changed`; `--previous` defaults to `running`.
 
 use std::path::PathBuf;
 
@@ -24,7 +26,7 @@ pub struct ExplainArgs {
     /// A saved screen (plain text or with escape sequences)
     #[arg(long, requires = "agent")]
     pub screen: Option<PathBuf>,
-    /// The status before this screen
+    /// The status before the saved screen
     #[arg(long, default_value = "running")]
     pub previous: SessionStatus,
     /// Treat the saved screen as changed since the previous observation
@@ -40,6 +42,8 @@ struct Explained<'a> {
     status: SessionStatus,
     reason: &'a str,
     evidence: &'a Evidence,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 impl clap::builder::ValueParserFactory for SessionStatus {
@@ -51,13 +55,17 @@ impl clap::builder::ValueParserFactory for SessionStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
-    let verdict = match (&args.name, &args.screen, &args.agent) {
+    let (verdict, warnings) = match (&args.name, &args.screen, &args.agent) {
         (Some(name), _, _) => {
             let agents = global.monitoring_agents(false)?;
-            let session = super::resolve(&agents, name, args.raw_target)?;
-            let adapter = agents.adapter_for(&session);
-            let (screen, process) = agents.snapshot(&session, &adapter)?;
-            adapter.explain(&screen, args.previous, args.changed, &process)
+            let mut session = super::resolve(&agents, name, args.raw_target)?;
+            let observation = agents.observe(&mut session)?;
+            let verdict = Verdict {
+                status: observation.status,
+                reason: observation.reason,
+                evidence: observation.evidence,
+            };
+            (verdict, observation.warnings)
         }
         (None, Some(path), Some(agent)) => {
             let raw = crate::adapter::bounded_read::read_regular(
@@ -70,12 +78,13 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
             })?;
             let registry = global.registry()?;
             let adapter = registry.get(agent)?;
-            adapter.explain(
+            let verdict = adapter.explain(
                 &Screen::from_bytes(&raw),
                 args.previous,
                 args.changed,
                 &Process::Unknown,
-            )
+            );
+            (verdict, adapter.take_hook_error().into_iter().collect())
         }
         _ => {
             return Err(Error::InvalidInput(
@@ -83,16 +92,17 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
             ));
         }
     };
-    print_verdict(&verdict, args.json);
+    print_verdict(&verdict, &warnings, args.json);
     Ok(0)
 }
 
-fn print_verdict(verdict: &Verdict, json: bool) {
+fn print_verdict(verdict: &Verdict, warnings: &[String], json: bool) {
     if json {
         let explained = Explained {
             status: verdict.status,
             reason: &verdict.reason,
             evidence: &verdict.evidence,
+            warnings,
         };
         if let Ok(text) = serde_json::to_string(&explained) {
             println!("{text}");
@@ -103,5 +113,8 @@ fn print_verdict(verdict: &Verdict, json: bool) {
         println!("rule:    {}", verdict.evidence.rule);
         println!("region:  {}", verdict.evidence.region);
         println!("line:    {}", verdict.evidence.line);
+        for warning in warnings {
+            println!("warning: {warning}");
+        }
     }
 }

@@ -1,20 +1,18 @@
 //! `doeff-agents ps`: sessions with NAME, AGENT, STATUS, AGE, WORK DIR. The
-//! status comes from a fresh capture, classified as a still screen. Two
-//! tmux processes in all: the session list, then every capture and every
-//! pane's state (`list-panes -a`) chained in one; the adapters load on
-//! another thread meanwhile.
+//! status comes from the observation pipeline (`Agents::observe_all`): a
+//! fresh capture of every screen and every pane's state in one round trip,
+//! with "changed or not" decided from evidence (see `session/observe.rs`).
+//! The session list comes first, while the adapters load on another thread.
 
 use serde::Serialize;
 
 use super::GlobalArgs;
 use super::style;
 use crate::error::{Error, Result};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::monitor::{Process, Screen, SessionStatus};
-use crate::session::{AgentSession, Agents, list_sessions, process_with_zombies};
-use crate::tmux::{PaneState, Tmux};
+use crate::monitor::SessionStatus;
+use crate::session::{Agents, list_sessions};
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
@@ -36,52 +34,8 @@ struct Row {
     age_seconds: u64,
     work_dir: String,
     pane_id: String,
-}
-
-fn row(
-    agents: &Agents,
-    session: &AgentSession,
-    screen: &Screen,
-    states: &HashMap<&str, &PaneState>,
-    now: u64,
-) -> Row {
-    let adapter = agents.adapter_for(session);
-    let process = process_with_zombies(states.get(session.pane_id.as_str()).copied(), &adapter);
-    let screen = match process {
-        Process::Gone => &Screen::default(),
-        _ => screen,
-    };
-    let verdict = adapter.explain(screen, SessionStatus::Running, false, &process);
-    Row {
-        name: session.session_name.clone(),
-        agent: session.agent_type.to_string(),
-        status: verdict.status,
-        reason: verdict.reason,
-        created: session.created_at,
-        age_seconds: now.saturating_sub(session.created_at),
-        work_dir: session.work_dir.to_string_lossy().into_owned(),
-        pane_id: session.pane_id.clone(),
-    }
-}
-
-/// What tmux says: the sessions, their screens, every pane's state.
-type Fetched = (Vec<AgentSession>, Vec<Screen>, Vec<PaneState>);
-
-/// The sessions, then every capture and every pane's state in one round
-/// trip (screens before states, as `Agents::snapshot` does: an agent
-/// exiting between the reads is then seen with its exit status).
-fn fetch(tmux: &Tmux, all: bool) -> Result<Fetched> {
-    let sessions = list_sessions(tmux, all)?;
-    if sessions.is_empty() {
-        return Ok((sessions, Vec::new(), Vec::new()));
-    }
-    let targets: Vec<&str> = sessions.iter().map(|s| s.pane_id.as_str()).collect();
-    let (captures, states) = tmux.capture_panes_then_states(&targets);
-    let screens = captures
-        .into_iter()
-        .map(|c| c.map(|t| Screen::from_text(&t)).unwrap_or_default())
-        .collect();
-    Ok((sessions, screens, states?))
+    /// A hook's error, a failed reload: what went wrong while observing.
+    warnings: Vec<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
@@ -92,23 +46,32 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
         .unwrap_or(0);
     // The adapters load (Lua, rules) on one core while tmux answers on the
     // other: most of a one-shot command's time is these two waits.
-    let (registry, fetched) = std::thread::scope(|scope| {
+    let (registry, sessions) = std::thread::scope(|scope| {
         let loading = scope.spawn(|| global.registry());
-        let fetched = fetch(&tmux, args.all);
+        let sessions = list_sessions(&tmux, args.all);
         let registry = loading
             .join()
             .unwrap_or_else(|_| Err(Error::Adapter("loading the adapters failed".into())));
-        (registry, fetched)
+        (registry, sessions)
     });
-    let (sessions, screens, states) = fetched?;
+    let mut sessions = sessions?;
     let agents = Agents::new(tmux, Arc::new(registry?));
-    let by_pane: HashMap<&str, &PaneState> =
-        states.iter().map(|s| (s.pane_id.as_str(), s)).collect();
-    let rows: Vec<Row> = sessions
-        .iter()
-        .zip(&screens)
-        .map(|(s, screen)| row(&agents, s, screen, &by_pane, now))
-        .collect();
+    let observations = agents.observe_all(&mut sessions);
+    let mut rows = Vec::with_capacity(sessions.len());
+    for (session, observation) in sessions.iter().zip(observations) {
+        let observation = observation?;
+        rows.push(Row {
+            name: session.session_name.clone(),
+            agent: session.agent_type.to_string(),
+            status: observation.status,
+            reason: observation.reason,
+            created: session.created_at,
+            age_seconds: now.saturating_sub(session.created_at),
+            work_dir: session.work_dir.to_string_lossy().into_owned(),
+            pane_id: session.pane_id.clone(),
+            warnings: observation.warnings,
+        });
+    }
     if args.json {
         println!(
             "{}",
@@ -120,24 +83,54 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
         println!("no sessions");
         return Ok(0);
     }
+    for warning in rows.iter().flat_map(|r| &r.warnings) {
+        eprintln!("doeff-agents: {warning}");
+    }
     let colour = style::colour_enabled();
-    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    let agent_width = rows.iter().map(|r| r.agent.len()).max().unwrap_or(5).max(5);
+    // Names of foreign sessions (`--all`) and metadata are free text too.
+    let shown: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (printable(&r.name), printable(&r.agent)))
+        .collect();
+    let name_width = shown.iter().map(|s| s.0.len()).max().unwrap_or(4).max(4);
+    let agent_width = shown.iter().map(|s| s.1.len()).max().unwrap_or(5).max(5);
     println!(
         "{:<name_width$}  {:<agent_width$}  {:<11}  {:>4}  WORK DIR",
         "NAME", "AGENT", "STATUS", "AGE"
     );
-    for r in &rows {
+    for (r, (name, agent)) in rows.iter().zip(&shown) {
         let status = style::status(r.status, colour);
         let pad = 11usize.saturating_sub(r.status.as_str().len());
         println!(
             "{:<name_width$}  {:<agent_width$}  {status}{}  {:>4}  {}",
-            r.name,
-            r.agent,
+            name,
+            agent,
             " ".repeat(pad),
             style::age(r.age_seconds),
-            r.work_dir
+            printable(&r.work_dir)
         );
     }
     Ok(0)
+}
+
+/// `text` with control characters shown as escapes (`\n`, `\u{1f}`): a
+/// value holding a newline cannot draw a fake row in the table.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped_in_the_table() {
+        assert_eq!(super::printable("a\nb\u{1f}c é"), "a\\nb\\u{1f}c é");
+    }
 }

@@ -64,6 +64,8 @@ struct ChangeLine<'a> {
     new: SessionStatus,
     reason: &'a str,
     evidence: &'a crate::monitor::Evidence,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 fn print_change(session: &str, observation: &Observation, json: bool, colour: bool) {
@@ -75,6 +77,7 @@ fn print_change(session: &str, observation: &Observation, json: bool, colour: bo
             new: observation.status,
             reason: &observation.reason,
             evidence: &observation.evidence,
+            warnings: &observation.warnings,
         };
         if let Ok(text) = serde_json::to_string(&line) {
             println!("{text}");
@@ -110,10 +113,9 @@ pub fn watch_session(
         .map(|t| seconds(t, "--timeout"))
         .transpose()?
         .map(|t| Instant::now() + t);
-    let adapter = agents.adapter_for(session);
     let mut monitor = Monitor::new(agents, vec![session.clone()]);
     monitor.interval = interval;
-    let exit = watch_loop(&mut monitor, &adapter, deadline, args);
+    let exit = watch_loop(&mut monitor, deadline, args);
     if let Some(watched) = monitor.sessions.first() {
         *session = watched.clone();
     }
@@ -122,7 +124,6 @@ pub fn watch_session(
 
 fn watch_loop(
     monitor: &mut Monitor,
-    adapter: &crate::adapter::Adapter,
     deadline: Option<Instant>,
     args: &WatchArgs,
 ) -> Result<WatchExit> {
@@ -136,11 +137,10 @@ fn watch_loop(
         let Some(session) = monitor.sessions.first() else {
             return Err(crate::error::Error::InvalidInput("nothing to watch".into()));
         };
-        if let Some(error) = adapter.take_hook_error() {
-            eprintln!("doeff-agents: {error}");
-        }
-        for report in monitor.agents().adapters().take_reports() {
-            eprintln!("doeff-agents: {report}");
+        // Hook errors and failed reloads of the adapter in use now (the
+        // pass reloads changed adapter files), each reported once.
+        for warning in &observation.warnings {
+            eprintln!("doeff-agents: {warning}");
         }
         if observation.status_changed() {
             print_change(&session.session_name, &observation, args.json, colour);

@@ -55,7 +55,7 @@ pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
 }
 
 /// An observation as a table: status, previous, reason, evidence{rule,region,line},
-/// output_changed, pr_url, new_pr_urls, output_snippet, is_terminal.
+/// output_changed, pr_url, new_pr_urls, output_snippet, is_terminal, warnings.
 pub fn observation_table(lua: &Lua, o: &Observation) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("status", o.status.as_str())?;
@@ -74,6 +74,10 @@ pub fn observation_table(lua: &Lua, o: &Observation) -> mlua::Result<Table> {
     )?;
     t.set("output_snippet", o.output_snippet.as_str())?;
     t.set("is_terminal", o.is_terminal)?;
+    t.set(
+        "warnings",
+        lua.create_sequence_from(o.warnings.iter().map(String::as_str))?,
+    )?;
     Ok(t)
 }
 

@@ -1,8 +1,8 @@
 //! The layered status decision for one observation. Pure: text and process
 //! facts in, a [`Verdict`] out.
 //!
-//! 1. The process: pane gone, process ended (with its exit code), back to a
-//!    shell — beats any screen text.
+//! 1. The process: pane gone, process ended (with its exit code), back to
+//!    the shell the adapter launched — beats any screen text.
 //! 2. An adapter's optional Lua `classify` hook, then its rules and the
 //!    defaults that always apply ([`When::Always`]), in order, over the
 //!    regions of the adapter's screen model (computed once per screen, see
@@ -61,31 +61,29 @@ impl Verdict {
     }
 }
 
-/// What tmux says about the agent's process.
+/// The agent's process, as the session layer found it from the pane's own
+/// process (pid, liveness, exit status), never from a command name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Process {
-    /// Nothing known (a saved screen).
+    /// Nothing known (a saved screen, or a dead pane whose exit status
+    /// tmux has not learnt yet).
     #[default]
     Unknown,
-    /// Alive, with its foreground command.
+    /// Alive; `command` is the foreground command's name, for display only.
     Alive { command: String },
     /// The agent process ended; the pane is kept by `remain-on-exit`.
     Ended {
         code: Option<i32>,
         signal: Option<i32>,
     },
-    /// The pane's foreground process is a shell the agent returned to.
+    /// The adapter launched the agent through a shell (`shell = true`), and
+    /// that shell is alone in the foreground again.
     BackToShell { shell: String },
     /// The session or pane no longer exists.
     Gone,
     /// This product stopped the session.
     Stopped,
 }
-
-/// Shell names that mean "the agent is gone, a shell has the terminal".
-pub const SHELLS: &[&str] = &[
-    "bash", "zsh", "sh", "dash", "fish", "ksh", "tcsh", "csh", "nu", "ash",
-];
 
 /// Everything the decision looks at.
 #[derive(Clone, Copy, Debug)]

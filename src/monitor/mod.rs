@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-pub use classify::{Classifier, Context, Evidence, Hook, Process, SHELLS, Verdict};
+pub use classify::{Classifier, Context, Evidence, Hook, Process, Verdict};
 pub use defaults::{
     BUSY_MARKERS, COMPLETION_RULE, RETRY_MARKERS, SHELL_PROMPTS, busy_matchers, busy_set,
     default_rules,
@@ -51,6 +51,9 @@ pub struct Observation {
     /// The last lines of the screen.
     pub output_snippet: String,
     pub is_terminal: bool,
+    /// Problems met while observing that did not stop it: a Lua hook's
+    /// error, an adapter file's failed reload (each reported once).
+    pub warnings: Vec<String>,
 }
 
 impl Observation {
@@ -82,6 +85,7 @@ impl Observation {
             new_pr_urls: Vec::new(),
             output_snippet: lines[skip..].join("\n"),
             is_terminal: status.is_terminal(),
+            warnings: Vec::new(),
         }
     }
 
@@ -122,19 +126,40 @@ impl MonitorState {
         status_bar_lines: usize,
         hook: Option<Hook<'_>>,
     ) -> Observation {
-        let hash = screen.content_hash(status_bar_lines);
-        let changed = self.last_hash != Some(hash);
-        self.last_hash = Some(hash);
-        let previous = self.status;
+        let changed = self.is_changed(screen, status_bar_lines);
         let verdict = classifier.classify(
             &Context {
                 screen,
                 changed,
-                previous,
+                previous: self.status,
                 process,
             },
             hook,
         );
+        self.record(screen, status_bar_lines, changed, verdict)
+    }
+
+    /// True once a screen was observed (so a change can be told by hash).
+    pub fn has_history(&self) -> bool {
+        self.last_hash.is_some()
+    }
+
+    /// The screen (status bar excluded) differs from the last one observed.
+    pub fn is_changed(&self, screen: &Screen, status_bar_lines: usize) -> bool {
+        self.last_hash != Some(screen.content_hash(status_bar_lines))
+    }
+
+    /// Records a screen classified elsewhere (`verdict`, with `changed`
+    /// as the classification saw it): the observation it makes.
+    pub fn record(
+        &mut self,
+        screen: &Screen,
+        status_bar_lines: usize,
+        changed: bool,
+        verdict: Verdict,
+    ) -> Observation {
+        self.last_hash = Some(screen.content_hash(status_bar_lines));
+        let previous = self.status;
         let text = screen.text();
         let mut new_pr_urls = Vec::new();
         for url in find_pr_urls(&text) {
@@ -155,6 +180,7 @@ impl MonitorState {
             new_pr_urls,
             output_snippet: screen.lines[skip..].join("\n"),
             is_terminal: verdict.status.is_terminal(),
+            warnings: Vec::new(),
         }
     }
 }

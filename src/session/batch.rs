@@ -22,9 +22,12 @@
 //! output costs one pass.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{AgentSession, Agents, now_secs, process_with_zombies};
+use super::observe::{Read, Reading};
+use super::{AgentSession, Agents, now_secs};
+use crate::adapter::Adapter;
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, Process, Screen};
 use crate::tmux::{PaneState, Pending, is_not_found};
@@ -50,7 +53,7 @@ pub(crate) struct CaptureCache {
     /// Passes since the last capture.
     passes_since_capture: u32,
     /// When the pane was first seen dead without an exit status.
-    dead_unknown_since: Option<Instant>,
+    pub(super) dead_unknown_since: Option<Instant>,
 }
 
 /// How one pass went, for callers that count (the bench, tests).
@@ -94,24 +97,30 @@ impl Agents {
         &self,
         sessions: &mut [AgentSession],
     ) -> (Vec<Result<Observation>>, PassStats) {
+        self.pass(sessions, Read::Changed)
+    }
+
+    /// [`Read::Changed`]: every pane's state, then the screens that may
+    /// have changed (others are classified again from the kept screen).
+    pub(super) fn read_changed(
+        &self,
+        sessions: &mut [AgentSession],
+        adapters: &[Arc<Adapter>],
+        stats: &mut PassStats,
+    ) -> Vec<Result<Reading>> {
         let dirty = self
             .tmux()
             .output_events()
             .map(|events| events.take())
             .unwrap_or_default();
-        let mut stats = PassStats {
-            sessions: sessions.len(),
-            captured: 0,
-        };
         let states = match self.tmux().pane_states() {
             Ok(states) => states,
             Err(err) => {
-                // The same error for every session (Error is not Clone).
                 let (command, message) = match &err {
                     Error::Tmux { command, message } => (command.clone(), message.clone()),
                     other => ("list-panes".to_owned(), other.to_string()),
                 };
-                let results = sessions
+                return sessions
                     .iter()
                     .map(|_| {
                         Err(Error::Tmux {
@@ -120,7 +129,6 @@ impl Agents {
                         })
                     })
                     .collect();
-                return (results, stats);
             }
         };
         let by_pane: HashMap<&str, &PaneState> =
@@ -128,9 +136,10 @@ impl Agents {
         // Phase 1: the process layer for each session, and which to capture.
         let plans: Vec<(Process, Option<&PaneState>, bool)> = sessions
             .iter_mut()
-            .map(|session| {
+            .zip(adapters)
+            .map(|(session, adapter)| {
                 let state = by_pane.get(session.pane_id.as_str()).copied();
-                self.plan(session, state, &dirty)
+                self.plan(session, adapter, state, &dirty)
             })
             .collect();
         // Phase 2: every capture in one round trip (over control mode).
@@ -142,15 +151,17 @@ impl Agents {
             .collect();
         let started = now_secs();
         let mut captures = self.tmux().capture_panes(&targets).into_iter();
-        // Phase 3: classify, from the new capture or the kept screen.
-        let results = sessions
+        // Phase 3: the reading, from the new capture or the kept screen.
+        sessions
             .iter_mut()
             .zip(plans)
             .map(|(session, (mut process, state, capture))| {
+                let mut captured = false;
                 if capture {
                     match captures.next() {
                         Some(Ok(text)) => {
                             stats.captured += 1;
+                            captured = true;
                             session.cache.screen = Some(Screen::from_text(&text));
                             session.cache.captured_at = started;
                             session.cache.passes_since_capture = 0;
@@ -168,39 +179,29 @@ impl Agents {
                 if let Some(state) = state {
                     session.cache.activity = state.activity;
                 }
-                self.classify_cached(session, &process)
+                let screen = match process {
+                    Process::Gone | Process::Stopped => None,
+                    _ => session.cache.screen.clone(),
+                };
+                Ok(Reading {
+                    process,
+                    screen: screen.unwrap_or_default(),
+                    activity: state.and_then(|s| s.activity),
+                    captured,
+                })
             })
-            .collect();
-        (results, stats)
+            .collect()
     }
 
     /// The process layer's view of one session and whether to capture it.
     fn plan<'s>(
         &self,
         session: &mut AgentSession,
+        adapter: &Adapter,
         state: Option<&'s PaneState>,
         dirty: &Pending,
     ) -> (Process, Option<&'s PaneState>, bool) {
-        let adapter = self.adapter_for(session);
-        let mut process = if session.stopped {
-            Process::Stopped
-        } else {
-            process_with_zombies(state, &adapter)
-        };
-        if process == Process::Unknown && state.is_some_and(|s| s.dead) {
-            let since = *session
-                .cache
-                .dead_unknown_since
-                .get_or_insert_with(Instant::now);
-            if since.elapsed() >= DEAD_STATUS_GRACE {
-                process = Process::Ended {
-                    code: None,
-                    signal: None,
-                };
-            }
-        } else {
-            session.cache.dead_unknown_since = None;
-        }
+        let process = self.process_for(session, state, adapter);
         let state = match (&process, state) {
             (Process::Gone | Process::Stopped, _) => None,
             (_, state) => state,
@@ -211,28 +212,6 @@ impl Agents {
         };
         let capture = must_capture(&session.cache, state, dirty, session);
         (process, Some(state), capture)
-    }
-
-    /// Classifies the session's kept screen (none when gone or stopped).
-    fn classify_cached(
-        &self,
-        session: &mut AgentSession,
-        process: &Process,
-    ) -> Result<Observation> {
-        let adapter = self.adapter_for(session);
-        let cache = std::mem::take(&mut session.cache);
-        let screen = match process {
-            Process::Gone | Process::Stopped => None,
-            _ => cache.screen.as_ref(),
-        };
-        let observation = self.observe_with(
-            session,
-            &adapter,
-            screen.unwrap_or(&Screen::default()),
-            process,
-        );
-        session.cache = cache;
-        observation
     }
 }
 
@@ -343,6 +322,7 @@ mod tests {
     fn state(activity: Option<u64>) -> PaneState {
         PaneState {
             pane_id: "%1".into(),
+            session_id: "$1".into(),
             session_name: "doeff-x".into(),
             dead: false,
             exit_status: None,
@@ -357,12 +337,14 @@ mod tests {
     fn session() -> AgentSession {
         super::super::session_from_info(&crate::tmux::SessionInfo {
             name: "doeff-x".into(),
+            id: "$1".into(),
             created: 0,
             attached: false,
             pane_id: "%1".into(),
             agent: None,
             work_dir: None,
             conversation: None,
+            observed: None,
         })
     }
 

@@ -11,6 +11,8 @@ mod config;
 mod env;
 mod keys;
 mod name;
+mod observe;
+mod process;
 mod ready;
 mod scope;
 mod send;
@@ -29,6 +31,8 @@ pub use keys::{key_name, key_names};
 pub use name::{
     Lookup, MAX_NAME_LEN, PREFIX, is_doeff_session, lookup_candidates, resolve, session_name,
 };
+pub use observe::{OPT_OBSERVED, SECOND_LOOK};
+pub use process::process_of;
 use ready::StartUp;
 pub use ready::{READY_SETTLE, Readiness, WaitingForUser, readiness};
 pub use scope::SessionScope;
@@ -39,8 +43,8 @@ pub use state::{SavedSession, default_state_dir, new_uuid};
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
 use crate::error::{Error, Result};
-use crate::monitor::{MonitorState, Observation, Process, SHELLS, Screen, SessionStatus};
-use crate::tmux::{NewSession, PaneState, SessionInfo, Tmux};
+use crate::monitor::{MonitorState, Screen, SessionStatus};
+use crate::tmux::{NewSession, SessionInfo, Tmux};
 
 /// Default time to wait for a `tmux`-injection agent's ready pattern.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,6 +82,8 @@ pub struct AgentSession {
     monitor: MonitorState,
     /// The batched path's memory (last screen, activity stamp).
     cache: batch::CaptureCache,
+    /// The last one-shot observation kept on the session (`@doeff-observed`).
+    kept: Option<observe::Kept>,
 }
 
 impl AgentSession {
@@ -362,6 +368,7 @@ impl Agents {
             stopped: false,
             monitor: MonitorState::new(SessionStatus::Booting),
             cache: Default::default(),
+            kept: None,
         };
         self.save_state(&session, config);
         let paste = match (adapter.injection, &config.prompt) {
@@ -421,9 +428,15 @@ impl Agents {
         list_sessions(&self.tmux, all)
     }
 
-    /// The adapter for a session (a rules-only fallback for foreign sessions).
+    /// The adapter for a session (a rules-only fallback for foreign
+    /// sessions), after reloading adapter files that changed.
     pub fn adapter_for(&self, session: &AgentSession) -> Arc<Adapter> {
         self.adapters.refresh();
+        self.adapter_of(session)
+    }
+
+    /// [`Agents::adapter_for`] without the reload (a pass reloads once).
+    fn adapter_of(&self, session: &AgentSession) -> Arc<Adapter> {
         self.adapters
             .get(session.agent_type.adapter_name())
             .unwrap_or_else(|_| {
@@ -517,66 +530,6 @@ impl Agents {
         self.tmux.attach_session(&session.session_name)
     }
 
-    /// One observation: capture, classify, compare with the last one.
-    pub fn observe(&self, session: &mut AgentSession) -> Result<Observation> {
-        let adapter = self.adapter_for(session);
-        let (screen, process) = self.snapshot(session, &adapter)?;
-        if let Some(id) = adapter.conversation_id(&screen) {
-            self.record_conversation(session, id);
-        }
-        self.observe_with(session, &adapter, &screen, &process)
-    }
-
-    /// The session's screen and process state, read in that order.
-    ///
-    /// The screen comes first: when the agent exits between the two reads,
-    /// the process state then already tells how (exit code), instead of a
-    /// screen with tmux's "Pane is dead (status 0, ...)" trailer meeting a
-    /// process state read a moment before tmux knew the status — which made
-    /// an agent that exited 0 look `exited` rather than `done`.
-    pub fn snapshot(&self, session: &AgentSession, adapter: &Adapter) -> Result<(Screen, Process)> {
-        if session.stopped {
-            return Ok((Screen::default(), Process::Stopped));
-        }
-        // One round trip: the screen, then the pane's state.
-        let (capture, state) = self.tmux.capture_pane_then_state(&session.pane_id);
-        let screen = match capture {
-            Ok(text) => Screen::from_text(&text),
-            Err(err) if crate::tmux::is_not_found(&err) => {
-                return Ok((Screen::default(), Process::Gone));
-            }
-            Err(err) => return Err(err),
-        };
-        let process = process_with_zombies(state?.as_ref(), adapter);
-        Ok(match process {
-            Process::Gone => (Screen::default(), Process::Gone),
-            process => (screen, process),
-        })
-    }
-
-    /// One observation of an already captured screen.
-    pub fn observe_with(
-        &self,
-        session: &mut AgentSession,
-        adapter: &Adapter,
-        screen: &Screen,
-        process: &Process,
-    ) -> Result<Observation> {
-        let process = self.with_stop_marks(session, process);
-        let hook = |ctx: &crate::monitor::Context<'_>| adapter.run_hook(ctx);
-        let observation = session.monitor.observe(
-            screen,
-            process,
-            adapter.classifier(),
-            adapter.status_bar_lines,
-            adapter
-                .has_hook()
-                .then_some(&hook as crate::monitor::Hook<'_>),
-        );
-        session.status = observation.status;
-        Ok(observation)
-    }
-
     /// One observation; calls `on_status_change(old, new, output)` on a real
     /// change and `on_pr_detected(url)` once per new PR URL. Returns the new
     /// status when it changed.
@@ -643,20 +596,6 @@ pub(crate) fn last_lines(screen: &Screen, n: usize) -> String {
     screen.last_non_blank(n).collect::<Vec<_>>().join("\n")
 }
 
-/// The process layer's view of a pane's state, also for a dead pane whose
-/// process tmux (3.3a) left unreaped for good: the kernel still holds its
-/// exit status.
-pub(crate) fn process_with_zombies(state: Option<&PaneState>, adapter: &Adapter) -> Process {
-    let process = process_from_state(state, adapter);
-    if process == Process::Unknown
-        && let Some(state) = state
-        && let Some((code, signal)) = zombie_exit(state.pid)
-    {
-        return Process::Ended { code, signal };
-    }
-    process
-}
-
 /// Every session on `tmux`'s server (with `all`, also those not made by
 /// doeff-agents); what [`Agents::list`] gives, without needing the adapters.
 pub fn list_sessions(tmux: &Tmux, all: bool) -> Result<Vec<AgentSession>> {
@@ -686,101 +625,6 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         stopped: false,
         monitor: MonitorState::new(SessionStatus::Running),
         cache: Default::default(),
-    }
-}
-
-/// The exit status of `pid` if it is a zombie (ended, not yet reaped):
-/// `/proc/PID/stat` state `Z` and its `exit_code` field (Linux).
-fn zombie_exit(pid: u32) -> Option<(Option<i32>, Option<i32>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    if fields.first() != Some(&"Z") {
-        return None;
-    }
-    // Field 52 of the whole line; 50 after the pid and the name.
-    let raw: i32 = fields.get(49)?.parse().ok()?;
-    let signal = raw & 0x7f;
-    Some(if signal == 0 {
-        (Some((raw >> 8) & 0xff), None)
-    } else {
-        (None, Some(signal))
-    })
-}
-
-/// The process layer's view of a pane.
-///
-/// tmux marks a pane dead when its pty closes, which can come a moment
-/// before it reaps the process and learns the exit status. A dead pane with
-/// neither exit code nor signal is that moment: the process layer does not
-/// decide ([`Process::Unknown`], the screen rules do), and the next
-/// observation sees the real exit status. Deciding `exited` there would turn
-/// an agent that exits 0 (`done` for adapters with `exit_zero_is_done`) into
-/// a failure.
-pub fn process_from_state(state: Option<&PaneState>, adapter: &Adapter) -> Process {
-    let Some(state) = state else {
-        return Process::Gone;
-    };
-    if state.dead && state.exit_status.is_none() && state.exit_signal.is_none() {
-        return Process::Unknown;
-    }
-    if state.dead {
-        return Process::Ended {
-            code: state.exit_status,
-            signal: state.exit_signal,
-        };
-    }
-    let command = state.current_command.as_str();
-    let launched_shell = adapter
-        .binary
-        .as_deref()
-        .is_some_and(|b| SHELLS.contains(&b));
-    if SHELLS.contains(&command) && !launched_shell {
-        Process::BackToShell {
-            shell: command.to_owned(),
-        }
-    } else {
-        Process::Alive {
-            command: command.to_owned(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pane(dead: bool, exit_status: Option<i32>, exit_signal: Option<i32>) -> PaneState {
-        PaneState {
-            pane_id: "%1".into(),
-            session_name: "doeff-x".into(),
-            dead,
-            exit_status,
-            exit_signal,
-            current_command: "agent".into(),
-            pid: 1,
-            title: String::new(),
-            activity: None,
-        }
-    }
-
-    #[test]
-    fn a_dead_pane_waits_for_its_exit_status() {
-        let adapter = Adapter::native("generic", |_| Err("not launchable".into()));
-        let reaped = pane(true, Some(0), None);
-        assert_eq!(
-            process_from_state(Some(&reaped), &adapter),
-            Process::Ended {
-                code: Some(0),
-                signal: None
-            }
-        );
-        let closing = pane(true, None, None);
-        assert_eq!(
-            process_from_state(Some(&closing), &adapter),
-            Process::Unknown
-        );
-        assert_eq!(process_from_state(None, &adapter), Process::Gone);
+        kept: info.observed.as_deref().and_then(observe::Kept::parse),
     }
 }

@@ -144,12 +144,14 @@ mod tests {
     fn info(name: &str, agent: Option<&str>) -> SessionInfo {
         SessionInfo {
             name: name.into(),
+            id: "$1".into(),
             created: 0,
             attached: false,
             pane_id: "%1".into(),
             agent: agent.map(str::to_owned),
             work_dir: None,
             conversation: None,
+            observed: None,
         }
     }
 

@@ -36,9 +36,6 @@ pub use transport::{
 
 use crate::error::{Error, Result};
 
-/// Field separator in our `-F` formats (cannot occur in a valid session name).
-const SEP: char = '\u{1f}';
-
 /// The hidden session a control-mode client stays attached to (see
 /// [`ControlMode`]); this name and every name starting with it plus `-`
 /// (the private sessions of event clients) are never listed by
@@ -73,6 +70,8 @@ pub fn is_inside_tmux() -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
     pub name: String,
+    /// The session's id (`$N`): unique for the server's life, never reused.
+    pub id: String,
     /// Unix time the tmux session was created.
     pub created: u64,
     pub attached: bool,
@@ -83,21 +82,27 @@ pub struct SessionInfo {
     pub work_dir: Option<String>,
     /// The agent's own conversation id (`@doeff-conversation`), once known.
     pub conversation: Option<String>,
+    /// The last one-shot observation kept on the session (`@doeff-observed`).
+    pub observed: Option<String>,
 }
 
 /// What tmux knows about a pane's process (the monitor's process layer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PaneState {
     pub pane_id: String,
+    /// The pane's session id (`$N`).
+    pub session_id: String,
     pub session_name: String,
     /// The pane's process has ended (kept on screen by `remain-on-exit`).
     pub dead: bool,
-    /// Exit status of a dead pane, when tmux knows it.
+    /// Exit status of a dead pane, when tmux knows it (`pane_dead_status`).
     pub exit_status: Option<i32>,
-    /// Signal that ended a dead pane, when tmux knows it.
+    /// Signal that ended a dead pane, when tmux knows it (`pane_dead_signal`).
     pub exit_signal: Option<i32>,
-    /// Name of the foreground process (`pane_current_command`).
+    /// Name of the foreground process (`pane_current_command`): for display
+    /// only, since any process can choose its name.
     pub current_command: String,
+    /// The pane's own process (`pane_pid`): what the agent was exec'd as.
     pub pid: u32,
     /// Unix time (seconds) of the last output in the pane's window
     /// (`window_activity`; tmux 3.3 has no per-pane activity).
@@ -267,6 +272,12 @@ impl Tmux {
         self.transport.run_private(commands)
     }
 
+    /// Runs independent commands, each with its own result (a failing one
+    /// does not stop the others), in as few round trips as the transport can.
+    pub fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
+        self.transport.run_each(commands)
+    }
+
     fn run_text(&self, command: TmuxArgs) -> Result<String> {
         let out = self.run(&[command], None)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
@@ -284,25 +295,19 @@ impl Tmux {
 
     /// Every session on the server; empty when no server runs.
     pub fn list_sessions(&self) -> Result<Vec<SessionInfo>> {
-        let format = [
-            "#{session_name}",
-            "#{session_created}",
-            "#{session_attached}",
-            "#{pane_id}",
-            "#{@doeff-agent}",
-            "#{@doeff-work-dir}",
-            "#{@doeff-conversation}",
-        ]
-        .join(&SEP.to_string());
-        let command = args(ti::ListSessions::new().format(format).build());
-        let text = match self.run_text(command) {
-            Ok(text) => text,
+        let command = args(
+            ti::ListSessions::new()
+                .format(record_format(&SESSION_FORMAT))
+                .build(),
+        );
+        let out = match self.run(&[command], None) {
+            Ok(out) => out,
             Err(err) if is_no_server(&err) => return Ok(Vec::new()),
             Err(err) => return Err(err),
         };
-        Ok(text
-            .lines()
-            .filter_map(parse_session_line)
+        Ok(parse_records(&out, SESSION_FORMAT.len(), "list-sessions")?
+            .into_iter()
+            .filter_map(session_from_fields)
             .filter(|s| !is_hidden_session(&s.name))
             .collect())
     }
@@ -550,97 +555,156 @@ fn paste_commands(buffer: &str, target: &str) -> [TmuxArgs; 2] {
     [load, paste]
 }
 
-/// `pane_title` is last: it is free text, so it takes the rest of the line.
-const PANE_FORMAT: [&str; 9] = [
-    "#{pane_id}",
-    "#{session_name}",
-    "#{pane_dead}",
-    "#{pane_dead_status}",
-    "#{pane_dead_signal}",
-    "#{pane_current_command}",
-    "#{pane_pid}",
-    "#{window_activity}",
-    "#{pane_title}",
+/// The variables of a session line (see [`record_format`]).
+const SESSION_FORMAT: [&str; 9] = [
+    "session_name",
+    "session_id",
+    "session_created",
+    "session_attached",
+    "pane_id",
+    "@doeff-agent",
+    "@doeff-work-dir",
+    "@doeff-conversation",
+    "@doeff-observed",
 ];
+
+/// The variables of a pane line (see [`record_format`]).
+const PANE_FORMAT: [&str; 10] = [
+    "pane_id",
+    "session_id",
+    "session_name",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_dead_signal",
+    "pane_current_command",
+    "pane_pid",
+    "window_activity",
+    "pane_title",
+];
+
+/// A `-F` format that cannot be forged: every field is printed as
+/// `LENGTH:VALUE`, its byte length (`#{n:...}`) first, so a work dir, an
+/// option value, a title or a process name holding newlines, colons or a
+/// whole fake line is read as the one field it is. One record per line.
+/// (Exact only on a UTF-8 client: the transports run tmux with `-u`, or
+/// tmux would replace non-ASCII bytes and change the lengths.)
+fn record_format(variables: &[&str]) -> String {
+    variables
+        .iter()
+        .map(|v| format!("#{{n:{v}}}:#{{{v}}}"))
+        .collect()
+}
+
+/// The records of a [`record_format`] reply, `fields` values each. A reply
+/// that does not follow the format is an error, never a guess.
+fn parse_records(out: &[u8], fields: usize, command: &str) -> Result<Vec<Vec<String>>> {
+    let malformed = |at: usize| Error::Tmux {
+        command: command.to_owned(),
+        message: format!("unexpected reply (malformed record at byte {at})"),
+    };
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < out.len() {
+        let mut record = Vec::with_capacity(fields);
+        for _ in 0..fields {
+            let rest = out.get(at..).unwrap_or_default();
+            let colon = rest
+                .iter()
+                .take(12)
+                .position(|&b| b == b':')
+                .ok_or_else(|| malformed(at))?;
+            let digits = rest.get(..colon).unwrap_or_default();
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(malformed(at));
+            }
+            let len: usize = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(|| malformed(at))?;
+            let start = at + colon + 1;
+            let value = out
+                .get(start..start.saturating_add(len))
+                .ok_or_else(|| malformed(at))?;
+            record.push(String::from_utf8_lossy(value).into_owned());
+            at = start + len;
+        }
+        if out.get(at) != Some(&b'\n') {
+            return Err(malformed(at));
+        }
+        at += 1;
+        records.push(record);
+    }
+    Ok(records)
+}
 
 fn non_empty(field: &str) -> Option<String> {
     (!field.is_empty()).then(|| field.to_owned())
 }
 
-fn parse_session_line(line: &str) -> Option<SessionInfo> {
-    let fields: Vec<&str> = line.split(SEP).collect();
+fn session_from_fields(fields: Vec<String>) -> Option<SessionInfo> {
     let [
         name,
+        id,
         created,
         attached,
         pane_id,
         agent,
         work_dir,
         conversation,
-    ] = fields.as_slice()
-    else {
-        return None;
-    };
-    Some(SessionInfo {
-        name: (*name).to_owned(),
-        created: created.parse().unwrap_or(0),
-        attached: *attached != "0" && !attached.is_empty(),
-        pane_id: (*pane_id).to_owned(),
-        agent: non_empty(agent),
-        work_dir: non_empty(work_dir),
-        conversation: non_empty(conversation),
-    })
-}
-
-/// Exit status of a dead pane's process that tmux has not reaped yet
-/// (seen on tmux 3.3a: the pane is dead, `pane_dead_status` stays empty and
-/// the process lingers as a zombie). Linux keeps the wait status of a zombie
-/// in field 52 of `/proc/PID/stat`. Returns (exit code, signal).
-fn zombie_status(pid: u32) -> Option<(Option<i32>, Option<i32>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    // Field 3 (state) is fields[0], so field 52 (exit_code) is fields[49].
-    if fields.first() != Some(&"Z") {
+        observed,
+    ] = <[String; 9]>::try_from(fields).ok()?;
+    if !id.starts_with('$') || !pane_id.starts_with('%') {
         return None;
     }
-    let wait_status: i32 = fields.get(49)?.parse().ok()?;
-    let signal = wait_status & 0x7f;
-    Some(if signal == 0 {
-        (Some((wait_status >> 8) & 0xff), None)
-    } else {
-        (None, Some(signal))
+    Some(SessionInfo {
+        name,
+        id,
+        created: created.parse().unwrap_or(0),
+        attached: attached != "0" && !attached.is_empty(),
+        pane_id,
+        agent: non_empty(&agent),
+        work_dir: non_empty(&work_dir),
+        conversation: non_empty(&conversation),
+        observed: non_empty(&observed),
     })
 }
 
-fn parse_pane_line(line: &str) -> Option<PaneState> {
-    let mut fields = line.splitn(PANE_FORMAT.len(), SEP);
-    let mut next = || fields.next().unwrap_or_default();
-    let pane_id = next().to_owned();
+fn pane_from_fields(fields: Vec<String>) -> Option<PaneState> {
+    let [
+        pane_id,
+        session_id,
+        session_name,
+        dead,
+        status,
+        signal,
+        command,
+        pid,
+        activity,
+        title,
+    ] = <[String; 10]>::try_from(fields).ok()?;
     if !pane_id.starts_with('%') {
         return None;
     }
-    let mut pane = PaneState {
+    Some(PaneState {
         pane_id,
-        session_name: next().to_owned(),
-        dead: next() == "1",
-        exit_status: next().parse().ok(),
-        exit_signal: next().parse().ok(),
-        current_command: next().to_owned(),
-        pid: next().parse().unwrap_or(0),
-        activity: next().parse().ok(),
-        title: next().to_owned(),
-    };
-    if pane.dead
-        && pane.exit_status.is_none()
-        && pane.exit_signal.is_none()
-        && pane.pid > 1
-        && let Some((code, signal)) = zombie_status(pane.pid)
-    {
-        pane.exit_status = code;
-        pane.exit_signal = signal;
-    }
-    Some(pane)
+        session_id,
+        session_name,
+        dead: dead == "1",
+        exit_status: status.parse().ok(),
+        exit_signal: signal.parse().ok(),
+        current_command: command,
+        pid: pid.parse().unwrap_or(0),
+        activity: activity.parse().ok(),
+        title,
+    })
+}
+
+/// Every pane of a `list-panes` reply.
+fn parse_panes(out: &[u8]) -> Result<Vec<PaneState>> {
+    Ok(parse_records(out, PANE_FORMAT.len(), "list-panes")?
+        .into_iter()
+        .filter_map(pane_from_fields)
+        .collect())
 }
 
 /// Environment variable forcing a transport: `control` or `subprocess`.
@@ -699,7 +763,7 @@ fn list_all_panes() -> TmuxArgs {
     args(
         ti::ListPanes::new()
             .all()
-            .format(PANE_FORMAT.join(&SEP.to_string()))
+            .format(record_format(&PANE_FORMAT))
             .build(),
     )
 }
@@ -709,7 +773,7 @@ fn list_one_pane(pane_id: &str) -> TmuxArgs {
     args(
         ti::ListPanes::new()
             .target(pane_id)
-            .format(PANE_FORMAT.join(&SEP.to_string()))
+            .format(record_format(&PANE_FORMAT))
             .build(),
     )
 }
@@ -717,9 +781,8 @@ fn list_one_pane(pane_id: &str) -> TmuxArgs {
 /// The pane's state in a `list-panes` reply; `None` when it is gone.
 fn parse_pane_state(reply: Result<Vec<u8>>, pane_id: &str) -> Result<Option<PaneState>> {
     match reply {
-        Ok(out) => Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .filter_map(parse_pane_line)
+        Ok(out) => Ok(parse_panes(&out)?
+            .into_iter()
             .find(|p| p.pane_id == pane_id)),
         Err(err) if is_not_found(&err) => Ok(None),
         Err(err) => Err(err),
@@ -730,9 +793,8 @@ fn parse_pane_state(reply: Result<Vec<u8>>, pane_id: &str) -> Result<Option<Pane
 /// with no server.
 fn parse_pane_states(reply: Result<Vec<u8>>) -> Result<Vec<PaneState>> {
     match reply {
-        Ok(out) => Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .filter_map(parse_pane_line)
+        Ok(out) => Ok(parse_panes(&out)?
+            .into_iter()
             .filter(|p| !is_hidden_session(&p.session_name))
             .collect()),
         Err(err) if is_no_server(&err) => Ok(Vec::new()),
@@ -748,46 +810,97 @@ fn into_text(reply: Result<Vec<u8>>) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// A record as tmux prints it for [`record_format`].
+    fn record(values: &[&str]) -> Vec<u8> {
+        let mut out: Vec<u8> = values
+            .iter()
+            .flat_map(|v| format!("{}:{v}", v.len()).into_bytes())
+            .collect();
+        out.push(b'\n');
+        out
+    }
+
     #[test]
-    fn session_lines_parse_with_metadata() {
-        let line = "doeff-a\u{1f}1700000000\u{1f}0\u{1f}%3\u{1f}claude\u{1f}/tmp/w\u{1f}abc-1";
-        let info = parse_session_line(line).expect("parses");
+    fn session_records_parse_with_metadata() {
+        let out = record(&[
+            "doeff-a",
+            "$1",
+            "1700000000",
+            "0",
+            "%3",
+            "claude",
+            "/tmp/w",
+            "abc-1",
+            "",
+        ]);
+        let infos: Vec<SessionInfo> = parse_records(&out, SESSION_FORMAT.len(), "x")
+            .expect("parses")
+            .into_iter()
+            .filter_map(session_from_fields)
+            .collect();
+        let [info] = infos.as_slice() else {
+            panic!("one session: {infos:?}")
+        };
         assert_eq!(info.name, "doeff-a");
+        assert_eq!(info.id, "$1");
         assert_eq!(info.pane_id, "%3");
         assert_eq!(info.agent.as_deref(), Some("claude"));
         assert_eq!(info.conversation.as_deref(), Some("abc-1"));
+        assert_eq!(info.observed, None);
         assert!(!info.attached);
-        assert!(parse_session_line("garbage").is_none());
+        assert!(parse_records(b"garbage\n", 9, "x").is_err());
     }
 
     #[test]
-    fn pane_lines_parse_dead_status() {
-        let line =
-            "%1\u{1f}doeff-a\u{1f}1\u{1f}3\u{1f}\u{1f}demo\u{1f}42\u{1f}1700000000\u{1f}title";
-        let pane = parse_pane_line(line).expect("parses");
+    fn values_holding_newlines_and_fake_records_stay_one_field() {
+        // A work dir that ends its line and forges a whole second session.
+        let forged = "/tmp/w\n7:doeff-x2:$93:1700:10:3:%99:0:0:0:\n9:doeff-y";
+        let mut out = record(&[
+            "doeff-a",
+            "$1",
+            "1700000000",
+            "0",
+            "%3",
+            "demo",
+            forged,
+            "",
+            "",
+        ]);
+        out.extend(record(&["doeff-b", "$2", "1", "1", "%4", "", "", "", ""]));
+        let records = parse_records(&out, SESSION_FORMAT.len(), "x").expect("parses");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0][6], forged);
+        assert_eq!(records[1][4], "%4");
+        // A reply cut short, or with a wrong length, is an error, not a guess.
+        assert!(parse_records(&out[..out.len() - 1], 9, "x").is_err());
+        assert!(parse_records(b"3:ab\n", 1, "x").is_err());
+    }
+
+    #[test]
+    fn pane_records_parse_dead_status() {
+        let out = record(&[
+            "%1",
+            "$0",
+            "doeff-a",
+            "1",
+            "3",
+            "",
+            "demo",
+            "42",
+            "1700000000",
+            "ti\ntle",
+        ]);
+        let panes = parse_panes(&out).expect("parses");
+        let [pane] = panes.as_slice() else {
+            panic!("one pane: {panes:?}")
+        };
         assert!(pane.dead);
         assert_eq!(pane.activity, Some(1_700_000_000));
-        assert_eq!(pane.title, "title");
+        assert_eq!(pane.title, "ti\ntle");
         assert_eq!(pane.exit_status, Some(3));
         assert_eq!(pane.exit_signal, None);
         assert_eq!(pane.pid, 42);
-    }
-
-    #[test]
-    fn a_zombie_reports_its_exit_status() {
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "exit 5"])
-            .spawn()
-            .expect("spawn sh");
-        let pid = child.id();
-        // Not reaped yet: wait until it is a zombie, then read its status.
-        let status = (0..200).find_map(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            zombie_status(pid)
-        });
-        assert_eq!(status, Some((Some(5), None)));
-        let _ = child.wait();
-        assert_eq!(zombie_status(pid), None, "reaped processes are not zombies");
+        assert_eq!(pane.session_id, "$0");
     }
 
     #[test]

@@ -158,7 +158,10 @@ impl Subprocess {
     ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
         let name = name.to_owned();
         let mut command = self.command();
+        // `-u`: a UTF-8 client, so tmux prints values byte for byte (the
+        // length-prefixed formats of `list-sessions`/`list-panes` rely on it).
         command
+            .arg("-u")
             .args(argv.into_iter().map(OsString::from))
             .stdin(if stdin.is_some() {
                 Stdio::piped()
