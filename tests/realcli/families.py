@@ -115,6 +115,9 @@ fam("codex", "older_429_streaming", "running", "streaming",
     "families.py: 429 two turns ago still on screen; turn 3 streaming (no busy marker while Codex streams)")
 fam("codex", "older_429_retrying", "running", "busy",
     "families.py: 429 on turn 1 still on screen; a later turn gets 500: '◦ Reconnecting... k/5 (… esc to interrupt)'")
+fam("codex", "model_picker", "blocked", "model_choice",
+    "families.py: /model typed: Codex's model selection list (with a custom provider 0.171 shows no model-upgrade "
+    "notice for gpt-5, gpt-5-codex, gpt-5.1, o3 …)")
 fam("codex", "warnings_panel", "blocked", "dialog",
     "families.py: f2 opened the startup warnings panel ('Warnings · 1 of 1 · Startup … esc dismiss & close')")
 
@@ -462,6 +465,14 @@ class Families(Runner):
             t.wait("s", r"Reconnecting", 60)
             self.save(A, "older_429_retrying", t.cap("s"))
 
+        def model(t):
+            self.launch(t, "s", CX, env("model"))
+            t.wait("s", r"default · ", 30)
+            t.settle("s", 1.5)
+            t.type("s", "/model")
+            t.wait("s", r"(?i)select model|choose.*model", 20)
+            self.save(A, "model_picker", t.settle("s", 1.5))
+
         def warnings(t):
             self.launch(t, "s", CX, env("warn"))
             t.wait("s", r"f2 to view", 30)
@@ -490,7 +501,7 @@ class Families(Runner):
         flows = [("billing", billing), ("interrupted", interrupted), ("interrupted_early", restored),
                  ("restored_queued", queued),
                  ("booting_loading", booting), ("api_key_entry", api_key), ("older_429", older),
-                 ("warnings_panel", warnings)]
+                 ("warnings_panel", warnings), ("model_picker", model)]
         flows += self.size_flows(A, idle_z, stream_z, perm_z)
         flows += self.exit_flows(A, lambda st: env(st), CX)
         for st, fn in flows:
