@@ -37,6 +37,7 @@ pub mod lua;
 pub mod monitor;
 pub mod session;
 pub mod tmux;
+pub mod xdg;
 
 pub use adapter::{Adapter, AdapterRegistry, Injection};
 pub use effects::{

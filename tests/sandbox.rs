@@ -226,3 +226,37 @@ fn fifos_and_devices_in_an_adapter_folder_are_skipped_with_an_error() {
     assert!(text.lines().any(|l| l.starts_with("fine")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("claude")), "{text}");
 }
+
+#[test]
+fn a_relative_xdg_config_home_or_home_never_loads_a_repositorys_adapters() {
+    let server = TestServer::new();
+    let repo = server.path("cloned-repo");
+    let evil =
+        "return agents.adapter { name = 'evil', launch = function() return {'x', 'y'} end }\n";
+    write(&repo.join("doeff-agents/adapters/evil.lua"), evil);
+    write(&repo.join(".config/doeff-agents/adapters/evil.lua"), evil);
+    for (config, home) in [
+        (Some("."), None),
+        (Some("doeff-agents/.."), None),
+        (None, Some(".")),
+    ] {
+        let mut command = server.command(&["adapters"]);
+        command.current_dir(&repo).env_remove("XDG_CONFIG_HOME");
+        if let Some(config) = config {
+            command.env("XDG_CONFIG_HOME", config);
+        }
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let out = command.output().expect("run");
+        let text = stdout(&out);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(text.lines().any(|l| l.starts_with("claude")), "{text}");
+        assert!(!text.contains("evil"), "{config:?} {home:?}: {text}");
+    }
+    // An absolute one is used.
+    let mut command = server.command(&["adapters"]);
+    command.env("XDG_CONFIG_HOME", &repo);
+    let text = stdout(&command.output().expect("run"));
+    assert!(text.lines().any(|l| l.starts_with("evil")), "{text}");
+}

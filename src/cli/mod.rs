@@ -170,12 +170,8 @@ pub fn resolve(agents: &Agents, name: &str, raw_target: bool) -> Result<AgentSes
 /// `--adapters`. A repository's own folder is never loaded unless named.
 pub fn user_adapter_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    if let Some(config) = config {
-        dirs.push(config.join("doeff-agents").join("adapters"));
+    if let Some(config) = crate::xdg::app_dir(crate::xdg::BaseDir::Config) {
+        dirs.push(config.join("adapters"));
     }
     if let Some(list) = std::env::var_os("DOEFF_AGENTS_ADAPTERS") {
         dirs.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));

@@ -196,13 +196,7 @@ impl Helper for ReplHelper {}
 
 /// `$XDG_STATE_HOME/doeff-agents/history` (or `~/.local/state/...`).
 pub fn history_path() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
-        })?;
-    Some(state.join("doeff-agents").join("history"))
+    crate::xdg::app_dir(crate::xdg::BaseDir::State).map(|dir| dir.join("history"))
 }
 
 /// The names completion offers after `agents.`.

@@ -40,16 +40,7 @@ pub struct SavedSession {
 
 /// `$XDG_STATE_HOME/doeff-agents`, else `$HOME/.local/state/doeff-agents`.
 pub fn default_state_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|home| PathBuf::from(home).join(".local").join("state"))
-        })?;
-    Some(base.join("doeff-agents"))
+    crate::xdg::app_dir(crate::xdg::BaseDir::State)
 }
 
 fn file_for(dir: &Path, session_name: &str) -> PathBuf {
