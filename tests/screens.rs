@@ -263,3 +263,16 @@ fn a_shell_prompt_counts_only_under_the_agents_last_frame() {
         );
     }
 }
+
+#[test]
+fn a_fatal_start_up_error_followed_by_the_exit_is_failed() {
+    // Codex 0.171 refusing a legacy profile table, back at the shell.
+    let screen = "bash-5.2$ codex --no-daemon --profile foo\nError loading config.toml: --profile `foo` cannot be used while ~/.codex/config.toml contains legacy `[profiles.foo]` config\nbash-5.2$\n";
+    assert_eq!(
+        status_of("codex", screen, &Process::Unknown),
+        ("failed".into(), "fatal_error".into())
+    );
+    // The same prompt under a normal exit is exited.
+    let quit = "bash-5.2$ codex --no-daemon\nSession ID: 01a21332-4e60-7992-8208-34398eb06873\nbash-5.2$\n";
+    assert_eq!(status_of("codex", quit, &Process::Unknown).0, "exited");
+}

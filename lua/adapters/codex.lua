@@ -1,8 +1,13 @@
 -- Codex CLI (@openai/codex). The prompt goes in argv.
--- Flags checked against `codex --help` of 0.169: -m, -p/--profile,
--- --dangerously-bypass-approvals-and-sandbox, `resume [ID|--last]`,
--- --no-daemon (no shared background server that outlives the session).
--- There is no --full-auto any more.
+-- Flags checked against `codex --help` of 0.171.0 (and 0.169): -m,
+-- -p/--profile, --dangerously-bypass-approvals-and-sandbox,
+-- `resume [ID|--last]`, --no-daemon (no shared background server that
+-- outlives the session), `--` before a prompt starting with "-". There is no
+-- --full-auto any more. Since 0.171 a profile NAME is the file
+-- $CODEX_HOME/NAME.config.toml layered over config.toml; a config.toml that
+-- still holds a legacy [profiles.NAME] table makes `--profile NAME` a hard
+-- error before the TUI starts (the pane shows it and the process exits).
+-- Never emitted: --dangerously-bypass-hook-trust, --approve-for-me.
 return agents.adapter {
   name = "codex",
   binary = "codex",

@@ -94,7 +94,7 @@ function Session:info() end
 ---screen above the composer when no echo shows), "above_composer", "composer"
 ---(what the user is typing), "footer" (under the composer), "latest" (turn and
 ---footer: never the composer), "activity" (busy lines in "latest", wherever they
----sit), "below" (under the agent's last frame: the footer, or the last row without
+---sit), "below" (under the agent's last frame: the footer, or the last 3 rows without
 ---a composer), "bottom" (composer and footer), "screen", "title". Without a
 ---`screen` model, "turn"/"latest" are the last 12 non-blank lines.
 ---@alias agents.Region "turn"|"above_composer"|"composer"|"footer"|"latest"|"activity"|"below"|"bottom"|"screen"|"title"

@@ -241,6 +241,8 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)\b(agent|process|session) (has )?crashed\b",
             r"(?i)\bcrashed unexpectedly\b",
             r"(?i)terminated unexpectedly",
+            // A CLI that cannot start: "Error loading config.toml: ...".
+            r"(?i)\berror loading config",
         ],
     )
     .unless(RETRY_MARKERS)

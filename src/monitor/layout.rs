@@ -81,7 +81,8 @@ pub enum Region {
     /// Busy lines (spinners, "esc to interrupt") in [`Region::Latest`].
     Activity,
     /// Under the agent's last frame: the footer, or without a composer the
-    /// last non-blank row (where a shell prompt shows once the agent exited).
+    /// last 3 non-blank rows (where a shell prompt shows once the agent
+    /// exited, maybe with the frozen footer still under it).
     Below,
     /// The composer and footer, or without a composer the last 3 rows.
     Bottom,
@@ -277,7 +278,7 @@ impl<'s> Layout<'s> {
             Region::Latest => (self.turn.0, n, usize::MAX),
             Region::Below => match self.composer {
                 Some((_, e)) => (e + 1, n, usize::MAX),
-                None => (0, n, 1),
+                None => (0, n, FALLBACK_BOTTOM),
             },
             Region::Bottom => match self.composer {
                 Some((s, _)) => (s, n, usize::MAX),
