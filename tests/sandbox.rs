@@ -260,3 +260,60 @@ fn a_relative_xdg_config_home_or_home_never_loads_a_repositorys_adapters() {
     let text = stdout(&command.output().expect("run"));
     assert!(text.lines().any(|l| l.starts_with("evil")), "{text}");
 }
+
+#[test]
+fn regex_counts_print_and_reasons_are_held_to_the_adapter_limits() {
+    let server = TestServer::new();
+    let dir = adapter_dir(&server);
+    let many: String = (0..3000)
+        .map(|i| format!("  {{ status = 'blocked', reason = 'r{i}', regex = '(\\\\w+) item{i} (\\\\d+)' }},\n"))
+        .collect();
+    write(
+        &dir.join("many.lua"),
+        &format!(
+            "return agents.adapter {{ name = 'many', launch = function() return {{'x', 'y'}} end, patterns = {{\n{many}}} }}\n"
+        ),
+    );
+    let some: String = (0..90)
+        .map(|i| {
+            format!("  {{ status = 'blocked', reason = 'r{i}', regex = 'item{i} (\\\\d+)' }},\n")
+        })
+        .collect();
+    write(
+        &dir.join("some.lua"),
+        &format!(
+            "return agents.adapter {{ name = 'some', launch = function() return {{'x', 'y'}} end, patterns = {{\n{some}}} }}\n"
+        ),
+    );
+    write(
+        &dir.join("talky.lua"),
+        "print('hello', 1, '\\27[2J')\nreturn agents.adapter { name = 'talky',\n  launch = function() print('launching') return {'x', 'y'} end }\n",
+    );
+    write(
+        &dir.join("newline.lua"),
+        "return agents.adapter { name = 'newline', launch = function() return {'x', 'y'} end,\n  patterns = { { status = 'blocked', reason = 'ok\\nSTATUS done', match = 'x' } } }\n",
+    );
+    let started = Instant::now();
+    let out = server.cli(&["adapters", "--json"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("print never reaches stdout: it stays JSON");
+    let errors = json["errors"].to_string();
+    assert!(errors.contains("too many regexes"), "{errors}");
+    assert!(errors.contains("must be a snake_case word"), "{errors}");
+    let names = json["adapters"].to_string();
+    assert!(
+        names.contains("\"some\"") && names.contains("\"talky\""),
+        "{names}"
+    );
+    let err = stderr(&out);
+    let talky = dir.join("talky.lua");
+    assert!(
+        err.contains(&format!("{}:1: hello\\t1\\t\\u{{1b}}[2J", talky.display())),
+        "{err}"
+    );
+}

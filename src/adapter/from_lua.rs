@@ -180,6 +180,66 @@ fn first_line(text: &str) -> String {
         .unwrap_or_else(|| text.lines().last().unwrap_or_default().to_owned())
 }
 
+/// Whether `reason` is a snake_case word (a reason is printed in `watch`
+/// lines and JSON: a newline or an escape sequence in it could forge them).
+pub(crate) fn is_reason(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_reason(what: &str, reason: &str) -> mlua::Result<()> {
+    if is_reason(reason) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{what}.reason must be a snake_case word, got {reason:?}"
+        )))
+    }
+}
+
+/// Most regexes one adapter may declare, and their total length: each is
+/// compiled (users' at load), so they cost memory however they are written.
+pub const MAX_REGEXES: usize = 100;
+pub const MAX_REGEX_BYTES: usize = 64 * 1024;
+
+/// Refuses an adapter table declaring more regexes than [`MAX_REGEXES`] (or
+/// longer than [`MAX_REGEX_BYTES`] together), before any is parsed.
+fn check_regex_budget(table: &Table) -> mlua::Result<()> {
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    let mut add = |list: Vec<String>| {
+        count += list.len();
+        bytes += list.iter().map(String::len).sum::<usize>();
+        count > MAX_REGEXES || bytes > MAX_REGEX_BYTES
+    };
+    let mut over = false;
+    for field in ["busy", "composer", "conversation", "ready_pattern"] {
+        over |= add(string_list(table, field)?);
+    }
+    for list in ["patterns", "dialogs"] {
+        if let Value::Table(entries) = table.get::<Value>(list)? {
+            for entry in entries.sequence_values::<Value>() {
+                if over {
+                    break;
+                }
+                if let Value::Table(entry) = entry? {
+                    over |= add(string_list(&entry, "regex")?);
+                    over |= add(string_list(&entry, "unless")?);
+                }
+            }
+        }
+    }
+    if count > MAX_REGEXES || bytes > MAX_REGEX_BYTES {
+        return Err(bad(format!(
+            "adapter declares too many regexes ({count} of {bytes} bytes so far; at most \
+             {MAX_REGEXES} and {MAX_REGEX_BYTES} bytes)"
+        )));
+    }
+    Ok(())
+}
+
 /// Compiles one entry of `dialogs`.
 fn compile_dialog(index: usize, entry: &Table) -> mlua::Result<Dialog> {
     let what = format!("dialogs[{index}]");
@@ -188,15 +248,7 @@ fn compile_dialog(index: usize, entry: &Table) -> mlua::Result<Dialog> {
         .filter(|id| !id.is_empty())
         .ok_or_else(|| bad(format!("{what} needs an 'id'")))?;
     let reason = optional_string(entry, "reason")?.unwrap_or_else(|| "dialog".to_owned());
-    if reason.is_empty()
-        || !reason
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(bad(format!(
-            "{what}.reason must be a snake_case word, got {reason:?}"
-        )));
-    }
+    check_reason(&what, &reason)?;
     let nocase = optional_bool(entry, "nocase")?;
     let mut matchers = Vec::new();
     for text in string_list(entry, "match")? {
@@ -254,6 +306,7 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
         .parse()
         .map_err(|e: String| bad(format!("{what}: {e}")))?;
     let reason = optional_string(entry, "reason")?.unwrap_or_else(|| status.as_str().to_owned());
+    check_reason(&what, &reason)?;
     let id = optional_string(entry, "id")?.unwrap_or_else(|| format!("{adapter}.{reason}"));
     let nocase = optional_bool(entry, "nocase")?;
     let mut rule = Rule::new(id, status, reason);
@@ -326,6 +379,7 @@ fn compile_pattern(adapter: &str, index: usize, entry: &Table) -> mlua::Result<R
 /// Validates an adapter table and compiles it.
 pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua::Result<Adapter> {
     check_fields(table, ADAPTER_FIELDS, "adapter")?;
+    check_regex_budget(table)?;
     let name =
         optional_string(table, "name")?.ok_or_else(|| bad("adapter needs a 'name'".into()))?;
     if name.is_empty()

@@ -265,6 +265,13 @@ impl Adapter {
                 ))
         });
         match result {
+            Ok((Some(_), Some(reason), _)) if !from_lua::is_reason(&reason) => {
+                self.record_hook_error(format!(
+                    "{}: classify returned a reason that is not a snake_case word: {reason:?}",
+                    self.source
+                ));
+                None
+            }
             Ok((Some(status), reason, line)) => match status.parse::<SessionStatus>() {
                 Ok(status) => {
                     self.clear_hook_error();

@@ -8,6 +8,7 @@
 //! `__close`: finalizers run with hooks off, at any allocation and when the
 //! VM closes, and a to-be-closed handler can run with hooks off while the
 //! budget error unwinds, so a looping one could never be stopped).
+//! `print` writes one `file:line: ` line to stderr, never to stdout.
 
 use std::time::Instant;
 
@@ -132,6 +133,7 @@ pub(crate) fn harden(lua: &Lua) -> mlua::Result<()> {
             },
         )?,
     )?;
+    globals.set("print", lua.create_function(print_to_stderr)?)?;
     let setmetatable: mlua::Function = globals.get("setmetatable")?;
     globals.set(
         "setmetatable",
@@ -157,6 +159,40 @@ pub(crate) fn harden(lua: &Lua) -> mlua::Result<()> {
         globals.get::<Value>("type")?,
         lua.create_function(|_, ()| Ok(super::budget::is_over()))?,
     ))?;
+    Ok(())
+}
+
+/// Longest line one `print` writes.
+const PRINT_LIMIT: usize = 1000;
+
+/// `print` in adapter code: one line on stderr, `file:line: ` first and
+/// control characters escaped, never on stdout (where it would corrupt
+/// `--json` output and could forge `watch` lines).
+fn print_to_stderr(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<()> {
+    let mut text = String::new();
+    for (i, value) in args.into_iter().enumerate() {
+        if i > 0 {
+            text.push('\t');
+        }
+        match value {
+            Value::String(s) => text.push_str(&s.to_string_lossy()),
+            other => text.push_str(&other.to_string()?),
+        }
+        if text.len() > PRINT_LIMIT {
+            break;
+        }
+    }
+    let mut line: String = text.escape_debug().collect();
+    if line.len() > PRINT_LIMIT {
+        let cut = (0..=PRINT_LIMIT)
+            .rev()
+            .find(|&i| line.is_char_boundary(i))
+            .unwrap_or(0);
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    let at = lua_location(lua).unwrap_or_else(|| "adapter".to_owned());
+    eprintln!("{at}: {line}");
     Ok(())
 }
 
