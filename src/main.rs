@@ -1,7 +1,7 @@
 //! The `doeff-agents` binary: parse the command line, run it, map errors to
 //! one line on stderr and a non-zero exit code. Usage errors too: clap's
-//! message is cut to its first line (exit 2); `--help` and `--version` print
-//! as usual.
+//! own message (the missing argument's name, a "did you mean" tip) joined
+//! into one line (exit 2); `--help` and `--version` print as usual.
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -45,9 +45,33 @@ fn usage_error(err: &clap::Error) -> ! {
     ) {
         err.exit();
     }
-    let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("doeff-agents: {message} (see --help)");
+    eprintln!(
+        "doeff-agents: {} (see --help)",
+        one_line(&err.render().to_string())
+    );
     std::process::exit(2);
+}
+
+/// clap's own message on one line: its lines joined, without the usage
+/// block and the "For more information" footer, so the missing argument's
+/// name and a "did you mean" tip are kept.
+fn one_line(rendered: &str) -> String {
+    let mut joined = String::new();
+    let mut in_usage = false;
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") {
+            in_usage = true;
+        } else if line.is_empty() {
+            in_usage = false;
+        } else if !in_usage && !line.starts_with("For more information") {
+            if !joined.is_empty() {
+                joined.push_str(if line.starts_with("tip:") { "; " } else { " " });
+            }
+            joined.push_str(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    if joined.is_empty() {
+        joined.push_str("invalid arguments");
+    }
+    joined
 }

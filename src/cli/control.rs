@@ -69,6 +69,10 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
         return Ok(0);
     }
     let session = super::resolve(&agents, &args.name, args.raw_target)?;
+    let _spinner = super::progress::Spinner::start(format!(
+        "waiting for {} to take the message",
+        session.session_name
+    ));
     agents.send_message(&session, args.text.as_deref().unwrap_or(""), !args.no_enter)?;
     Ok(0)
 }
@@ -108,6 +112,8 @@ pub fn adapters(global: &GlobalArgs, args: AdaptersArgs) -> Result<i32> {
     let registry = global.registry()?;
     let rows = registry.list(&crate::session::user_path());
     let errors = registry.load_errors();
+    // A file that failed to load is a failure (exit 1), also with --json.
+    let exit = i32::from(!errors.is_empty() || rows.iter().any(|r| r.error.is_some()));
     if args.json {
         let value = serde_json::json!({
             "adapters": rows.iter().map(|r| serde_json::json!({
@@ -116,7 +122,7 @@ pub fn adapters(global: &GlobalArgs, args: AdaptersArgs) -> Result<i32> {
             "errors": errors.iter().map(|e| serde_json::json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
         });
         println!("{value:#}");
-        return Ok(0);
+        return Ok(exit);
     }
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     println!("{:<width$}  {:<9}  SOURCE", "NAME", "AVAILABLE");
@@ -134,5 +140,5 @@ pub fn adapters(global: &GlobalArgs, args: AdaptersArgs) -> Result<i32> {
     for message in rows.iter().filter_map(|r| r.error.as_ref()) {
         println!("error: {message}");
     }
-    Ok(0)
+    Ok(exit)
 }

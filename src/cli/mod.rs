@@ -8,6 +8,8 @@
 mod bench;
 mod control;
 mod explain;
+mod progress;
+mod prune;
 mod ps;
 mod repl;
 mod run;
@@ -31,7 +33,19 @@ pub use watch::WatchExit;
 
 /// Run coding-agent CLIs in tmux and tell exactly what state each one is in.
 #[derive(Debug, Parser)]
-#[command(name = "doeff-agents", version, about)]
+#[command(
+    name = "doeff-agents",
+    version,
+    about,
+    after_help = "Examples:
+  doeff-agents run -a demo -p hello --watch     # launch the demo agent and watch it to done
+  doeff-agents run -a claude -p \"fix the test\" -s fix --json
+  doeff-agents ps --finished                    # sessions that ended; `prune` removes them
+  doeff-agents send fix \"and run the linter\"    # one message (fails at once on a dialog)
+  doeff-agents send fix --keys Enter            # answer a dialog with named keys
+  doeff-agents watch fix --json                 # NDJSON, one line per change
+  doeff-agents -L agents attach fix             # a private server; nested client inside tmux"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -59,6 +73,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// List agent sessions with their status
     Ps(ps::PsArgs),
+    /// Remove the sessions that ended (done, failed, exited) and their state files
+    Prune(prune::PruneArgs),
     /// Follow a session's status until it ends
     Watch(watch::WatchArgs),
     /// Show status, reason and evidence for a live session or a saved screen
@@ -191,6 +207,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             run::run(global, args)
         }
         Command::Ps(args) => ps::run(global, args),
+        Command::Prune(args) => prune::run(global, args),
         Command::Watch(args) => watch::run(global, args),
         Command::Explain(args) => explain::run(global, args),
         Command::Send(args) => {

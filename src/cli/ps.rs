@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use std::sync::Arc;
 
 use crate::monitor::SessionStatus;
-use crate::session::{Agents, list_sessions};
+use crate::session::{AgentSession, Agents, list_sessions};
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
@@ -22,14 +22,17 @@ pub struct PsArgs {
     /// A JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Only sessions that ended (done, failed, exited): what `prune` removes
+    #[arg(long)]
+    pub finished: bool,
 }
 
 #[derive(Serialize)]
-struct Row {
-    name: String,
+pub(super) struct Row {
+    pub(super) name: String,
     agent: String,
-    status: SessionStatus,
-    reason: String,
+    pub(super) status: SessionStatus,
+    pub(super) reason: String,
     created: u64,
     age_seconds: u64,
     work_dir: String,
@@ -38,7 +41,12 @@ struct Row {
     warnings: Vec<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
+/// Every session (with `all`, foreign ones too) with its row, classified
+/// as `ps` shows it; also what `prune` decides on.
+pub(super) fn classified(
+    global: &GlobalArgs,
+    all: bool,
+) -> Result<(Agents, Vec<(AgentSession, Row)>)> {
     let tmux = global.monitoring_tmux(false)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -48,7 +56,7 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
     // other: most of a one-shot command's time is these two waits.
     let (registry, sessions) = std::thread::scope(|scope| {
         let loading = scope.spawn(|| global.registry());
-        let sessions = list_sessions(&tmux, args.all);
+        let sessions = list_sessions(&tmux, all);
         let registry = loading
             .join()
             .unwrap_or_else(|_| Err(Error::Adapter("loading the adapters failed".into())));
@@ -72,6 +80,17 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
             warnings: observation.warnings,
         });
     }
+    let paired = sessions.into_iter().zip(rows).collect();
+    Ok((agents, paired))
+}
+
+pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
+    let (_agents, paired) = classified(global, args.all)?;
+    let rows: Vec<Row> = paired
+        .into_iter()
+        .map(|(_, row)| row)
+        .filter(|row| !args.finished || row.status.is_terminal())
+        .collect();
     if args.json {
         println!(
             "{}",

@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// With --watch: give up after this many seconds
     #[arg(long)]
     pub timeout: Option<f64>,
-    /// With --watch: NDJSON output
+    /// Print the launched session as JSON; with --watch, NDJSON changes
     #[arg(long)]
     pub json: bool,
 }
@@ -145,12 +145,22 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         })
         .unwrap_or_else(|| default_name(&agent));
     let ready_timeout = seconds(args.ready_timeout, "--ready-timeout")?;
-    let mut session = agents.launch_session(&name, &config, ready_timeout)?;
+    let spinner = super::progress::Spinner::start(format!(
+        "launching {}{name}, waiting for it to be ready",
+        crate::session::PREFIX
+    ));
+    let launched = agents.launch_session(&name, &config, ready_timeout);
+    drop(spinner);
+    let mut session = launched?;
     if let Some(waiting) = &session.waiting {
         eprintln!("doeff-agents: {}", waiting.advice(&session.session_name));
     }
     if !args.watch {
-        println!("{}", session.session_name);
+        if args.json {
+            println!("{}", launched_json(&session));
+        } else {
+            println!("{}", session.session_name);
+        }
         return Ok(0);
     }
     if !args.json {
@@ -164,4 +174,23 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         json: args.json,
     };
     watch_session(&agents, &mut session, &watch).map(|exit| exit.code())
+}
+
+/// The launched session as one JSON object (`run --json` without `--watch`).
+fn launched_json(session: &crate::session::AgentSession) -> serde_json::Value {
+    serde_json::json!({
+        "name": session.session_name,
+        "agent": session.agent_type.to_string(),
+        "status": session.status,
+        "work_dir": session.work_dir,
+        "pane_id": session.pane_id,
+        "created": session.created_at,
+        "conversation_id": session.conversation_id,
+        "waiting": session.waiting.as_ref().map(|w| serde_json::json!({
+            "dialog": w.dialog,
+            "reason": w.reason,
+            "answer": w.answer,
+            "prompt_pending": w.prompt_pending,
+        })),
+    })
 }

@@ -60,7 +60,8 @@ impl WatchExit {
 struct ChangeLine<'a> {
     time: String,
     session: &'a str,
-    old: SessionStatus,
+    /// `null` for the state of a session found already finished.
+    old: Option<SessionStatus>,
     new: SessionStatus,
     reason: &'a str,
     evidence: &'a crate::monitor::Evidence,
@@ -68,12 +69,20 @@ struct ChangeLine<'a> {
     warnings: &'a [String],
 }
 
-fn print_change(session: &str, observation: &Observation, json: bool, colour: bool) {
+/// Prints a change, or with `current_only` the state alone (a session that
+/// had already finished: no transition was seen, so none is printed).
+fn print_change(
+    session: &str,
+    observation: &Observation,
+    json: bool,
+    colour: bool,
+    current_only: bool,
+) {
     if json {
         let line = ChangeLine {
             time: style::timestamp(),
             session,
-            old: observation.previous,
+            old: (!current_only).then_some(observation.previous),
             new: observation.status,
             reason: &observation.reason,
             evidence: &observation.evidence,
@@ -82,6 +91,13 @@ fn print_change(session: &str, observation: &Observation, json: bool, colour: bo
         if let Ok(text) = serde_json::to_string(&line) {
             println!("{text}");
         }
+    } else if current_only {
+        println!(
+            "{} {session} {} ({})",
+            style::timestamp(),
+            style::status(observation.status, colour),
+            observation.reason
+        );
     } else {
         println!(
             "{} {session} {} -> {} ({})",
@@ -128,6 +144,11 @@ fn watch_loop(
     args: &WatchArgs,
 ) -> Result<WatchExit> {
     let colour = style::colour_enabled();
+    let mut first = true;
+    let mut spinner = Some(super::progress::Spinner::start(format!(
+        "watching {}: no change yet",
+        args.name
+    )));
     loop {
         let started = Instant::now();
         let Some(result) = monitor.pass().pop() else {
@@ -142,8 +163,19 @@ fn watch_loop(
         for warning in &observation.warnings {
             eprintln!("doeff-agents: {warning}");
         }
-        if observation.status_changed() {
-            print_change(&session.session_name, &observation, args.json, colour);
+        // Found finished: its state once, not a transition from a status
+        // this watch never saw.
+        let finished_before = first && observation.is_terminal;
+        first = false;
+        if observation.status_changed() || finished_before {
+            drop(spinner.take());
+            print_change(
+                &session.session_name,
+                &observation,
+                args.json,
+                colour,
+                finished_before,
+            );
         }
         for url in &observation.new_pr_urls {
             if !args.json {

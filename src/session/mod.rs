@@ -39,7 +39,7 @@ pub use scope::SessionScope;
 use send::Delivered;
 pub use send::undeliverable;
 pub use send_lock::{SEND_LOCK_WAIT, SendLock, remove_send_lock, send_lock_dir};
-pub use state::{SavedSession, default_state_dir, new_uuid};
+pub use state::{SavedSession, default_state_dir, forget_session, new_uuid};
 
 use crate::adapter::{Adapter, AdapterRegistry, Injection};
 use crate::error::{Error, Result};

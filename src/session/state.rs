@@ -98,6 +98,13 @@ pub fn clear_stopped(dir: &Path, session_name: &str) {
     let _ = std::fs::remove_file(stop_mark_for(dir, session_name));
 }
 
+/// Removes everything saved for `session_name` (state file, stop mark):
+/// for `prune`, once its session ended and is removed.
+pub fn forget_session(dir: &Path, session_name: &str) {
+    let _ = std::fs::remove_file(file_for(dir, session_name));
+    clear_stopped(dir, session_name);
+}
+
 /// Makes `folder` (created if missing) a 0700 folder.
 fn private_dir(folder: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
