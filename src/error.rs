@@ -11,6 +11,9 @@ pub enum Error {
     /// The `tmux` binary cannot be run at all.
     #[error("tmux is not available: {0}")]
     TmuxNotAvailable(String),
+    /// The tmux server did not answer in time (stopped or wedged).
+    #[error("tmux server on {socket} did not answer within {seconds} s")]
+    TmuxTimeout { socket: String, seconds: f64 },
     /// A tmux command ran and failed.
     #[error("tmux {command} failed: {message}")]
     Tmux { command: String, message: String },

@@ -73,17 +73,32 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
         }
         let no_server = match done.last() {
             Some(Err(err @ Error::Tmux { command, message })) if is_no_server(err) => {
-                Some((command.clone(), message.clone()))
+                Some(Error::Tmux {
+                    command: command.clone(),
+                    message: message.clone(),
+                })
             }
+            Some(Err(Error::TmuxTimeout { socket, seconds })) => Some(Error::TmuxTimeout {
+                socket: socket.clone(),
+                seconds: *seconds,
+            }),
             _ => None,
         };
         results.extend(done);
-        if let Some((command, message)) = no_server {
-            // Nothing further can succeed: every remaining command fails alike.
+        if let Some(err) = no_server {
+            // Nothing further can succeed (no server, or a stalled one):
+            // every remaining command fails alike, at once.
             while results.len() < commands.len() {
-                results.push(Err(Error::Tmux {
-                    command: command.clone(),
-                    message: message.clone(),
+                results.push(Err(match &err {
+                    Error::TmuxTimeout { socket, seconds } => Error::TmuxTimeout {
+                        socket: socket.clone(),
+                        seconds: *seconds,
+                    },
+                    Error::Tmux { command, message } => Error::Tmux {
+                        command: command.clone(),
+                        message: message.clone(),
+                    },
+                    other => Error::InvalidInput(other.to_string()),
                 }));
             }
         }
@@ -97,7 +112,8 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
 /// (both transports then send the rest again). A missing server is not
 /// ambiguous.
 pub fn is_ambiguous(sent: usize, done: &[Result<Vec<u8>>]) -> bool {
-    sent > 1 && matches!(done, [Err(err)] if !is_no_server(err))
+    sent > 1
+        && matches!(done, [Err(err)] if !is_no_server(err) && !matches!(err, Error::TmuxTimeout { .. }))
 }
 
 fn first_word(command: Option<&TmuxArgs>) -> String {

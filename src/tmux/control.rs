@@ -56,7 +56,9 @@
 //! under the per-server lock, and it leaves by killing its own hidden
 //! session (the shared one only when it is the last client there) rather
 //! than by `detach-client`; then stdin is closed and the process reaped. A
-//! client is never killed.
+//! client is killed only when it has not left within a call's time (its
+//! server is stalled), and it dies with this process, even by SIGKILL
+//! (`PR_SET_PDEATHSIG`, see `tmux/child.rs`): no `tmux -C` is left behind.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -79,8 +81,6 @@ use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
 use super::{CONTROL_SESSION, is_no_server};
 use crate::error::{Error, Result};
 
-/// Longest wait for one call's replies before the client is given up.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a new client's first reply.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Minimum time between two connection attempts.
@@ -349,13 +349,10 @@ impl ControlMode {
                         drop(left);
                         self.log_loss(lost.describe());
                         if lost == Lost::Timeout {
-                            return Some(Err(Error::Tmux {
-                                command: request.name,
-                                message: format!(
-                                    "no reply from the tmux control client within {}s",
-                                    REPLY_TIMEOUT.as_secs()
-                                ),
-                            }));
+                            return Some(Err(super::child::timeout_error(
+                                self.server(),
+                                super::child::call_timeout(),
+                            )));
                         }
                         if request.kills_server {
                             // The server went away as asked, before it could reply.
@@ -531,7 +528,7 @@ fn link_window(client: &mut Client, session: &str, pane: &str) -> Option<String>
 enum Lost {
     /// The client's output ended or its stdin is closed.
     Closed,
-    /// No reply within [`REPLY_TIMEOUT`].
+    /// No reply within a call's time (`tmux/child.rs`: `call_timeout`).
     Timeout,
 }
 
@@ -591,8 +588,8 @@ impl Client {
         // Never start a server as a side effect: the listing that finds
         // stale hidden sessions also says whether one runs.
         reap_stale_sessions(subprocess)?;
-        let mut child = command.spawn().map_err(spawn_error)?;
-        drop(command);
+        // Dies with this process, even by SIGKILL (see tmux/child.rs).
+        let mut child = super::child::spawn_kept(command).map_err(spawn_error)?;
         let stdin = Some(ours);
         let stdout = child.stdout.take();
         let (sender, replies) = mpsc::channel();
@@ -664,7 +661,7 @@ impl Client {
         count: usize,
     ) -> std::result::Result<std::result::Result<Vec<u8>, String>, Lost> {
         self.send_line(line)?;
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let deadline = Instant::now() + super::child::call_timeout();
         let mut out = Vec::new();
         let mut received = 0;
         while received < count {
@@ -695,7 +692,7 @@ impl Client {
         count: usize,
     ) -> std::result::Result<Vec<std::result::Result<Vec<u8>, String>>, Lost> {
         self.send_line(line)?;
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let deadline = Instant::now() + super::child::call_timeout();
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -743,7 +740,8 @@ impl Drop for Client {
     /// Leaves gracefully, holding the server lock: the leaving line, stdin
     /// closed, the process reaped, then one subprocess round trip so the
     /// server has handled the departure before the lock is released (in the
-    /// background, unlocked, if the client takes long). Never kills it.
+    /// background, unlocked, if the client takes long; killed only if it has
+    /// not left within a call's time, i.e. its server is stalled).
     fn drop(&mut self) {
         let lock = ServerLock::acquire(&self.server);
         if let Some(stdin) = self.stdin.take() {
@@ -774,9 +772,18 @@ impl Drop for Client {
             }
         }
         drop(lock);
+        // A client that does not leave within a call's time never will (its
+        // server is stalled): it is ended then, never left behind.
         let _ = std::thread::Builder::new()
             .name("tmux-control-reaper".into())
             .spawn(move || {
+                let deadline = Instant::now() + super::child::call_timeout();
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if matches!(child.try_wait(), Ok(None)) {
+                    let _ = child.kill();
+                }
                 let _ = child.wait();
                 if let Some(reader) = reader {
                     let _ = reader.join();

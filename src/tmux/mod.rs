@@ -10,6 +10,7 @@
 
 mod attach;
 mod chained;
+mod child;
 mod control;
 pub mod control_parser;
 mod events;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tmux_interface as ti;
 
 pub use attach::{AttachPlan, attach_plan};
+pub use child::{DEFAULT_CALL_TIMEOUT, TIMEOUT_ENV, call_timeout};
 pub use control::{ControlMode, leave_all as leave_control_clients};
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};

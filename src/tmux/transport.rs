@@ -7,7 +7,6 @@
 //! leaves the process ([`escape_argument`]).
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use std::sync::Arc;
@@ -98,10 +97,12 @@ impl Subprocess {
         Subprocess { server }
     }
 
-    /// The `tmux` command with this server's global arguments.
+    /// The `tmux` command with this server's global arguments (it dies
+    /// with its spawning thread: see `tmux/child.rs`).
     pub fn command(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(self.server.global_args());
+        super::child::die_with_parent(&mut command);
         command
     }
 }
@@ -170,14 +171,16 @@ impl Subprocess {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| (Vec::new(), spawn_error(e)))?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            // A write error (tmux exited early) shows up in the exit status below.
-            let _ = pipe.write_all(data);
-        }
-        let output = child
-            .wait_with_output()
-            .map_err(|e| (Vec::new(), spawn_error(e)))?;
+        let child = command.spawn().map_err(|e| (Vec::new(), spawn_error(e)))?;
+        let timeout = super::child::call_timeout();
+        let output = super::child::output_within(child, stdin, timeout)
+            .map_err(|e| (Vec::new(), spawn_error(e)))?
+            .ok_or_else(|| {
+                (
+                    Vec::new(),
+                    super::child::timeout_error(&self.server, timeout),
+                )
+            })?;
         if output.status.success() {
             return Ok(output.stdout);
         }
