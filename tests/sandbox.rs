@@ -317,3 +317,62 @@ fn regex_counts_print_and_reasons_are_held_to_the_adapter_limits() {
         "{err}"
     );
 }
+
+/// Micro-benchmark of the classify hook path (run with `--ignored
+/// --nocapture`): the claude hook through `explain`, and the cost the
+/// budget adds to one Lua call.
+#[test]
+#[ignore]
+fn bench_classify_hook_calls() {
+    use doeff_agents::monitor::Process;
+    let registry =
+        doeff_agents::AdapterRegistry::builtin_with_exe("doeff-agents").expect("built-ins");
+    let claude = registry.get("claude").expect("claude");
+    let mut text = String::new();
+    for i in 0..36 {
+        text.push_str(&format!(
+            "line {i} of an answer being streamed by the agent\n"
+        ));
+    }
+    text.push_str("API Error: 529 Overloaded\n❯ \n");
+    let screen = doeff_agents::Screen::from_bytes(text.as_bytes());
+    let n = 20_000;
+    let started = Instant::now();
+    for _ in 0..n {
+        let verdict = claude.explain(
+            &screen,
+            doeff_agents::SessionStatus::Running,
+            true,
+            &Process::Unknown,
+        );
+        std::hint::black_box(verdict);
+    }
+    let per_explain = started.elapsed() / n;
+    let host = doeff_agents::lua::LuaHost::sandboxed().expect("vm");
+    let f: mlua::Function = host
+        .lua()
+        .load("return function(s) local n = 0 for i = 1, 40 do if s:find('Error', 1, true) then n = n + 1 end end return n end")
+        .eval()
+        .expect("fn");
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(f.call::<i64>("some API Error text").expect("call"));
+    }
+    let bare = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        let r = host.with_budget(Duration::from_millis(250), || {
+            f.call::<i64>("some API Error text")
+        });
+        std::hint::black_box(r.expect("call"));
+    }
+    let budgeted = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(f.call::<i64>("some API Error text").expect("call"));
+    }
+    let bare_again = started.elapsed() / n;
+    println!(
+        "claude explain with hook: {per_explain:?}/call; a 40-find Lua call: {bare:?} bare, {budgeted:?} with the budget, {bare_again:?} bare again"
+    );
+}

@@ -263,6 +263,36 @@ mod tests {
             run("return table.concat({'a', 'b'}, '-')").as_deref(),
             Ok("a-b")
         );
+        let costly = [
+            "return tostring(('a'):rep(5000):find('.-.-.-.-b'))",
+            "return (string.gsub(('a'):rep(20000), '.-.-b', ''))",
+            "return tostring(('a'):rep(3000):match('(a*)(a*)(a*)b'))",
+            "for w in (('a'):rep(20000)):gmatch('a-a-b') do end return ''",
+        ];
+        for code in costly {
+            assert!(
+                run(code).unwrap_err().contains("is too costly for a"),
+                "{code}"
+            );
+        }
+        let fine = [
+            (
+                "return select(2, ('hello world'):match('(%w+) (%w+)'))",
+                "world",
+            ),
+            (
+                "return tostring(('x'):rep(100000):find('y', 1, true))",
+                "nil",
+            ),
+            ("return (('a b c'):gsub('%s', '_'))", "a_b_c"),
+            (
+                "return tostring(('bash-5.2$ x'):match('^bash%-[%d.]+[$#]'))",
+                "bash-5.2$",
+            ),
+        ];
+        for (code, want) in fine {
+            assert_eq!(run(code).as_deref(), Ok(want), "{code}");
+        }
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -8,6 +8,8 @@
 //! `__close`: finalizers run with hooks off, at any allocation and when the
 //! VM closes, and a to-be-closed handler can run with hooks off while the
 //! budget error unwinds, so a looping one could never be stopped).
+//! `string.find`/`match`/`gmatch`/`gsub` refuse a call whose worst-case
+//! backtracking (`starts * n^q` for q repetitions) is over [`PATTERN_STEPS`].
 //! `print` writes one `file:line: ` line to stderr, never to stdout.
 
 use std::time::Instant;
@@ -51,10 +53,14 @@ const SAFE_GLOBALS: &[&str] = &[
 /// or `__index` could claim more.
 pub const TABLE_RANGE_LIMIT: i64 = (MEMORY_LIMIT / 16) as i64;
 
+/// Most backtracking steps a pattern call may need in the worst case (~0.3 s
+/// of C): `starts * n^q`, see `BOUNDED_TABLES`.
+pub const PATTERN_STEPS: f64 = 3e8;
+
 /// Wrappers installed over the VM's own library tables (so string methods,
 /// `("x"):rep(n)`, get them too), run once per VM before any adapter code.
 const BOUNDED_TABLES: &str = r#"
-local limit, error, type, over = ...
+local limit, error, type, over, steps, cost_of, pairs = ...
 -- A message handler runs inside the budget hook when the hook raises (with
 -- hooks off there): once the budget is spent, the user's handler is skipped.
 local xpcall = xpcall
@@ -100,6 +106,85 @@ end
 table.sort = function(t, comp)
   long(t)
   return sort(t, comp)
+end
+-- Pattern matching backtracks in C: a pattern with q repetitions (`*`, `+`,
+-- `-`, `?`, `%b`, back-references) may take starts * n^q steps on an n-byte
+-- subject (starts: 1 when anchored with `^`, else n), a plain find n * #p.
+-- A call whose bound is over `steps` is refused before it runs.
+local find, match, gmatch, gsub = string.find, string.match, string.gmatch, string.gsub
+local cached = 0
+local function repetitions(p)
+  local q = cost_of[p]
+  if q then return q end
+  q = 0
+  local i, len = 1, #p
+  local special = false
+  while i <= len do
+    local c = p:byte(i)
+    if c == 37 then -- %
+      local d = p:byte(i + 1)
+      if d == 98 then q = q + 1; i = i + 4 -- %bxy
+      elseif d and d >= 49 and d <= 57 then q = q + 1; i = i + 2
+      else i = i + 2 end
+      special = true
+    elseif c == 91 then -- [set]
+      local j = i + 1
+      if p:byte(j) == 94 then j = j + 1 end
+      if p:byte(j) == 93 then j = j + 1 end
+      while j <= len and p:byte(j) ~= 93 do
+        if p:byte(j) == 37 then j = j + 1 end
+        j = j + 1
+      end
+      i = j + 1
+      special = true
+    else
+      if c == 42 or c == 43 or c == 45 or c == 63 then q = q + 1; special = true end
+      if c == 94 or c == 36 or c == 40 or c == 41 or c == 46 then special = true end
+      i = i + 1
+    end
+  end
+  if not special then q = -1 end -- a literal: searched like a plain find
+  if #p <= 200 then
+    if cached > 1000 then
+      for k in pairs(cost_of) do cost_of[k] = nil end
+      cached = 0
+    end
+    cost_of[p] = q
+    cached = cached + 1
+  end
+  return q
+end
+local function check(name, s, p, plain)
+  if type(s) ~= "string" or type(p) ~= "string" then return end
+  local n = #s + 1
+  local q = plain and -1 or repetitions(p)
+  local bound
+  if q < 0 then
+    bound = n * (#p + 1)
+  else
+    bound = (p:byte(1) == 94 and 1 or n) * n ^ q
+  end
+  if bound > steps then
+    local shown = #p > 40 and p:sub(1, 40) .. "..." or p
+    error(name .. ": pattern " .. ("%q"):format(shown) .. " is too costly for a " .. #s
+      .. "-byte subject (match shorter texts, e.g. line by line)", 3)
+  end
+end
+string.find = function(s, p, init, plain)
+  check("string.find", s, p, plain)
+  return find(s, p, init, plain)
+end
+string.match = function(s, p, init)
+  check("string.match", s, p)
+  return match(s, p, init)
+end
+string.gmatch = function(s, p, init)
+  check("string.gmatch", s, p)
+  return gmatch(s, p, init)
+end
+string.gsub = function(s, p, repl, n)
+  check("string.gsub", s, p)
+  return gsub(s, p, repl, n)
 end
 table.unpack = function(t, i, j)
   if j == nil then long(t) end
@@ -158,6 +243,9 @@ pub(crate) fn harden(lua: &Lua) -> mlua::Result<()> {
         globals.get::<Value>("error")?,
         globals.get::<Value>("type")?,
         lua.create_function(|_, ()| Ok(super::budget::is_over()))?,
+        PATTERN_STEPS,
+        lua.create_table()?,
+        globals.get::<Value>("pairs")?,
     ))?;
     Ok(())
 }
