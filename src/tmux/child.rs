@@ -9,7 +9,7 @@
 //!   the process ([`spawn_kept`]); one-shot children are waited for by the
 //!   thread that spawned them, which therefore outlives them.
 //! - A one-shot call ([`output_within`]) is waited for at most
-//!   [`call_timeout`] (10 s, `DOEFF_AGENTS_TMUX_TIMEOUT` seconds), then
+//!   [`call_timeout`] (30 s, `DOEFF_AGENTS_TMUX_TIMEOUT` seconds), then
 //!   killed, and the caller gets [`Error::TmuxTimeout`] ("tmux server on
 //!   SOCKET did not answer within N s").
 
@@ -25,9 +25,11 @@ use crate::error::Error;
 /// Seconds a tmux call may take before the server counts as stalled.
 pub const TIMEOUT_ENV: &str = "DOEFF_AGENTS_TMUX_TIMEOUT";
 /// The default of [`call_timeout`].
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// (30 s: a busy 2-core machine has been seen to keep a healthy tmux server
+/// from answering for over 10 s.)
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long one tmux call may take ([`TIMEOUT_ENV`], else 10 s).
+/// How long one tmux call may take ([`TIMEOUT_ENV`], else 30 s).
 pub fn call_timeout() -> Duration {
     std::env::var(TIMEOUT_ENV)
         .ok()

@@ -751,7 +751,14 @@ impl Drop for Client {
             return;
         };
         let reader = self.reader.take();
-        let deadline = Instant::now() + DETACH_WAIT;
+        // Leaving at exit: wait it out (the client dies with this process,
+        // and must not be cut off half-way through leaving).
+        let wait = if LEAVING.load(Ordering::Relaxed) {
+            super::child::call_timeout()
+        } else {
+            DETACH_WAIT
+        };
+        let deadline = Instant::now() + wait;
         loop {
             match child.try_wait() {
                 Ok(Some(_)) | Err(_) => {
