@@ -276,3 +276,47 @@ fn a_fatal_start_up_error_followed_by_the_exit_is_failed() {
     let quit = "bash-5.2$ codex --no-daemon\nSession ID: 01a21332-4e60-7992-8208-34398eb06873\nbash-5.2$\n";
     assert_eq!(status_of("codex", quit, &Process::Unknown).0, "exited");
 }
+
+#[test]
+fn evidence_names_the_region_and_a_hooks_line() {
+    let registry = AdapterRegistry::builtin().expect("adapters");
+    registry
+        .load_source(
+            "hooked.lua",
+            r#"return agents.adapter {
+  name = "hooked",
+  launch = function(cfg) return { "x" } end,
+  screen = { composer = "^>( |$)", turn_start = "^> " },
+  patterns = { { status = "blocked", reason = "asks", match = "Proceed?", region = "turn" } },
+  classify_when = { "BOOM" },
+  classify = function(screen, ctx)
+    for _, line in ipairs(ctx.lines) do
+      if line:find("BOOM", 1, true) then return "failed", "exploded", line end
+    end
+  end,
+}"#,
+        )
+        .expect("loads");
+    let adapter = registry.get("hooked").expect("adapter");
+    let explain = |text: &str| {
+        adapter.explain(
+            &Screen::from_text(text),
+            SessionStatus::Running,
+            false,
+            &Process::Unknown,
+        )
+    };
+    let hooked = explain("> go\n  BOOM went the tool\n> \n  footer");
+    assert_eq!(hooked.status, SessionStatus::Failed);
+    assert_eq!(hooked.evidence.rule, "hooked.classify");
+    assert_eq!(hooked.evidence.region, "hook");
+    assert_eq!(hooked.evidence.line, "BOOM went the tool");
+    let ruled = explain("> go\n  Proceed? (y/n)\n> \n  footer");
+    assert_eq!(ruled.status, SessionStatus::Blocked);
+    assert_eq!(ruled.evidence.rule, "hooked.asks");
+    assert_eq!(ruled.evidence.region, "turn");
+    assert_eq!(ruled.evidence.line, "Proceed? (y/n)");
+    // The same words in an older turn are not the latest turn's.
+    let older = explain("> go\n  Proceed? (y/n)\n> yes\n  done\n> \n  footer");
+    assert_ne!(older.reason, "asks");
+}

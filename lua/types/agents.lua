@@ -95,9 +95,9 @@ function Session:info() end
 ---(what the user is typing), "footer" (under the composer), "latest" (turn and
 ---footer: never the composer), "activity" (busy lines in "latest", wherever they
 ---sit), "below" (under the agent's last frame: the footer, or the last 3 rows without
----a composer), "bottom" (composer and footer), "screen", "title". Without a
+---a composer; "below_last": its last row only), "bottom" (composer and footer), "screen", "title". Without a
 ---`screen` model, "turn"/"latest" are the last 12 non-blank lines.
----@alias agents.Region "turn"|"above_composer"|"composer"|"footer"|"latest"|"activity"|"below"|"bottom"|"screen"|"title"
+---@alias agents.Region "turn"|"above_composer"|"composer"|"footer"|"latest"|"activity"|"below"|"below_last"|"bottom"|"screen"|"title"
 
 ---How an adapter's UI is laid out. Rules address its regions by name, so extra
 ---notice rows, a spinner above an input box or a short pane move nothing.

@@ -39,6 +39,18 @@ pub const RETRY_MARKERS: &[&str] = &[
 /// What a shell prints after the line of a process it killed or lost.
 const KILLED: &str = r"^\s*([❯›>*]\s*)?(Killed|Terminated)(\s|$|[a-z]{0,3}\s)";
 
+/// Bare prompts (`❯`, `$`, `>`, `~/dir $`): shell prompts only as the last
+/// row under the agent's last frame ([`Region::BelowLast`]), where no agent
+/// UI draws them.
+pub const BARE_PROMPTS: &[&str] = &[
+    // starship / fish ❯: "❯", "~/proj on  main ❯"
+    r"^(\([^)\s]+\) )?([~/][^\s]*( on [^❯]{1,40})? )?❯(\s*[─━═│╭╰]|\s*$)",
+    // fish: user@host ~/dir>   ~>   /w/s/ws>
+    r"^(\([^)\s]+\) )?([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+ )?[~/][^\s>]*>(\s*[─━═│╭╰]|\s*$)",
+    // plain: $  #  %  >  ~/dir $
+    r"^(\([^)\s]+\) )?([~/][^\s]* )?[$#%>](\s*[─━═│╭╰]|\s*$)",
+];
+
 /// Shell prompt families, each optionally after a `(venv) ` prefix and
 /// followed by nothing or by leftovers of the frozen UI (box drawing). They
 /// count only under the agent's last frame ([`Region::Below`]): Claude's
@@ -56,12 +68,6 @@ pub const SHELL_PROMPTS: &[&str] = &[
     r"^(\([^)\s]+\) )?[A-Za-z][A-Za-z0-9_.@-]*( [~/][^\s%]*)? ?%(\s*[─━═│╭╰]|\s*$)",
     // oh-my-zsh: ➜  dir git:(main) ✗
     r"^(\([^)\s]+\) )?➜\s+\S+( git:\([^)]*\))?( ✗)?(\s*[─━═│╭╰]|\s*$)",
-    // starship / fish ❯: "❯", "~/proj on  main ❯"
-    r"^(\([^)\s]+\) )?([~/][^\s]*( on [^❯]{1,40})? )?❯(\s*[─━═│╭╰]|\s*$)",
-    // fish: user@host ~/dir>   ~>   /w/s/ws>
-    r"^(\([^)\s]+\) )?([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+ )?[~/][^\s>]*>(\s*[─━═│╭╰]|\s*$)",
-    // plain: $  #  %  >  ~/dir $
-    r"^(\([^)\s]+\) )?([~/][^\s]* )?[$#%>](\s*[─━═│╭╰]|\s*$)",
 ];
 
 struct DefaultRule {
@@ -257,6 +263,14 @@ const DEFAULT_RULES: &[DefaultRule] = &[
         SHELL_PROMPTS,
     )
     .region(Region::Below)
+    .screen_only(),
+    DefaultRule::new(
+        "default.bare_prompt",
+        S::Exited,
+        "process_exited",
+        BARE_PROMPTS,
+    )
+    .region(Region::BelowLast)
     .screen_only(),
     DefaultRule::new("default.killed", S::Exited, "process_exited", &[KILLED])
         .region(Region::Bottom)

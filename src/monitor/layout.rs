@@ -86,6 +86,9 @@ pub enum Region {
     Below,
     /// The composer and footer, or without a composer the last 3 rows.
     Bottom,
+    /// The last non-blank row, when it is under the agent's last frame
+    /// (where a bare `$` or `>` prompt counts).
+    BelowLast,
 }
 
 /// Region names as adapters write them (`region = "turn"`).
@@ -100,6 +103,7 @@ pub const REGION_NAMES: &[&str] = &[
     "activity",
     "below",
     "bottom",
+    "below_last",
 ];
 
 impl Region {
@@ -116,6 +120,7 @@ impl Region {
             "activity" => Region::Activity,
             "below" => Region::Below,
             "bottom" => Region::Bottom,
+            "below_last" => Region::BelowLast,
             _ => return None,
         })
     }
@@ -134,6 +139,7 @@ impl Region {
             Region::Activity => "activity".into(),
             Region::Below => "below".into(),
             Region::Bottom => "bottom".into(),
+            Region::BelowLast => "below_last".into(),
         }
     }
 }
@@ -280,6 +286,14 @@ impl<'s> Layout<'s> {
                 Some((_, e)) => (e + 1, n, usize::MAX),
                 None => (0, n, FALLBACK_BOTTOM),
             },
+            Region::BelowLast => {
+                let last = self.screen.lines.iter().rposition(|l| !blank(l));
+                match (last, self.composer) {
+                    (Some(i), Some((_, e))) if i > e => (i, i + 1, 1),
+                    (Some(i), None) => (i, i + 1, 1),
+                    _ => (0, 0, 0),
+                }
+            }
             Region::Bottom => match self.composer {
                 Some((s, _)) => (s, n, usize::MAX),
                 None => (0, n, FALLBACK_BOTTOM),
