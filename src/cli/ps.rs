@@ -2,7 +2,8 @@
 //! status comes from the observation pipeline (`Agents::observe_all`): a
 //! fresh capture of every screen and every pane's state in one round trip,
 //! with "changed or not" decided from evidence (see `session/observe.rs`).
-//! The session list comes first, while the adapters load on another thread.
+//! The session list and that read happen while the adapters load on
+//! another thread.
 
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::error::{Error, Result};
 use std::sync::Arc;
 
 use crate::monitor::SessionStatus;
-use crate::session::{AgentSession, Agents, list_sessions};
+use crate::session::{AgentSession, Agents, fetch_every, list_sessions};
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
@@ -54,17 +55,20 @@ pub(super) fn classified(
         .unwrap_or(0);
     // The adapters load (Lua, rules) on one core while tmux answers on the
     // other: most of a one-shot command's time is these two waits.
-    let (registry, sessions) = std::thread::scope(|scope| {
+    let (registry, read) = std::thread::scope(|scope| {
         let loading = scope.spawn(|| global.registry());
-        let sessions = list_sessions(&tmux, all);
+        let read = list_sessions(&tmux, all).map(|sessions| {
+            let fetched = fetch_every(&tmux, &sessions);
+            (sessions, fetched)
+        });
         let registry = loading
             .join()
             .unwrap_or_else(|_| Err(Error::Adapter("loading the adapters failed".into())));
-        (registry, sessions)
+        (registry, read)
     });
-    let mut sessions = sessions?;
+    let (mut sessions, fetched) = read?;
     let agents = Agents::new(tmux, Arc::new(registry?));
-    let observations = agents.observe_all(&mut sessions);
+    let observations = agents.observe_fetched(&mut sessions, fetched);
     let mut rows = Vec::with_capacity(sessions.len());
     for (session, observation) in sessions.iter().zip(observations) {
         let observation = observation?;

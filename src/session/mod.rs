@@ -31,7 +31,7 @@ pub use keys::{key_name, key_names};
 pub use name::{
     Lookup, MAX_NAME_LEN, PREFIX, is_doeff_session, lookup_candidates, resolve, session_name,
 };
-pub use observe::{OPT_OBSERVED, SECOND_LOOK};
+pub use observe::{Fetched, OPT_OBSERVED, SECOND_LOOK, fetch_every};
 pub use process::process_of;
 use ready::StartUp;
 pub use ready::{READY_SETTLE, Readiness, WaitingForUser, readiness};

@@ -28,8 +28,8 @@ use super::process::process_of;
 use super::{AgentSession, Agents, DEAD_STATUS_GRACE, PassStats};
 use crate::adapter::Adapter;
 use crate::error::{Error, Result};
-use crate::monitor::{Observation, Process, Screen, SessionStatus};
-use crate::tmux::{PaneState, TmuxArgs, is_not_found};
+use crate::monitor::{Observation, Process, Screen, SessionStatus, Verdict};
+use crate::tmux::{PaneState, Tmux, TmuxArgs, is_not_found};
 
 /// How long a first look waits for its second capture when nothing else
 /// tells whether the screen is still (spinners move every ~100 ms).
@@ -66,12 +66,39 @@ impl Kept {
 }
 
 /// How a pass reads screens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Read {
-    /// Every screen, then every pane's state, in one round trip.
-    Every,
+    /// Every screen, then every pane's state, in one round trip (already
+    /// fetched, or fetched by the pass).
+    Every(Option<Fetched>),
     /// Pane states first, then only screens that may have changed.
     Changed,
+}
+
+/// What [`fetch_every`] read: one capture per session not stopped (in
+/// order), then every pane's state.
+#[derive(Debug)]
+pub struct Fetched {
+    captures: Vec<Result<String>>,
+    states: Result<Vec<PaneState>>,
+}
+
+/// Every live session's screen, then every pane's state, in one round
+/// trip (screens first: an agent exiting between the two reads is then
+/// seen with its exit status). Needs no adapters, so a one-shot command
+/// can read while its adapters load ([`Agents::observe_fetched`]).
+pub fn fetch_every(tmux: &Tmux, sessions: &[AgentSession]) -> Fetched {
+    let targets: Vec<&str> = sessions
+        .iter()
+        .filter(|s| !s.stopped)
+        .map(|s| s.pane_id.as_str())
+        .collect();
+    let (captures, states) = if targets.is_empty() {
+        (Vec::new(), Ok(Vec::new()))
+    } else {
+        tmux.capture_panes_then_states(&targets)
+    };
+    Fetched { captures, states }
 }
 
 /// What a pass read about one session.
@@ -162,7 +189,16 @@ impl Agents {
     /// One observation of each session with a fresh capture of every
     /// screen (in one round trip): what `ps` and `explain NAME` show.
     pub fn observe_all(&self, sessions: &mut [AgentSession]) -> Vec<Result<Observation>> {
-        self.pass(sessions, Read::Every).0
+        self.pass(sessions, Read::Every(None)).0
+    }
+
+    /// [`Agents::observe_all`] of what [`fetch_every`] read of `sessions`.
+    pub fn observe_fetched(
+        &self,
+        sessions: &mut [AgentSession],
+        fetched: Fetched,
+    ) -> Vec<Result<Observation>> {
+        self.pass(sessions, Read::Every(Some(fetched))).0
     }
 
     /// The pipeline (see the module docs).
@@ -178,11 +214,15 @@ impl Agents {
             sessions: sessions.len(),
             captured: 0,
         };
+        let every = matches!(read, Read::Every(_));
         let mut readings = match read {
-            Read::Every => self.read_every(sessions, &adapters),
+            Read::Every(fetched) => {
+                let fetched = fetched.unwrap_or_else(|| fetch_every(&self.tmux, sessions));
+                self.read_every(sessions, &adapters, fetched)
+            }
             Read::Changed => self.read_changed(sessions, &adapters, &mut stats),
         };
-        if read == Read::Every {
+        if every {
             stats.captured = readings
                 .iter()
                 .filter(|r| matches!(r, Ok(r) if r.captured))
@@ -190,41 +230,36 @@ impl Agents {
         }
         // First looks: which sessions need evidence about "changed".
         let now = now_ms();
-        let mut looks: Vec<Option<Look>> = sessions
-            .iter()
-            .zip(&adapters)
-            .zip(&readings)
-            .map(|((session, adapter), reading)| {
-                let reading = reading.as_ref().ok()?;
-                if session.monitor.has_history() || !reading.captured {
-                    return None;
+        // The first-look verdicts with "changed", kept where it decides.
+        let mut decided: Vec<Option<Verdict>> = Vec::with_capacity(sessions.len());
+        let mut looks: Vec<Option<Look>> = Vec::with_capacity(sessions.len());
+        for ((session, adapter), reading) in sessions.iter().zip(&adapters).zip(&readings) {
+            let (look, verdict) = match reading {
+                Ok(reading) if !session.monitor.has_history() && reading.captured => {
+                    let previous = session.monitor.status;
+                    let changed =
+                        adapter.explain(&reading.screen, previous, true, &reading.process);
+                    // The process layer and the rules that always apply do
+                    // not look at "changed"; a hook or the change layer may.
+                    let independent =
+                        changed.evidence.rule != "change" && changed.evidence.region != "hook";
+                    let still = (!independent).then(|| {
+                        adapter.explain(&reading.screen, previous, false, &reading.process)
+                    });
+                    match still {
+                        Some(still) if still.status != changed.status => {
+                            let hash = reading.screen.content_hash(adapter.status_bar_lines);
+                            let kept = session.kept.as_ref();
+                            (Some(first_look(kept, hash, reading.activity, now)), None)
+                        }
+                        _ => (Some(Look::Irrelevant), Some(changed)),
+                    }
                 }
-                let (changed, still) = (
-                    adapter.explain(
-                        &reading.screen,
-                        session.monitor.status,
-                        true,
-                        &reading.process,
-                    ),
-                    adapter.explain(
-                        &reading.screen,
-                        session.monitor.status,
-                        false,
-                        &reading.process,
-                    ),
-                );
-                if changed.status == still.status {
-                    return Some(Look::Irrelevant);
-                }
-                let hash = reading.screen.content_hash(adapter.status_bar_lines);
-                Some(first_look(
-                    session.kept.as_ref(),
-                    hash,
-                    reading.activity,
-                    now,
-                ))
-            })
-            .collect();
+                _ => (None, None),
+            };
+            looks.push(look);
+            decided.push(verdict);
+        }
         self.second_look(sessions, &adapters, &mut readings, &mut looks);
         let mut kept_updates: Vec<(String, Kept)> = Vec::new();
         let results: Vec<Result<Observation>> = sessions
@@ -232,7 +267,8 @@ impl Agents {
             .zip(&adapters)
             .zip(readings)
             .zip(looks)
-            .map(|(((session, adapter), reading), look)| {
+            .zip(decided)
+            .map(|((((session, adapter), reading), look), verdict)| {
                 let reading = reading?;
                 if reading.captured
                     && let Some(id) = adapter.conversation_id(&reading.screen)
@@ -252,7 +288,7 @@ impl Agents {
                         .monitor
                         .is_changed(&reading.screen, adapter.status_bar_lines),
                 };
-                let mut observation = self.classify(session, adapter, &reading, changed);
+                let mut observation = self.classify(session, adapter, &reading, changed, verdict);
                 if ambiguous {
                     kept_updates.push((
                         session.pane_id.clone(),
@@ -294,11 +330,16 @@ impl Agents {
         adapter: &Adapter,
         reading: &Reading,
         changed: bool,
+        verdict: Option<Verdict>,
     ) -> Observation {
         // A pane that ended or went because another process of this
         // product stopped it is `stopped` (see `stopped.rs`).
         let process = self.with_stop_marks(session, &reading.process);
-        let verdict = adapter.explain(&reading.screen, session.monitor.status, changed, process);
+        // A verdict the first look made stands if the process did not move.
+        let verdict = match verdict {
+            Some(verdict) if *process == reading.process => verdict,
+            _ => adapter.explain(&reading.screen, session.monitor.status, changed, process),
+        };
         let observation =
             session
                 .monitor
@@ -336,25 +377,14 @@ impl Agents {
         process
     }
 
-    /// [`Read::Every`]: every live session's screen, then every pane's
-    /// state, in one round trip (screens first: an agent exiting between
-    /// the two reads is then seen with its exit status).
+    /// [`Read::Every`]: the readings of what [`fetch_every`] read.
     fn read_every(
         &self,
         sessions: &mut [AgentSession],
         adapters: &[Arc<Adapter>],
+        fetched: Fetched,
     ) -> Vec<Result<Reading>> {
-        let targets: Vec<String> = sessions
-            .iter()
-            .filter(|s| !s.stopped)
-            .map(|s| s.pane_id.clone())
-            .collect();
-        let (captures, states) = if targets.is_empty() {
-            (Vec::new(), Ok(Vec::new()))
-        } else {
-            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-            self.tmux.capture_panes_then_states(&targets)
-        };
+        let Fetched { captures, states } = fetched;
         let mut captures = captures.into_iter();
         sessions
             .iter_mut()
