@@ -417,11 +417,12 @@ pub fn default_rules() -> Vec<Rule> {
     COMPILED.clone()
 }
 
-/// Busy markers as a matcher set, compiled once.
-pub fn busy_set() -> MatcherSet {
+/// Busy markers as a matcher set, compiled once and shared (one set, so
+/// its joined alternation is built and compiled once per process).
+pub fn busy_set() -> &'static MatcherSet {
     static COMPILED: std::sync::LazyLock<MatcherSet> =
         std::sync::LazyLock::new(|| compile(BUSY_MARKERS));
-    COMPILED.clone()
+    &COMPILED
 }
 
 /// Busy markers as matchers.
