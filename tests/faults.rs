@@ -383,10 +383,17 @@ fn an_unreadable_config_dir_is_a_warning_not_a_failure() {
 fn killing_the_server_under_a_script_and_the_repl_gives_clear_endings() {
     let server = TestServer::new();
     server.launch_waiting_demo("victim");
+    // Each side says it holds the session by creating a file: the server is
+    // killed only once both are watching, however slow the machine.
+    let script_ready = server.path("script.ready");
+    let repl_ready = server.path("repl.ready");
     let script = server.path("watch.lua");
     std::fs::write(
         &script,
-        "local s = assert(agents.session('victim'))\nprint('final', agents.watch(s, { interval = 0.1, timeout = 20 }))\n",
+        format!(
+            "local s = assert(agents.session('victim'))\nio.open('{}', 'w'):close()\nprint('final', agents.watch(s, {{ interval = 0.1, timeout = 20 }}))\n",
+            script_ready.display()
+        ),
     )
     .expect("script");
     let watcher = server
@@ -402,14 +409,25 @@ fn killing_the_server_under_a_script_and_the_repl_gives_clear_endings() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("repl");
+    wait_for("the script to hold the session", PATIENCE, || {
+        script_ready.exists().then_some(())
+    });
     {
         use std::io::Write;
         let mut stdin = repl.stdin.take().expect("stdin");
         stdin
-            .write_all(b"s = agents.session('victim')\nagents.follow(s, 0.1)\nagents.sleep(4)\nprint('repl still here')\n")
+            .write_all(
+                format!(
+                    "s = agents.session('victim')\nagents.follow(s, 0.1)\nio.open('{}', 'w'):close()\nagents.sleep(4)\nprint('repl still here')\n",
+                    repl_ready.display()
+                )
+                .as_bytes(),
+            )
             .expect("write");
     }
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for("the REPL to hold the session", PATIENCE, || {
+        repl_ready.exists().then_some(())
+    });
     let killed_at = Instant::now();
     server.tmux.kill_server().expect("kill the server");
     let (code, out, err, took) = finish(watcher, killed_at);

@@ -16,36 +16,7 @@ use std::time::Instant;
 use doeff_agents::monitor::{Process, Screen, is_choice};
 use doeff_agents::{AdapterRegistry, SessionStatus};
 
-struct Case {
-    file: String,
-    status: String,
-}
-
-fn screens_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("screens")
-}
-
-fn cases() -> Vec<Case> {
-    let table = std::fs::read_to_string(screens_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            Case {
-                file: fields[0].to_owned(),
-                status: fields[1].to_owned(),
-            }
-        })
-        .collect()
-}
-
-fn agent_of(file: &str) -> &str {
-    file.split('-').next().unwrap_or_default()
-}
+use support::{Case, agent_of, cases, screens_dir};
 
 /// Prompt families as a shell prints them (user, host and folder made up).
 const PROMPTS: &[&str] = &[

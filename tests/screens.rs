@@ -6,44 +6,10 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use doeff_agents::monitor::{Process, Screen};
 use doeff_agents::{AdapterRegistry, SessionStatus};
 
-struct Case {
-    file: String,
-    status: String,
-    reason: String,
-}
-
-fn screens_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("screens")
-}
-
-fn cases() -> Vec<Case> {
-    let table = std::fs::read_to_string(screens_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            assert!(fields.len() >= 3, "bad row: {line}");
-            Case {
-                file: fields[0].to_owned(),
-                status: fields[1].to_owned(),
-                reason: fields[2].to_owned(),
-            }
-        })
-        .collect()
-}
-
-fn agent_of(file: &str) -> &str {
-    file.split('-').next().unwrap_or_default()
-}
+use support::{Case, agent_of, cases, screens_dir};
 
 #[test]
 fn every_saved_screen_gets_its_expected_status_and_reason() {

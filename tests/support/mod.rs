@@ -147,3 +147,42 @@ pub fn assert_one_line_error(output: &Output) -> String {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// One row of `tests/screens/EXPECTED.tsv`: a saved screen of a real CLI and
+/// the status and reason it must get.
+pub struct Case {
+    pub file: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// Where the saved screens live.
+pub fn screens_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("screens")
+}
+
+/// The rows of `tests/screens/EXPECTED.tsv` (header, blank and `#` lines skipped).
+pub fn cases() -> Vec<Case> {
+    let table = std::fs::read_to_string(screens_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert!(fields.len() >= 3, "bad row: {line}");
+            Case {
+                file: fields[0].to_owned(),
+                status: fields[1].to_owned(),
+                reason: fields[2].to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The agent a saved screen belongs to: its file name up to the first `-`.
+pub fn agent_of(file: &str) -> &str {
+    file.split('-').next().unwrap_or_default()
+}
