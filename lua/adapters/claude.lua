@@ -75,7 +75,7 @@ return agents.adapter {
     -- text restored after an interrupt, or text the user is typing).
     { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^❯", region = "composer" },
     -- "✻ Worked for 12s": the turn is over (unless a shell still runs).
-    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for \\d",
+    { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^✻ \\S+ed for <?\\d",
       region = "turn", unless = { "still running" } },
   },
 }

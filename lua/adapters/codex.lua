@@ -78,7 +78,7 @@ return agents.adapter {
     -- ("• ") in the latest turn with no end-of-turn line ("Worked for",
     -- an error) and no dialog is a turn still streaming.
     { status = "running", reason = "streaming", regex = "^• ", region = "turn", unless_busy = true,
-      unless = { "Worked for [0-9]", "^■ ", "^› [1-9]\\. " } },
+      unless = { "Worked for <?[0-9]", "^■ ", "^› [1-9]\\. " } },
     -- The composer up (placeholder or text), nothing busy: idle.
     { status = "blocked", reason = "idle_prompt", when = "unchanged", regex = "^› ", region = "composer" },
     -- Error lines start with "■"; limits, overload and an interrupt
