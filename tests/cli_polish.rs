@@ -51,21 +51,11 @@ fn adapters_fails_when_a_file_did_not_load() {
 }
 
 fn launch(server: &TestServer, name: &str, scenario: &str) {
-    let scenario = format!("DOEFF_DEMO_SCENARIO={scenario}");
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
+    server.launch_demo(
         name,
-        "-e",
-        &scenario,
-        "-e",
-        "DOEFF_DEMO_WORK_MS=100",
-        "-p",
-        "go",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+        scenario,
+        &["-e", "DOEFF_DEMO_WORK_MS=100", "-p", "go"],
+    );
 }
 
 fn ps_status(server: &TestServer, name: &str) -> Option<String> {

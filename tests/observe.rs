@@ -372,19 +372,6 @@ fn work_dirs_and_values_with_newlines_cannot_forge_sessions_or_panes() {
 
 /// `run -a demo` in its `wait` scenario in `dir`.
 fn run_waiting(server: &TestServer, name: &str, dir: &Path) {
-    let out = server
-        .command(&[
-            "run",
-            "-a",
-            "demo",
-            "-s",
-            name,
-            "-e",
-            "DOEFF_DEMO_SCENARIO=wait",
-            "-w",
-        ])
-        .arg(dir)
-        .output()
-        .expect("run");
-    assert!(out.status.success(), "launch {name}: {}", stderr(&out));
+    let dir = dir.to_str().expect("a UTF-8 work dir");
+    server.launch_demo(name, "wait", &["-w", dir]);
 }

@@ -15,18 +15,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 fn echo_agent(server: &TestServer, name: &str) -> std::path::PathBuf {
     let echo = server.path(&format!("{name}.echo"));
     let env = format!("DOEFF_DEMO_ECHO_FILE={}", echo.display());
-    let out = server.cli(&[
-        "run",
-        "-a",
-        "demo",
-        "-s",
-        name,
-        "-e",
-        "DOEFF_DEMO_SCENARIO=echo",
-        "-e",
-        &env,
-    ]);
-    assert!(out.status.success(), "launch: {}", stderr(&out));
+    server.launch_demo(name, "echo", &["-e", &env]);
     wait_for("the echo agent's composer", PATIENCE, || {
         let out = server.cli(&["output", name, "-n", "5"]);
         support::stdout(&out)

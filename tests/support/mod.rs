@@ -75,19 +75,19 @@ impl TestServer {
         command
     }
 
-    /// `run -a demo -s NAME` in the `wait` scenario (the agent sits at its
-    /// composer for ever), asserting the launch worked.
-    pub fn launch_waiting_demo(&self, name: &str) {
-        let out = self.cli(&[
-            "run",
-            "-a",
-            "demo",
-            "-s",
-            name,
-            "-e",
-            "DOEFF_DEMO_SCENARIO=wait",
-        ]);
+    /// `run -a demo -s NAME -e DOEFF_DEMO_SCENARIO=SCENARIO` plus `extra`
+    /// arguments (more `-e`, `-w DIR`, `-p PROMPT`), asserting the launch worked.
+    pub fn launch_demo(&self, name: &str, scenario: &str, extra: &[&str]) {
+        let scenario = format!("DOEFF_DEMO_SCENARIO={scenario}");
+        let mut args = vec!["run", "-a", "demo", "-s", name, "-e", &scenario];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
         assert!(out.status.success(), "launch {name}: {}", stderr(&out));
+    }
+
+    /// The demo in its `wait` scenario: the agent sits at its composer for ever.
+    pub fn launch_waiting_demo(&self, name: &str) {
+        self.launch_demo(name, "wait", &[]);
     }
 
     /// A file path inside this test's temp dir.
