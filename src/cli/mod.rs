@@ -5,7 +5,6 @@
 //! (one line on stderr); 2 bad usage (clap); `watch` adds 3 `failed`,
 //! 4 `exited`, 5 `stopped`, 6 timeout, 7 timeout while `blocked_api`.
 
-mod bench;
 mod control;
 mod explain;
 mod progress;
@@ -14,7 +13,6 @@ mod ps;
 mod repl;
 mod run;
 mod script;
-mod signals;
 mod style;
 mod title;
 mod watch;
@@ -93,9 +91,6 @@ pub enum Command {
     Script(script::ScriptArgs),
     /// An interactive Lua prompt with the `agents` module
     Repl,
-    /// Measure monitoring cost, latency, ps time, classification and memory
-    /// on live demo sessions in a private tmux server
-    Bench(bench::BenchArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -142,7 +137,7 @@ impl GlobalArgs {
     pub fn monitoring_tmux(&self, long_lived: bool) -> Result<Tmux> {
         let choice = TransportChoice::from_env()?;
         if long_lived {
-            signals::leave_tmux_gracefully_on_signals();
+            crate::tmux::leave_control_clients_on_signals();
         }
         Ok(Tmux::for_monitoring(self.server(), choice, long_lived))
     }
@@ -220,7 +215,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Adapters(args) => control::adapters(global, args),
         Command::Script(args) => script::run(global, args),
         Command::Repl => repl::run(global),
-        Command::Bench(args) => bench::run(global, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());

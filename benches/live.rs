@@ -1,4 +1,5 @@
-//! `doeff-agents bench`: the performance harness. It starts N live sessions
+//! The performance harness (`cargo bench --bench live -- [OPTIONS]`; its own
+//! target, so the product binary carries none of it nor its saved screens). It starts N live sessions
 //! of the demo agent in its `busy` scenario (a new line every 250 ms) on a
 //! private tmux server (`-L doeff-bench-<pid>`, `-f /dev/null`, killed at
 //! the end), and measures, for each N:
@@ -28,44 +29,78 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::GlobalArgs;
-use crate::adapter::{Adapter, AdapterRegistry};
-use crate::error::{Error, Result};
-use crate::monitor::{Process, Screen, SessionStatus};
-use crate::session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor};
-use crate::tmux::{Server, TRANSPORT_ENV, Tmux, TransportChoice};
+use clap::Parser;
+use doeff_agents::adapter::{Adapter, AdapterRegistry};
+use doeff_agents::error::{Error, Result};
+use doeff_agents::monitor::{Process, Screen, SessionStatus};
+use doeff_agents::session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor};
+use doeff_agents::tmux::{Server, TRANSPORT_ENV, Tmux, TransportChoice};
 
 /// A saved 120x40 screen of Claude Code streaming an answer.
-const SAVED_SCREEN: &str = include_str!("../../tests/screens/claude-2.1.197-streaming.txt");
+const SAVED_SCREEN: &str = include_str!("../tests/screens/claude-2.1.197-streaming.txt");
 
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
+/// Measure monitoring cost, latency, ps time, classification and memory on
+/// live demo sessions in a private tmux server.
+#[derive(Debug, Parser)]
+#[command(name = "cargo bench --bench live --")]
+struct BenchArgs {
     /// Session counts to measure, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "1,20,100,200")]
-    pub sessions: Vec<usize>,
+    sessions: Vec<usize>,
     /// Timed monitoring passes per session count
     #[arg(long, default_value_t = 20)]
-    pub passes: usize,
+    passes: usize,
     /// Status changes timed per session count
     #[arg(long, default_value_t = 10)]
-    pub changes: usize,
+    changes: usize,
     /// Seconds of watching per CPU measurement
     #[arg(long, default_value_t = 5.0)]
-    pub cpu_seconds: f64,
+    cpu_seconds: f64,
     /// Python of a venv with the reference installed: measure it side by side
     #[arg(long, value_name = "PYTHON")]
-    pub reference: Option<PathBuf>,
+    reference: Option<PathBuf>,
     /// The reference driver script
     #[arg(long, default_value = "benches/reference_monitor.py")]
-    pub reference_script: PathBuf,
+    reference_script: PathBuf,
     /// Print JSON instead of a table
     #[arg(long)]
-    pub json: bool,
+    json: bool,
     /// tmux transport: auto (as the commands choose: control mode for
     /// watching, subprocess for ps), or force subprocess or control
     /// (as DOEFF_AGENTS_TRANSPORT does)
     #[arg(long, default_value = "auto", value_parser = ["auto", "subprocess", "control"])]
-    pub transport: String,
+    transport: String,
+    /// Extra folder of adapter files (*.lua) to load; repeatable
+    #[arg(long = "adapters", value_name = "DIR")]
+    adapter_dirs: Vec<PathBuf>,
+    /// Added by `cargo bench`; ignored
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() {
+    // The demo sessions run this very executable as their agent.
+    doeff_agents::demo::run_demo_agent_if_asked();
+    let code = match run(BenchArgs::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("bench: {err}");
+            1
+        }
+    };
+    doeff_agents::tmux::leave_control_clients();
+    std::process::exit(code);
+}
+
+/// The built-in adapters plus `--adapters` folders.
+fn registry(args: &BenchArgs) -> Result<AdapterRegistry> {
+    let registry = AdapterRegistry::builtin()?;
+    for dir in &args.adapter_dirs {
+        for error in registry.load_dir(dir) {
+            eprintln!("bench: {}", error.message);
+        }
+    }
+    Ok(registry)
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -105,7 +140,7 @@ struct BenchServer {
 impl Drop for BenchServer {
     fn drop(&mut self) {
         let _ = Tmux::new(self.tmux.server().clone()).kill_server();
-        crate::tmux::remove_lock_file(self.tmux.server());
+        doeff_agents::tmux::remove_lock_file(self.tmux.server());
     }
 }
 
@@ -162,12 +197,12 @@ const OTHER_SCREENS: &[(&str, &str, &str)] = &[
     (
         "codex",
         "codex-0.169.0-streaming",
-        include_str!("../../tests/screens/codex-0.169.0-streaming.txt"),
+        include_str!("../tests/screens/codex-0.169.0-streaming.txt"),
     ),
     (
         "gemini",
         "gemini-0.61.0-streaming",
-        include_str!("../../tests/screens/gemini-0.61.0-streaming.txt"),
+        include_str!("../tests/screens/gemini-0.61.0-streaming.txt"),
     ),
 ];
 
@@ -221,7 +256,7 @@ fn launch(agents: &Agents, index: usize) -> Result<AgentSession> {
     agents.launch_session(&format!("bench-{index}"), &config, Duration::from_secs(30))
 }
 
-pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
+fn run(args: BenchArgs) -> Result<i32> {
     let mut sizes = args.sessions.clone();
     sizes.sort_unstable();
     sizes.dedup();
@@ -230,7 +265,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
             "--sessions wants counts >= 1, e.g. 1,20,100".into(),
         ));
     }
-    let registry = Arc::new(global.registry()?);
+    let registry = Arc::new(registry(&args)?);
     let mut report = Report {
         tmux: tmux_version(),
         ..Report::default()
@@ -244,7 +279,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> Result<i32> {
     let socket = format!("doeff-bench-{}", std::process::id());
     let server = Server::named(socket.clone()).with_config_file("/dev/null");
     let choice: TransportChoice = args.transport.parse()?;
-    super::signals::leave_tmux_gracefully_on_signals();
+    doeff_agents::tmux::leave_control_clients_on_signals();
     let connect = |long_lived: bool| Tmux::for_monitoring(server.clone(), choice, long_lived);
     let launcher = Agents::new(connect(false), registry.clone());
     let _guard = BenchServer {
@@ -365,10 +400,11 @@ fn measure(
 
     // 3. ps wall time.
     let mut ps = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
+    {
+        let exe = env!("CARGO_BIN_EXE_doeff-agents");
         for _ in 0..10 {
             let started = Instant::now();
-            let mut command = Command::new(&exe);
+            let mut command = Command::new(exe);
             if args.transport != "auto" {
                 command.env(TRANSPORT_ENV, &args.transport);
             }

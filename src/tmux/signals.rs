@@ -1,4 +1,4 @@
-//! Ending a long-lived command on SIGINT, SIGTERM or SIGHUP: its control
+//! Ending a long-lived program on SIGINT, SIGTERM or SIGHUP: its control
 //! clients leave gracefully first (a client that just vanishes leaves
 //! outside the server lock, which tmux 3.3a may not survive; see
 //! `tmux::ServerLock`), then the process exits with 128 + the signal. A
@@ -9,7 +9,7 @@ use signal_hook::iterator::Signals;
 
 /// Installs the handler (a thread waiting for the signals), once per
 /// process. Without it the signals keep their default action.
-pub fn leave_tmux_gracefully_on_signals() {
+pub fn leave_control_clients_on_signals() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
