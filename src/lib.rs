@@ -35,6 +35,7 @@ pub mod effects;
 pub mod error;
 pub mod lua;
 pub mod monitor;
+pub mod remote;
 pub mod session;
 pub mod tmux;
 pub mod xdg;

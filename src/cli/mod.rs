@@ -13,6 +13,7 @@ mod ps;
 mod repl;
 mod run;
 mod script;
+mod serve;
 mod style;
 mod title;
 mod watch;
@@ -52,7 +53,7 @@ pub struct Cli {
 }
 
 /// Options every subcommand takes.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct GlobalArgs {
     /// tmux server socket name (tmux -L); default: $DOEFF_AGENTS_TMUX_SOCKET or tmux's default
     #[arg(short = 'L', long, global = true, conflicts_with = "socket_path")]
@@ -63,6 +64,9 @@ pub struct GlobalArgs {
     /// Extra folder of adapter files (*.lua) to load; repeatable
     #[arg(long = "adapters", global = true, value_name = "DIR")]
     pub adapter_dirs: Vec<PathBuf>,
+    /// Run on this host over ssh: a name from hosts.toml or an ssh destination (see README)
+    #[arg(long = "host", global = true, value_name = "HOST")]
+    pub host: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +95,8 @@ pub enum Command {
     Script(script::ScriptArgs),
     /// An interactive Lua prompt with the `agents` module
     Repl,
+    /// Speak the remote protocol on stdin/stdout (what `--host` runs over ssh)
+    Serve(serve::ServeArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -215,6 +221,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Adapters(args) => control::adapters(global, args),
         Command::Script(args) => script::run(global, args),
         Command::Repl => repl::run(global),
+        Command::Serve(args) => serve::run(global, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());

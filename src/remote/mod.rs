@@ -1,0 +1,18 @@
+//! Agents on other machines, over SSH. A host runs `doeff-agents serve
+//! --stdio` (started by `ssh`, never listening on a port of its own); only
+//! JSON crosses the link, and classification, adapters and tmux stay next
+//! to the agents.
+//!
+//! - [`protocol`]: the wire format (hello, requests, responses, events);
+//! - [`serve`], [`ops`], [`events`], [`stream`], [`journal`]: the host side;
+//!
+//! `docs/protocol.md` documents the protocol for other implementations.
+
+pub mod events;
+pub mod journal;
+pub mod ops;
+pub mod protocol;
+pub mod serve;
+pub mod stream;
+
+pub use protocol::{Event, Hello, PROTOCOL_VERSION, ServerMessage, SessionRow};
