@@ -9,6 +9,18 @@ local timers = {}     -- { every = seconds, fn = function, next = time }
 local handlers = { status_changed = {}, pr = {} }
 local task_set = setmetatable({}, { __mode = "k" })
 
+--- A table of the script's own (in `doeff-agents supervise`: one per script
+--- file, kept across its reloads).
+agents.state = {}
+
+--- Marks coroutine `co` as a task of a loop that honours its yields
+--- (`agents.sleep` inside it yields the seconds instead of blocking); the
+--- supervisor runs its handlers, timers and spawned tasks as such.
+function agents._task(co)
+  task_set[co] = true
+  return co
+end
+
 --- Sleeps `seconds`; inside a task it lets other tasks and the loop run.
 function agents.sleep(seconds)
   local co, is_main = coroutine.running()

@@ -15,6 +15,7 @@ mod run;
 mod script;
 mod serve;
 mod style;
+mod supervise;
 mod title;
 mod watch;
 
@@ -97,6 +98,8 @@ pub enum Command {
     Repl,
     /// Speak the remote protocol on stdin/stdout (what `--host` runs over ssh)
     Serve(serve::ServeArgs),
+    /// Run hot-reloaded monitoring scripts over every session (foreground)
+    Supervise(supervise::SuperviseArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -222,6 +225,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Script(args) => script::run(global, args),
         Command::Repl => repl::run(global),
         Command::Serve(args) => serve::run(global, args),
+        Command::Supervise(args) => supervise::run(global, args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());

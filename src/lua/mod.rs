@@ -10,6 +10,7 @@ pub(crate) mod fields;
 mod handle;
 mod module;
 mod sandbox;
+pub mod supervise;
 
 pub use effects::LuaHandler;
 pub use handle::LuaSession;

@@ -263,6 +263,20 @@ impl Monitor {
         self.sessions.push(session);
     }
 
+    /// Keeps only the sessions `keep` says yes to (the others stop being
+    /// registered for events).
+    pub fn retain(&mut self, mut keep: impl FnMut(&AgentSession) -> bool) {
+        let tmux = self.agents.tmux();
+        let watched = &mut self.watched;
+        self.sessions.retain(|session| {
+            let kept = keep(session);
+            if !kept && watched.remove(&session.pane_id) {
+                tmux.unwatch_pane(&session.pane_id);
+            }
+            kept
+        });
+    }
+
     /// True when output events drive this monitor (otherwise it polls).
     pub fn is_event_driven(&self) -> bool {
         !self.watched.is_empty() && self.agents.tmux().output_events().is_some()

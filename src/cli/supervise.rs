@@ -1,0 +1,106 @@
+//! `doeff-agents supervise [PATH ...]`: runs the supervisor (see
+//! `lua::supervise`) in the foreground over every `*.lua` in
+//! `$XDG_CONFIG_HOME/doeff-agents/scripts/` plus the files and folders
+//! given, hot-reloading them; `--check` loads them once and reports errors.
+//! Ctrl-C, SIGTERM and SIGHUP leave cleanly (the control client first).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::GlobalArgs;
+use super::run::seconds;
+use crate::error::{Error, Result};
+use crate::lua::supervise::{Change, Scripts, Source, Supervisor};
+use crate::lua::{LuaHost, install};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Scripts register handlers: agents.on(\"status_changed\", \
+function(s, old, new, obs) ... end), agents.on(\"pr\", function(s, url) ... end), \
+agents.every(seconds, fn), agents.spawn(fn); agents.state is the file's own table, \
+kept across reloads. An edited file is reloaded within a second."
+)]
+pub struct SuperviseArgs {
+    /// Script files or folders of *.lua, besides $XDG_CONFIG_HOME/doeff-agents/scripts
+    pub paths: Vec<PathBuf>,
+    /// Load every script once, print each error as file:line: message, and exit (1 if any failed)
+    #[arg(long)]
+    pub check: bool,
+    /// Longest time between two monitoring passes, in seconds (output wakes it sooner)
+    #[arg(short, long, default_value_t = 1.0)]
+    pub interval: f64,
+}
+
+/// The script folder of the user's config, and the paths given (made
+/// absolute; each must exist).
+fn sources(args: &SuperviseArgs) -> Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    if let Some(config) = crate::xdg::app_dir(crate::xdg::BaseDir::Config) {
+        sources.push(Source::Dir(config.join("scripts")));
+    }
+    for path in &args.paths {
+        if !path.exists() {
+            return Err(Error::InvalidInput(format!(
+                "{}: no such script file or folder",
+                path.display()
+            )));
+        }
+        let path = std::path::absolute(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        sources.push(Source::of(&path));
+    }
+    Ok(sources)
+}
+
+fn report(line: String) {
+    eprintln!("doeff-agents: supervise: {line}");
+}
+
+pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
+    let sources = sources(&args)?;
+    if args.check {
+        return check(global, sources);
+    }
+    let interval = seconds(args.interval, "--interval")?.max(std::time::Duration::from_millis(10));
+    let host = Arc::new(LuaHost::full()?);
+    // Long-lived: one control-mode client with output events.
+    let agents = global.monitoring_agents(true)?;
+    install(&host, agents.clone())?;
+    let mut supervisor = Supervisor::new(host, agents, sources, Arc::new(report))?;
+    supervisor.interval = interval;
+    supervisor.poll_scripts(false);
+    report(format!(
+        "running with {} script(s); Ctrl-C to stop",
+        supervisor.status().iter().filter(|s| s.loaded).count()
+    ));
+    supervisor.run(&|| false);
+    Ok(0)
+}
+
+/// `--check`: every script loaded once, in a VM of its own; errors printed.
+fn check(global: &GlobalArgs, sources: Vec<Source>) -> Result<i32> {
+    let host = Arc::new(LuaHost::full()?);
+    let module = install(&host, global.agents()?)?;
+    let mut scripts = Scripts::new(host, module, sources);
+    let changes = scripts.poll(false);
+    let mut failed = 0;
+    for change in &changes {
+        if let Change::Failed(message) = change {
+            failed += 1;
+            eprintln!("{message}");
+        }
+    }
+    let loaded = scripts
+        .scripts
+        .values()
+        .filter(|s| s.live.is_some())
+        .count();
+    if failed > 0 {
+        eprintln!("doeff-agents: supervise --check: {failed} script(s) failed, {loaded} loaded");
+        return Ok(1);
+    }
+    println!("{loaded} script(s) loaded, no errors");
+    Ok(0)
+}
