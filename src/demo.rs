@@ -24,9 +24,8 @@
 //! directory, once), `prompt` (the argv prompt, if any) and `message` (each
 //! submitted message). [`parse_echo_records`] reads them back.
 
-pub use crate::demo_bin::{
-    DEMO_AGENT_ARG, MISSING, demo_binary, find_demo_binary, run_demo_agent_if_asked,
-};
+pub use crate::demo_bin::run_demo_agent_if_asked;
+pub(crate) use crate::demo_bin::{MISSING, demo_binary};
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -38,9 +37,9 @@ const SPINNER: [char; 4] = ['✶', '✻', '✽', '✢'];
 
 /// Demo options from argv and the environment.
 #[derive(Clone, Debug, Default)]
-pub struct DemoOptions {
-    pub prompt: Option<String>,
-    pub model: Option<String>,
+pub(crate) struct DemoOptions {
+    pub(crate) prompt: Option<String>,
+    pub(crate) model: Option<String>,
 }
 
 struct Terminal {
@@ -339,7 +338,7 @@ fn echo(options: &DemoOptions) -> i32 {
 }
 
 /// Runs the demo agent in the current terminal; returns its exit code.
-pub fn run(options: &DemoOptions) -> i32 {
+pub(crate) fn run(options: &DemoOptions) -> i32 {
     let scenario = std::env::var("DOEFF_DEMO_SCENARIO").unwrap_or_default();
     let work_time = Duration::from_millis(env_number("DOEFF_DEMO_WORK_MS", 2000));
     if scenario == "echo" {

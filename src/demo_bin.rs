@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The hidden subcommand that runs the demo agent.
-pub const DEMO_AGENT_ARG: &str = "__demo-agent";
+const DEMO_AGENT_ARG: &str = "__demo-agent";
 
 /// Why the demo agent cannot be launched when no program for it was found.
-pub const MISSING: &str = "the demo agent needs the doeff-agents binary: install it (cargo \
+pub(crate) const MISSING: &str = "the demo agent needs the doeff-agents binary: install it (cargo \
     install doeff-agents, or put it on PATH), set DOEFF_AGENTS_BIN=/path/to/doeff-agents, or \
     call doeff_agents::demo::run_demo_agent_if_asked() first thing in your main";
 
@@ -59,7 +59,7 @@ pub fn run_demo_agent_if_asked() {
 }
 
 /// The program that runs the demo agent here (see the module docs).
-pub fn demo_binary() -> Option<PathBuf> {
+pub(crate) fn demo_binary() -> Option<PathBuf> {
     let env = |name| std::env::var_os(name).filter(|v| !v.is_empty());
     let path = std::env::var_os("PATH").unwrap_or_default();
     find_demo_binary(
@@ -71,7 +71,7 @@ pub fn demo_binary() -> Option<PathBuf> {
 }
 
 /// [`demo_binary`] over explicit inputs.
-pub fn find_demo_binary(
+pub(crate) fn find_demo_binary(
     configured: Option<OsString>,
     current_exe: Option<&Path>,
     current_serves_demo: bool,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong, by layer. Names follow the Python reference
 /// (`TmuxNotAvailableError` is [`Error::TmuxNotAvailable`], and so on).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The `tmux` binary cannot be run at all.
     #[error("tmux is not available: {0}")]

@@ -4,23 +4,49 @@
 //! by a Lua adapter) inside tmux sessions, watch their screens, tell exactly
 //! what state each agent is in, send them input, capture output, stop them.
 //!
-//! ```no_run
-//! use std::time::Duration;
-//! use doeff_agents::{Agents, AgentType, LaunchConfig, SessionStatus};
+//! Launch the embedded demo agent, watch it until it waits for input, stop
+//! it (this example runs as a test, on a private tmux server):
 //!
-//! # fn main() -> doeff_agents::Result<()> {
-//! let agents = Agents::from_env()?;
-//! let config = LaunchConfig::new(AgentType::Custom("demo".into()), ".").prompt("hello");
-//! let mut session = agents.session_scope("example", &config, Duration::from_secs(30))?;
-//! while !session.is_terminal() {
-//!     let observation = agents.observe(&mut session)?;
-//!     if observation.status == SessionStatus::Blocked {
-//!         agents.send_keys(&session, &["1"])?; // answer the approval question
+//! ```rust,standalone_crate
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use doeff_agents::{AdapterRegistry, AgentType, Agents, LaunchConfig, Server, SessionStatus, Tmux};
+//!
+//! fn main() -> doeff_agents::Result<()> {
+//!     // This program runs the demo agent in the pane (else it needs
+//!     // doeff-agents on PATH).
+//!     doeff_agents::demo::run_demo_agent_if_asked();
+//!     let server = Server::named(format!("doeff-doctest-{}", std::process::id()))
+//!         .with_config_file("/dev/null");
+//!     let agents = Agents::new(Tmux::new(server), Arc::new(AdapterRegistry::builtin()?));
+//! #   struct Kill(Tmux);
+//! #   impl Drop for Kill {
+//! #       fn drop(&mut self) {
+//! #           let _ = self.0.kill_server();
+//! #           doeff_agents::tmux::remove_lock_file(self.0.server());
+//! #       }
+//! #   }
+//! #   let _kill = Kill(agents.tmux().clone());
+//!     let config = LaunchConfig::new(AgentType::Custom("demo".into()), "/").prompt("hello");
+//!     let mut session = agents.launch_session("example", &config, Duration::from_secs(30))?;
+//!     let deadline = Instant::now() + Duration::from_secs(60);
+//!     loop {
+//!         let observation = agents.observe(&mut session)?;
+//!         if observation.status == SessionStatus::Blocked || session.is_terminal() {
+//!             break; // the demo asks an approval question after its first work phase
+//!         }
+//!         assert!(Instant::now() < deadline, "still {}", observation.status);
+//!         std::thread::sleep(Duration::from_millis(200));
 //!     }
-//!     std::thread::sleep(Duration::from_millis(500));
+//!     agents.stop_session(&mut session)?;
+//!     assert_eq!(session.status, SessionStatus::Stopped);
+//!     Ok(())
 //! }
-//! # Ok(()) }
 //! ```
+//!
+//! [`Agents::session_scope`] does the same with the stop done on drop;
+//! `effects` offers the same operations as data ([`Effect`]) with real and
+//! mock handlers.
 //!
 //! Layers, bottom up: [`tmux`] (talks to the server), [`monitor`] (pure
 //! classification), [`adapter`] (per-CLI launch and rules, in Lua),
@@ -28,7 +54,7 @@
 //! data, their handlers, and programs over them), [`cli`] on top.
 
 pub mod adapter;
-pub mod cli;
+pub(crate) mod cli;
 pub mod demo;
 mod demo_bin;
 pub mod effects;
@@ -38,9 +64,10 @@ pub mod monitor;
 pub mod remote;
 pub mod session;
 pub mod tmux;
-pub mod xdg;
+pub(crate) mod xdg;
 
 pub use adapter::{Adapter, AdapterRegistry, Injection};
+pub use cli::main as cli_main;
 pub use effects::{
     AgentHandler, AgentResult, Effect, EffectResult, MockAgentHandler, MockSessionScript,
     RunOptions, SessionHandle, TmuxAgentHandler, dispatch_effect, interactive_session,

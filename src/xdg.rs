@@ -1,6 +1,5 @@
 //! XDG base directories, the one place they are computed: `$XDG_CONFIG_HOME`
-//! (`~/.config`), `$XDG_STATE_HOME` (`~/.local/state`), `$XDG_DATA_HOME`
-//! (`~/.local/share`), `$XDG_CACHE_HOME` (`~/.cache`). As the XDG spec says,
+//! (`~/.config`) and `$XDG_STATE_HOME` (`~/.local/state`). As the XDG spec says,
 //! a relative value is ignored, and so is a relative `HOME` (`HOME=.`): a
 //! relative path would resolve inside whatever directory the command runs
 //! in, e.g. a cloned repository's `doeff-agents/adapters`.
@@ -13,8 +12,6 @@ use std::path::PathBuf;
 pub enum BaseDir {
     Config,
     State,
-    Data,
-    Cache,
 }
 
 impl BaseDir {
@@ -22,8 +19,6 @@ impl BaseDir {
         match self {
             BaseDir::Config => "XDG_CONFIG_HOME",
             BaseDir::State => "XDG_STATE_HOME",
-            BaseDir::Data => "XDG_DATA_HOME",
-            BaseDir::Cache => "XDG_CACHE_HOME",
         }
     }
 
@@ -31,8 +26,6 @@ impl BaseDir {
         match self {
             BaseDir::Config => ".config",
             BaseDir::State => ".local/state",
-            BaseDir::Data => ".local/share",
-            BaseDir::Cache => ".cache",
         }
     }
 }

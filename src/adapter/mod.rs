@@ -47,6 +47,7 @@ use crate::session::LaunchConfig;
 
 /// How the first prompt reaches the agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Injection {
     /// In argv.
     Arg,

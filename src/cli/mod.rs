@@ -6,6 +6,7 @@
 //! 4 `exited`, 5 `stopped`, 6 timeout, 7 timeout while `blocked_api`.
 
 mod control;
+mod entry;
 mod explain;
 mod progress;
 mod prune;
@@ -29,7 +30,7 @@ use crate::error::Result;
 use crate::session::{AgentSession, Agents, Lookup};
 use crate::tmux::{Server, Tmux, TransportChoice};
 
-pub use watch::WatchExit;
+pub use entry::main;
 
 /// Run coding-agent CLIs in tmux and tell exactly what state each one is in.
 #[derive(Debug, Parser)]

@@ -133,6 +133,7 @@ impl From<&AgentSession> for SessionHandle {
 
 /// What a program asks a handler to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Effect {
     /// Start an agent in a new session (name gets the `doeff-` prefix).
     /// Result: [`EffectResult::Launched`].
@@ -179,6 +180,7 @@ impl Effect {
 
 /// What an effect produced; one variant per [`Effect`] variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EffectResult {
     Launched(SessionHandle),
     Observed(Observation),

@@ -64,6 +64,7 @@ impl Verdict {
 /// The agent's process, as the session layer found it from the pane's own
 /// process (pid, liveness, exit status), never from a command name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Process {
     /// Nothing known (a saved screen, or a dead pane whose exit status
     /// tmux has not learnt yet).

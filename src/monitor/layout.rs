@@ -61,6 +61,7 @@ impl ScreenModel {
 
 /// The part of the screen a rule looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Region {
     /// The last N non-blank lines (fallback for adapters without a model).
     Last(usize),

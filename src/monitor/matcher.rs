@@ -8,6 +8,7 @@ use super::lazy_regex::{LazyRegex, PatternError};
 
 /// One way of recognising a line.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Matcher {
     /// Plain substring.
     Text(String),

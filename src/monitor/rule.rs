@@ -12,6 +12,7 @@ use super::status::SessionStatus;
 
 /// When a rule may decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum When {
     /// On any observation.
     Always,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where an agent session stands. Lowercase snake_case strings in Lua and JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionStatus {
     /// Created, not started.
     Pending,

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 /// Which agent CLI: a built-in one, or any adapter by name (`custom:<name>`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AgentType {
     Claude,
     Codex,

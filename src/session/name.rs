@@ -74,6 +74,7 @@ pub fn is_doeff_session(info: &SessionInfo) -> bool {
 
 /// How [`resolve`] reads a name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Lookup {
     /// `NAME` or `doeff-NAME`, only among sessions this product created.
     #[default]

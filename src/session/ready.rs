@@ -35,6 +35,7 @@ pub const READY_SETTLE: Duration = Duration::from_secs(3);
 
 /// What one screen says about taking input.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Readiness<'a> {
     /// The composer is up and nothing is in the way.
     Ready,

@@ -61,6 +61,7 @@ pub struct Notification {
 
 /// What the parser produces.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     Reply(Reply),
     Notification(Notification),

@@ -716,6 +716,7 @@ pub const TRANSPORT_ENV: &str = "DOEFF_AGENTS_TRANSPORT";
 
 /// Which transport monitoring uses (see [`Tmux::for_monitoring`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportChoice {
     /// Control mode for long-lived watchers, subprocess for one-shot commands.
     #[default]

@@ -10,6 +10,7 @@ pub const SOCKET_ENV: &str = "DOEFF_AGENTS_TMUX_SOCKET";
 
 /// How to reach the tmux server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Socket {
     /// tmux's own default (`$TMUX_TMPDIR/tmux-UID/default`).
     #[default]
