@@ -32,6 +32,7 @@ use serde::Serialize;
 use clap::Parser;
 use doeff_agents::adapter::{Adapter, AdapterRegistry};
 use doeff_agents::error::{Error, Result};
+use doeff_agents::lua::LuaHost;
 use doeff_agents::monitor::{Process, Screen, SessionStatus};
 use doeff_agents::session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor};
 use doeff_agents::tmux::{Server, TRANSPORT_ENV, Tmux, TransportChoice};
@@ -116,9 +117,17 @@ struct SizeResult {
     ps_ms_median: f64,
     cpu_s_per_min_default: f64,
     cpu_s_per_min_poll_1hz: f64,
+    /// The same pass from Lua: `agents.observe_all(sessions)` in a script VM.
+    lua_pass_ms_median: f64,
+    lua_pass_ms_p95: f64,
+    lua_per_session_us: f64,
+    /// Lua pass cost / Rust pass cost (issue 15: within 1.5).
+    lua_vs_rust: f64,
     reference_pass_ms_median: Option<f64>,
     reference_pass_ms_p95: Option<f64>,
     pass_speedup_vs_reference: Option<f64>,
+    /// Reference pass cost / Lua pass cost.
+    lua_speedup_vs_reference: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -304,6 +313,9 @@ fn run(args: BenchArgs) -> Result<i32> {
             if result.pass_ms_median > 0.0 {
                 result.pass_speedup_vs_reference = Some(median / result.pass_ms_median);
             }
+            if result.lua_pass_ms_median > 0.0 {
+                result.lua_speedup_vs_reference = Some(median / result.lua_pass_ms_median);
+            }
         }
         if !args.json {
             eprintln!("bench: {n} sessions done");
@@ -374,6 +386,18 @@ fn measure(
     result.pass_ms_p95 = quantile(&passes, 0.95);
     result.per_session_us = result.pass_ms_median * 1000.0 / n as f64;
     result.captured_per_pass_median = quantile(&captured, 0.5);
+    drop(monitor);
+
+    // 1b. The same pass from a Lua script.
+    let lua = lua_passes(watcher, sessions, args.passes)?;
+    result.lua_pass_ms_median = quantile(&lua, 0.5);
+    result.lua_pass_ms_p95 = quantile(&lua, 0.95);
+    result.lua_per_session_us = result.lua_pass_ms_median * 1000.0 / n as f64;
+    if result.pass_ms_median > 0.0 {
+        result.lua_vs_rust = result.lua_pass_ms_median / result.pass_ms_median;
+    }
+    let mut monitor = Monitor::new(watcher, sessions.to_vec());
+    monitor.pass();
 
     // 2. CPU per minute of watching: default loop, then 1 Hz polling.
     let server = server_pid(watcher.tmux());
@@ -426,6 +450,46 @@ fn measure(
     result.change_to_callback_ms_p95 = quantile(&latencies, 0.95);
     result.changes_timed = latencies.len();
     Ok((result, spent))
+}
+
+/// ms per `agents.observe_all(S)` pass of a Lua script over `sessions`
+/// (handles from `agents.session`, every status read in Lua), timed like
+/// the Rust passes (100 ms apart).
+fn lua_passes(watcher: &Agents, sessions: &[AgentSession], passes: usize) -> Result<Vec<f64>> {
+    let host = Arc::new(LuaHost::full()?);
+    doeff_agents::lua::install(&host, watcher.clone())?;
+    let lua = host.lua();
+    let names: Vec<&str> = sessions.iter().map(|s| s.session_name.as_str()).collect();
+    let pass: mlua::Function = lua
+        .load(
+            r#"
+local names = ...
+local S = {}
+for i, name in ipairs(names) do S[i] = assert(agents.session(name)) end
+return function()
+  local all = assert(agents.observe_all(S))
+  local failed = 0
+  for _, o in ipairs(all) do
+    if o.status == "failed" then failed = failed + 1 end
+  end
+  return #all
+end
+"#,
+        )
+        .set_name("=bench")
+        .call(names)?;
+    pass.call::<usize>(())?;
+    let mut times = Vec::new();
+    for _ in 0..passes {
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let seen = pass.call::<usize>(())?;
+        times.push(ms(started.elapsed()));
+        if seen != sessions.len() {
+            return Err(Error::Lua(format!("observe_all saw {seen} sessions")));
+        }
+    }
+    Ok(times)
 }
 
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
@@ -547,32 +611,42 @@ fn print_report(report: &Report, json: bool) {
         println!("classify {screen}: {us:.1} µs/screen");
     }
     println!(
-        "{:>5} {:>9} {:>9} {:>10} {:>11} {:>11} {:>8} {:>9} {:>9} {:>10}",
+        "{:>5} {:>9} {:>9} {:>10} {:>10} {:>7} {:>11} {:>11} {:>8} {:>9} {:>9} {:>10} {:>8} {:>8}",
         "N",
         "pass ms",
         "p95",
         "µs/sess",
+        "lua µs/s",
+        "lua/rs",
         "change ms",
         "change p95",
         "ps ms",
         "cpu s/m",
         "cpu 1Hz",
-        "ref pass"
+        "ref pass",
+        "ref/rs",
+        "ref/lua"
     );
     for r in &report.results {
         println!(
-            "{:>5} {:>9.3} {:>9.3} {:>10.1} {:>11.1} {:>11.1} {:>8.1} {:>9.2} {:>9.2} {:>10}",
+            "{:>5} {:>9.3} {:>9.3} {:>10.1} {:>10.1} {:>7.2} {:>11.1} {:>11.1} {:>8.1} {:>9.2} {:>9.2} {:>10} {:>8} {:>8}",
             r.sessions,
             r.pass_ms_median,
             r.pass_ms_p95,
             r.per_session_us,
+            r.lua_per_session_us,
+            r.lua_vs_rust,
             r.change_to_callback_ms_median,
             r.change_to_callback_ms_p95,
             r.ps_ms_median,
             r.cpu_s_per_min_default,
             r.cpu_s_per_min_poll_1hz,
             r.reference_pass_ms_median
-                .map_or("-".to_owned(), |m| format!("{m:.1}"))
+                .map_or("-".to_owned(), |m| format!("{m:.1}")),
+            r.pass_speedup_vs_reference
+                .map_or("-".to_owned(), |m| format!("{m:.0}x")),
+            r.lua_speedup_vs_reference
+                .map_or("-".to_owned(), |m| format!("{m:.0}x"))
         );
     }
 }

@@ -293,3 +293,44 @@ fn check_reports_each_broken_script_as_file_line_and_fails() {
     let missing = server.cli(&["supervise", "--check", "/no/such/script.lua"]);
     support::assert_one_line_error(&missing);
 }
+
+#[test]
+fn observe_all_is_one_pass_over_given_or_all_sessions_and_keeps_history() {
+    let server = TestServer::new();
+    server.launch_waiting_demo("one");
+    server.launch_waiting_demo("two");
+    let script = server.path("all.lua");
+    write(
+        &script,
+        r#"
+local all = assert(agents.observe_all())
+table.sort(all, function(a, b) return a.name < b.name end)
+for _, o in ipairs(all) do print("all", o.name, o.session.name, type(o.status)) end
+local one = assert(agents.session("one"))
+local deadline = agents.now() + 20
+local status
+repeat
+  local got = assert(agents.observe_all({ one }))
+  assert(#got == 1 and got[1].session == one and got[1].name == "doeff-one")
+  status = got[1].status
+  if status ~= "blocked" then agents.sleep(0.1) end
+until status == "blocked" or agents.now() > deadline
+print("one", status)
+-- The handle kept its history: the next observation's previous is blocked.
+print("previous", agents.observe_all({ one })[1].previous)
+local ok, err = pcall(agents.observe_all, { "not a session" })
+print("bad", ok, err)
+"#,
+    );
+    let out = server.cli(&["script", &script.to_string_lossy()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("all\tdoeff-one\tdoeff-one\tstring"), "{text}");
+    assert!(text.contains("all\tdoeff-two\tdoeff-two\tstring"), "{text}");
+    assert!(text.contains("one\tblocked"), "{text}");
+    assert!(text.contains("previous\tblocked"), "{text}");
+    assert!(
+        text.contains("bad\tfalse") && text.contains("wants a list of sessions, got a string"),
+        "{text}"
+    );
+}

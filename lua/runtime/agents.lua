@@ -70,20 +70,31 @@ local function emit(event, ...)
   for _, fn in ipairs(handlers[event]) do fn(...) end
 end
 
-local function observe(entry, opts)
-  local o, err = entry.session:observe()
-  if not o then
-    return { status = "exited", reason = "error", is_terminal = true, error = err }
-  end
-  if o.status ~= o.previous then
-    emit("status_changed", entry.session, o.previous, o.status, o)
+-- Raises the events of one observation `o` of `session`.
+local function raise(session, o, opts)
+  if o.status ~= o.previous and o.previous then
+    emit("status_changed", session, o.previous, o.status, o)
     if opts and opts.on_change then opts.on_change(o.previous, o.status, o) end
   end
   for _, url in ipairs(o.new_pr_urls or {}) do
-    emit("pr", entry.session, url)
+    emit("pr", session, url)
     if opts and opts.on_pr then opts.on_pr(url) end
   end
   return o
+end
+
+-- One batched pass over `sessions` (handles), raising their events; the
+-- observations in order.
+local function observe(sessions, opts)
+  local all, err = agents.observe_all(sessions)
+  if not all then
+    all = {}
+    for i, s in ipairs(sessions) do
+      all[i] = { status = "exited", reason = "error", is_terminal = true, error = err, session = s, name = s.name }
+    end
+  end
+  for i, o in ipairs(all) do raise(sessions[i], o, opts) end
+  return all
 end
 
 --- Watches one session until it is terminal (or `timeout` seconds pass).
@@ -93,9 +104,9 @@ function agents.watch(session, opts)
   opts = opts or {}
   local interval = opts.interval or 1
   local deadline = opts.timeout and (agents.now() + opts.timeout)
-  local entry = { session = session }
+  local one = { session }
   while true do
-    local o = observe(entry, opts)
+    local o = observe(one, opts)[1]
     if o.is_terminal then return o.status end
     if deadline and agents.now() >= deadline then return o.status, "timeout" end
     wait(interval, { session.pane_id })
@@ -143,17 +154,23 @@ function agents.run_loop(opts)
         i = i + 1
       end
     end
-    -- sessions
+    -- sessions: one batched pass over those not finished
     local open = 0
+    local list, entries = {}, {}
     for _, w in ipairs(watched) do
       if not w.done then
-        local o = observe(w)
+        list[#list + 1] = w.session
+        entries[#entries + 1] = w
+      end
+    end
+    if #list > 0 then
+      for i, o in ipairs(observe(list)) do
+        local w = entries[i]
+        final[w.session.name] = o.status
         if o.is_terminal then
           w.done = true
-          final[w.session.name] = o.status
         else
           open = open + 1
-          final[w.session.name] = o.status
         end
       end
     end

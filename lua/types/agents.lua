@@ -161,6 +161,7 @@ function Tmux.attach_session(name) end
 
 ---@class agents
 ---@field tmux agents.Tmux
+---@field state table  the script's own table; in `supervise`, one per script file, kept across its reloads
 agents = {}
 
 ---@param name string
@@ -199,9 +200,25 @@ function agents.follow(session, interval) end
 ---@param fn fun(session: agents.Session): T
 ---@return T
 function agents.with_session(name, cfg, fn) end
+---Registers a handler (in `supervise`: of this script file; removed when the
+---file is reloaded). Raised by agents.watch, agents.run_loop and the supervisor.
+---@overload fun(event: "status_changed", fn: fun(session: agents.Session, old: agents.Status, new: agents.Status, obs: agents.Observation))
+---@overload fun(event: "pr", fn: fun(session: agents.Session, url: string))
 ---@param event "status_changed"|"pr"
 ---@param fn function
 function agents.on(event, fn) end
+---One observation of a batched pass (`agents.observe_all`).
+---@class agents.PassObservation: agents.Observation
+---@field name string            the session's name
+---@field session agents.Session the handle observed
+---@field error? string          why it could not be observed (then status "exited", reason "error")
+
+---One batched pass (what `watch` and the supervisor run: one pane-state query,
+---captures only of panes that changed) over `sessions`, or over every doeff
+---session on the server. Each handle keeps its history, as with `s:observe()`.
+---@param sessions? agents.Session[]
+---@return agents.PassObservation[]|nil observations, string? err
+function agents.observe_all(sessions) end
 ---@param seconds number
 ---@param fn fun()
 function agents.every(seconds, fn) end

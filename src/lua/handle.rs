@@ -44,6 +44,18 @@ impl LuaSession {
             .map_err(|_| Error::Lua("session handle lock poisoned".into()))
     }
 
+    /// The session with its monitor history, for a batched pass
+    /// (`agents.observe_all`); [`LuaSession::store`] puts it back.
+    pub(crate) fn snapshot(&self) -> crate::Result<AgentSession> {
+        Ok(self.lock()?.clone())
+    }
+
+    /// Keeps what a batched pass learnt about the session.
+    pub(crate) fn store(&self, session: AgentSession) -> crate::Result<()> {
+        *self.lock()? = session;
+        Ok(())
+    }
+
     fn observe(&self) -> crate::Result<crate::monitor::Observation> {
         let mut cached = self.lock()?;
         self.agents.observe(&mut cached)

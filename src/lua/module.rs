@@ -38,7 +38,8 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         // A huge interval is a day (Instant + Duration would overflow).
         let deadline = Instant::now() + wait.min(Duration::from_secs(86_400));
         let tmux = agents.tmux();
-        let Some(events) = tmux.output_events() else {
+        let events = tmux.output_events().filter(|_| !panes.is_empty());
+        let Some(events) = events else {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             return Ok(false);
         };
@@ -61,13 +62,11 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         if newly_watched {
             // Output between the caller's last observation and the link
             // sent no event: have it observe once more now.
-            events.take();
             return Ok(true);
         }
-        let woken = events.wait(deadline, DEFAULT_DEBOUNCE);
-        // Which pane printed does not matter: the caller observes them all.
-        events.take();
-        Ok(woken)
+        // The events stay recorded: the caller's next batched pass
+        // (`agents.observe_all`) reads which panes printed.
+        Ok(events.wait(deadline, DEFAULT_DEBOUNCE))
     })
 }
 
@@ -204,6 +203,7 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
     )?;
 
     super::effects::install(lua, &module, &agents)?;
+    super::observe_all::register(lua, &module, &agents)?;
 
     let runtime: Table = lua
         .load(RUNTIME)
