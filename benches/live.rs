@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use clap::Parser;
-use doeff_agents::adapter::{Adapter, AdapterRegistry};
+use doeff_agents::adapter::{Adapter, AdapterRegistry, AgentType, LaunchConfig};
 use doeff_agents::error::{Error, Result};
 use doeff_agents::lua::LuaHost;
 use doeff_agents::monitor::{Process, Screen, SessionStatus};
-use doeff_agents::session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor};
+use doeff_agents::session::{AgentSession, Agents, Monitor};
 use doeff_agents::tmux::{Server, TRANSPORT_ENV, Tmux, TransportChoice};
 
 /// A saved 120x40 screen of Claude Code streaming an answer.

@@ -66,7 +66,7 @@ pub mod session;
 pub mod tmux;
 pub(crate) mod xdg;
 
-pub use adapter::{Adapter, AdapterRegistry, Injection};
+pub use adapter::{Adapter, AdapterRegistry, AgentType, Injection, LaunchConfig};
 pub use cli::main as cli_main;
 pub use effects::{
     AgentHandler, AgentResult, Effect, EffectResult, MockAgentHandler, MockSessionScript,
@@ -80,5 +80,5 @@ pub use effects::{
 };
 pub use error::{Error, Result};
 pub use monitor::{Evidence, Observation, Screen, SessionStatus, Verdict};
-pub use session::{AgentSession, AgentType, Agents, LaunchConfig, Monitor, SessionScope};
+pub use session::{AgentSession, Agents, Monitor, SessionScope};
 pub use tmux::{Server, Tmux, is_inside_tmux, is_tmux_available};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{Function, Lua, Table, Value};
 use regex::Regex;
 
+use super::LaunchConfig;
 use super::{Adapter, Dialog, Injection, Launcher, LuaFn};
 use crate::lua::fields::{
     bad, optional_bool, optional_count, optional_function, optional_string, string_list,
@@ -17,7 +18,6 @@ use crate::monitor::{
     Context, Matcher, MatcherSet, Process, REGION_NAMES, Region, Rule, RuleSources, ScreenModel,
     SessionStatus, When, assemble,
 };
-use crate::session::LaunchConfig;
 
 const ADAPTER_FIELDS: &[&str] = &[
     "name",

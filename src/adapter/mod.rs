@@ -24,6 +24,7 @@
 //! (the id to resume, or a fresh UUID for a new conversation).
 
 pub mod bounded_read;
+mod config;
 mod dialog;
 mod from_lua;
 mod registry;
@@ -34,6 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
+pub use config::{AgentType, LaunchConfig};
 pub use dialog::{DIALOG_REGION, Dialog, showing};
 pub use from_lua::compile_adapter as compile_adapter_table;
 pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
@@ -43,7 +45,6 @@ use crate::lua::{CALL_BUDGET, LuaHost, error_message};
 use crate::monitor::{
     Classifier, Context, Rule, ScreenModel, SessionStatus, Verdict, defaults_only,
 };
-use crate::session::LaunchConfig;
 
 /// How the first prompt reaches the agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::GlobalArgs;
 use super::watch::{WatchArgs, watch_session};
+use crate::adapter::{AgentType, LaunchConfig};
 use crate::error::{Error, Result};
-use crate::session::{AgentType, LaunchConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

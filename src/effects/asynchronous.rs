@@ -13,9 +13,10 @@ use std::time::Duration;
 use super::programs::Reply;
 use super::tmux_handler::{adopt, capture, observe, send, stop};
 use super::{Effect, EffectResult, SessionHandle};
+use crate::adapter::LaunchConfig;
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, SessionStatus};
-use crate::session::{AgentSession, Agents, LaunchConfig, lookup_candidates};
+use crate::session::{AgentSession, Agents, lookup_candidates};
 
 /// Runs a blocking closure on tokio's blocking pool.
 async fn blocking<T, F>(work: F) -> Result<T>

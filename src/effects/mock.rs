@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::{AgentHandler, SessionHandle, gone_observation};
+use crate::adapter::LaunchConfig;
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, SessionStatus, find_pr_urls};
-use crate::session::{LaunchConfig, lookup_candidates, session_name};
+use crate::session::{lookup_candidates, session_name};
 
 /// The observations a mock session yields, in order: each `Monitor` effect
 /// takes the next `(status, output)` step; when the steps run out the
@@ -310,8 +311,8 @@ impl AgentHandler for MockAgentHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::AgentType;
     use crate::effects::{Effect, EffectResult, dispatch_effect};
-    use crate::session::AgentType;
 
     fn config() -> LaunchConfig {
         LaunchConfig::new(AgentType::Claude, "/work").prompt("hi")

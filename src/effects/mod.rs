@@ -41,9 +41,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::adapter::{AgentType, LaunchConfig};
 use crate::error::{Error, Result};
 use crate::monitor::{Evidence, Observation, SessionStatus};
-use crate::session::{AgentSession, AgentType, LaunchConfig};
+use crate::session::AgentSession;
 
 #[cfg(feature = "async")]
 pub use asynchronous::{

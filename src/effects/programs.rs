@@ -18,9 +18,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{AgentHandler, Effect, SessionHandle, dispatch_effect};
+use crate::adapter::{AgentType, LaunchConfig};
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, SessionStatus, find_pr_urls};
-use crate::session::{AgentType, DEFAULT_READY_TIMEOUT, LaunchConfig};
+use crate::session::DEFAULT_READY_TIMEOUT;
 
 /// How a program polls a session.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{AgentHandler, SessionHandle, gone_observation};
+use crate::adapter::LaunchConfig;
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, SessionStatus};
-use crate::session::{AgentSession, Agents, LaunchConfig, lookup_candidates};
+use crate::session::{AgentSession, Agents, lookup_candidates};
 
 /// Runs effects on real tmux sessions.
 ///

@@ -9,8 +9,9 @@ use std::time::Duration;
 use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
 
 use super::fields::{optional_bool, optional_string};
+use crate::adapter::LaunchConfig;
 use crate::monitor::Observation;
-use crate::session::{AgentSession, LaunchConfig};
+use crate::session::AgentSession;
 
 /// `value, nil` on success, `nil, message` on an expected failure.
 pub fn soft<T: IntoLuaMulti>(lua: &Lua, result: crate::Result<T>) -> mlua::Result<MultiValue> {

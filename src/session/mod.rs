@@ -7,7 +7,6 @@
 //! (`watch`, `send`, `ps`, a script) knows what each session is.
 
 mod batch;
-mod config;
 mod env;
 mod keys;
 mod name;
@@ -25,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use batch::{DEAD_STATUS_GRACE, DEFAULT_DEBOUNCE, Monitor, PassStats, SAFETY_RECAPTURE_PASSES};
-pub use config::{AgentType, LaunchConfig};
 pub use env::{merge_paths, user_path};
 pub use keys::{key_name, key_names};
 pub use name::{
@@ -41,7 +39,7 @@ pub use send::undeliverable;
 pub use send_lock::{SEND_LOCK_WAIT, SendLock, remove_send_lock, send_lock_dir};
 pub use state::{SavedSession, default_state_dir, forget_session, new_uuid};
 
-use crate::adapter::{Adapter, AdapterRegistry, Injection};
+use crate::adapter::{Adapter, AdapterRegistry, AgentType, Injection, LaunchConfig};
 use crate::error::{Error, Result};
 use crate::monitor::{MonitorState, Screen, SessionStatus};
 use crate::tmux::{NewSession, SessionInfo, Tmux};

@@ -1,4 +1,4 @@
-//! What to launch: [`LaunchConfig`] and [`AgentType`].
+//! What an adapter launches: [`LaunchConfig`] and [`AgentType`].
 
 use std::collections::BTreeMap;
 use std::fmt;
