@@ -5,7 +5,7 @@
 //! on after the answer, prints `Task completed successfully` and exits 0.
 //!
 //! `DOEFF_DEMO_SCENARIO` picks a failure mode: `fail` (shows a fatal error
-//! and stays), `rate_limit` (shows a 429 and stays), `hang` (freezes
+//! and stays), `rate_limit` (shows a 429, or `DOEFF_DEMO_LIMIT_TEXT`, and stays), `hang` (freezes
 //! mid-work), `crash` (exits with `DOEFF_DEMO_EXIT_CODE`, default 3),
 //! `wait` (waits at the composer for ever), `busy` (prints a step line and
 //! a spinner every `DOEFF_DEMO_TICK_MS`, default 250, for ever; typing `f`
@@ -394,11 +394,13 @@ pub(crate) fn run(options: &DemoOptions) -> i32 {
             return idle(Some(error));
         }
         "rate_limit" => {
-            let error =
-                "API Error: 429 rate limit exceeded · this request would exceed the rate limit";
+            let error = std::env::var("DOEFF_DEMO_LIMIT_TEXT").unwrap_or_else(|_| {
+                "API Error: 429 rate limit exceeded · this request would exceed the rate limit"
+                    .into()
+            });
             print!("{error}\r\n");
             log_phase("blocked_api");
-            return idle(Some(error));
+            return idle(Some(&error));
         }
         "hang" => {
             print!("\r✻ Thinking… (esc to interrupt)");

@@ -34,12 +34,20 @@ struct Running {
 
 impl Running {
     fn start(server: &TestServer, args: &[&str]) -> Running {
-        let out = server.path("supervise.out");
-        let err = server.path("supervise.err");
+        Self::start_with(server, "supervise", args, &[])
+    }
+
+    /// `supervise -i 0.2 ARGS` with extra environment; output in TAG.out/.err.
+    fn start_with(server: &TestServer, tag: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let out = server.path(&format!("{tag}.out"));
+        let err = server.path(&format!("{tag}.err"));
         let mut all = vec!["supervise", "-i", "0.2"];
         all.extend_from_slice(args);
-        let child = server
-            .command(&all)
+        let mut command = server.command(&all);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
             .stdout(std::fs::File::create(&out).expect("out"))
             .stderr(std::fs::File::create(&err).expect("err"))
             .spawn()
@@ -333,4 +341,257 @@ print("bad", ok, err)
         text.contains("bad\tfalse") && text.contains("wants a list of sessions, got a string"),
         "{text}"
     );
+}
+
+/// A stand-in `notify-send` in `dir` that appends its argv (fields ended
+/// by \x1f, one call a line) to `log`; the PATH to use.
+fn stand_in_notify_send(server: &TestServer) -> (String, PathBuf) {
+    let dir = server.path("bin");
+    let log = server.path("notify.log");
+    let fake = dir.join("notify-send");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\037' \"$@\" >> '{log}'\nprintf '\\n' >> '{log}'\n",
+            log = log.display()
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
+}
+
+/// The recorded notify-send calls, each as its argv.
+fn notify_calls(log: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            line.split('\u{1f}')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("lua/examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn notify_passes_its_text_as_argv_to_notify_send_and_falls_back_to_tmux() {
+    let server = TestServer::new();
+    let (path, log) = stand_in_notify_send(&server);
+    let script = server.path("notify.lua");
+    write(
+        &script,
+        r#"
+print(agents.notify { title = "t $(touch x) `y`", body = "b; c 'd'", urgency = "critical" })
+print(agents.notify { title = "-n only a title" })
+print(pcall(agents.notify, { title = "x", urgency = "loud" }))
+print(pcall(agents.notify, { body = "no title" }))
+"#,
+    );
+    let out = server
+        .command(&["script", &script.to_string_lossy()])
+        .env("PATH", &path)
+        .output()
+        .expect("script");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert_eq!(text.matches("notify-send").count(), 2, "{text}");
+    assert!(
+        text.contains("urgency is low, normal or critical"),
+        "{text}"
+    );
+    assert!(text.contains("agents.notify needs a title"), "{text}");
+    let calls = notify_calls(&log);
+    assert_eq!(
+        calls,
+        vec![
+            vec![
+                "-u",
+                "critical",
+                "-a",
+                "doeff-agents",
+                "--",
+                "t $(touch x) `y`",
+                "b; c 'd'"
+            ],
+            vec![
+                "-u",
+                "normal",
+                "-a",
+                "doeff-agents",
+                "--",
+                "-n only a title"
+            ],
+        ],
+        "exact argv"
+    );
+    assert!(!server.dir.join("x").exists());
+
+    // No desktop notifier on PATH: a bell (and a message to attached clients: none here).
+    let bare = server.path("empty-bin");
+    std::fs::create_dir_all(&bare).expect("dir");
+    let out = server
+        .command(&["script", &script.to_string_lossy()])
+        .env("PATH", bare.to_string_lossy().as_ref())
+        .output()
+        .expect("script");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.starts_with("bell\nbell\n"), "{text}");
+}
+
+#[test]
+fn the_attention_example_notifies_once_per_transition() {
+    let server = TestServer::new();
+    let (path, log) = stand_in_notify_send(&server);
+    server.launch_waiting_demo("waits");
+    server.launch_demo(
+        "fails",
+        "fail",
+        &["-p", "go", "-e", "DOEFF_DEMO_WORK_MS=300"],
+    );
+    let script = example("notify_attention.lua");
+    let running = Running::start_with(&server, "attention", &[&script], &[("PATH", &path)]);
+    running.wait_stdout("told: doeff-waits blocked", PATIENCE);
+    running.wait_stdout("told: doeff-fails failed", PATIENCE);
+    // Many passes later, still one notification per transition.
+    let passes_later = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < passes_later {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let calls = notify_calls(&log);
+    let waits: Vec<_> = calls
+        .iter()
+        .filter(|c| c.iter().any(|a| a == "doeff-waits is blocked"))
+        .collect();
+    let fails: Vec<_> = calls
+        .iter()
+        .filter(|c| c.iter().any(|a| a == "doeff-fails is failed"))
+        .collect();
+    assert_eq!(waits.len(), 1, "{calls:?}");
+    assert_eq!(fails.len(), 1, "{calls:?}");
+    assert_eq!(fails[0][1], "critical", "{calls:?}");
+}
+
+#[test]
+fn the_usage_limit_waiter_continues_after_an_announced_reset_and_never_guesses() {
+    let server = TestServer::new();
+    server.launch_demo(
+        "lim",
+        "rate_limit",
+        &[
+            "-p",
+            "go",
+            "-e",
+            "DOEFF_DEMO_WORK_MS=200",
+            "-e",
+            "DOEFF_DEMO_LIMIT_TEXT=Claude usage limit reached. Your limit will reset in 2 seconds.",
+        ],
+    );
+    server.launch_demo(
+        "nolimit",
+        "rate_limit",
+        &["-p", "go", "-e", "DOEFF_DEMO_WORK_MS=200"],
+    );
+    let script = example("usage_limit_wait.lua");
+    let running = Running::start_with(&server, "limit", &[&script], &[("DOEFF_LIMIT_MARGIN", "0")]);
+    let text = running.wait_stdout("doeff-lim: sent continue", PATIENCE);
+    assert!(text.contains("doeff-lim: limit resets in 2s"), "{text}");
+    running.wait_stdout("doeff-nolimit: limit without a reset time", PATIENCE);
+    let screen = wait_for("continue typed", PATIENCE, || {
+        let screen = stdout(&server.cli(&["output", "lim"]));
+        screen.contains("> continue").then_some(screen)
+    });
+    assert!(screen.contains("usage limit reached"), "{screen}");
+    let other = stdout(&server.cli(&["output", "nolimit"]));
+    assert!(!other.contains("continue"), "{other}");
+}
+
+#[test]
+fn the_usage_limit_parser_reads_the_reset_forms() {
+    let server = TestServer::new();
+    let script = server.path("parse.lua");
+    write(
+        &script,
+        &format!(
+            r#"
+local m = dofile({file:?})
+local now = os.time {{ year = 2026, month = 1, day = 2, hour = 14, min = 0, sec = 0 }}
+for _, line in ipairs {{
+  "You've hit your usage limit. Try again in 2 hours 5 minutes.",
+  "Claude usage limit reached. Your limit will reset at 3pm (Europe/London).",
+  "5-hour limit reached ∙ resets 3:30pm",
+  "Usage limit reached, try again at 13:00",
+  "API Error: 429 rate limit exceeded",
+}} do
+  print(tostring(m.reset_in(line, now)))
+end
+"#,
+            file = example("usage_limit_wait.lua")
+        ),
+    );
+    let out = server.cli(&["script", &script.to_string_lossy()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert_eq!(text, "7500\n3600\n5400\n82800\nnil\n");
+}
+
+#[test]
+fn the_allow_list_approver_approves_listed_commands_and_leaves_others_notified() {
+    let server = TestServer::new();
+    let (path, log) = stand_in_notify_send(&server);
+    let script = example("approve_allowlist.lua");
+    let demo = [
+        "-p",
+        "go",
+        "-e",
+        "DOEFF_DEMO_WORK_MS=300",
+        "-e",
+        "DOEFF_DEMO_APPROVE_AFTER_MS=0",
+    ];
+    let start = |allow: Option<&str>, tag: &str| {
+        let mut env = vec![("PATH", path.as_str())];
+        if let Some(allow) = allow {
+            env.push(("DOEFF_APPROVE_ALLOW", allow));
+        }
+        Running::start_with(&server, tag, &[&script], &env)
+    };
+
+    // Not on the list: left for the person, who is notified.
+    let running = start(Some("^ls$"), "deny");
+    server.launch_demo("deny", "", &demo);
+    running.wait_stdout("doeff-deny: left for you: touch demo-output.txt", PATIENCE);
+    let calls = notify_calls(&log);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.iter().any(|a| a == "doeff-deny asks for permission")),
+        "{calls:?}"
+    );
+    drop(running);
+
+    // On the default list: approved, and the agent finishes.
+    let running = start(None, "allow");
+    server.launch_demo("allow", "", &demo);
+    running.wait_stdout("doeff-allow: approved \"touch demo-output.txt\"", PATIENCE);
+    wait_for("the approved agent to finish", PATIENCE, || {
+        let screen = stdout(&server.cli(&["output", "allow"]));
+        screen.contains("Task completed successfully").then_some(())
+    });
 }

@@ -207,6 +207,12 @@ function agents.with_session(name, cfg, fn) end
 ---@param event "status_changed"|"pr"
 ---@param fn function
 function agents.on(event, fn) end
+---Tells the person: a desktop notification (notify-send, or osascript on macOS)
+---where one is on PATH, else a terminal bell and a tmux message on every
+---attached client. Returns how it went out.
+---@param n {title: string, body?: string, urgency?: "low"|"normal"|"critical"}
+---@return "notify-send"|"osascript"|"tmux"|"bell"
+function agents.notify(n) end
 ---One observation of a batched pass (`agents.observe_all`).
 ---@class agents.PassObservation: agents.Observation
 ---@field name string            the session's name

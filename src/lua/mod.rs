@@ -9,6 +9,7 @@ mod effects;
 pub(crate) mod fields;
 mod handle;
 mod module;
+pub mod notify;
 mod observe_all;
 mod sandbox;
 pub mod supervise;
