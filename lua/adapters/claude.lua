@@ -44,9 +44,9 @@ return agents.adapter {
       argv[#argv + 1] = cfg.model
     end
     if cfg.resume then
-      if cfg.session_name then
+      if cfg.resume_id then
         argv[#argv + 1] = "--resume"
-        argv[#argv + 1] = cfg.session_name
+        argv[#argv + 1] = cfg.resume_id
       else
         argv[#argv + 1] = "--continue"
       end

@@ -29,8 +29,8 @@ return agents.adapter {
     local argv = { "codex" }
     if cfg.resume then
       argv[#argv + 1] = "resume"
-      if cfg.session_name then
-        argv[#argv + 1] = cfg.session_name
+      if cfg.resume_id then
+        argv[#argv + 1] = cfg.resume_id
       else
         argv[#argv + 1] = "--last"
       end

@@ -50,7 +50,7 @@ return agents.adapter {
     end
     if cfg.resume then
       argv[#argv + 1] = "--resume"
-      argv[#argv + 1] = cfg.session_name or "latest"
+      argv[#argv + 1] = cfg.resume_id or "latest"
     elseif cfg.conversation_id then
       argv[#argv + 1] = "--session-id"
       argv[#argv + 1] = cfg.conversation_id

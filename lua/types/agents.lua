@@ -12,7 +12,9 @@
 ---@field prompt? string
 ---@field profile? string
 ---@field resume? boolean
----@field session_name? string       the agent's own conversation id, for resume
+---@field resume_id? string          the agent's own conversation id, for resume (old name: session_name)
+---@field accept_dialogs? boolean    answer the adapter's known safe start-up dialogs
+---@field conversation_id? string    the id a new conversation gets, for CLIs that take one
 ---@field model? string
 ---@field env? table<string,string>
 ---@field skip_permissions? boolean

@@ -1,9 +1,20 @@
-//! What an adapter launches: [`LaunchConfig`] and [`AgentType`].
+//! What an adapter launches: [`LaunchConfig`] and [`AgentType`], and the one
+//! codec between a launch config and a Lua table (the `cfg` an adapter's
+//! `launch(cfg)` gets, and what `agents.launch{...}` and effect tables are
+//! read from): every field is listed once, in [`lua_fields!`].
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
+
+use mlua::{Lua, Table, Value};
+
+use crate::lua::fields::{optional_bool, optional_string};
+
+/// How long a launch waits for the agent's screen to be ready, by default.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which agent CLI: a built-in one, or any adapter by name (`custom:<name>`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,10 +72,12 @@ pub struct LaunchConfig {
     pub prompt: Option<String>,
     /// A CLI profile (only for agents that have profiles).
     pub profile: Option<String>,
-    /// Resume a previous conversation (`session_name` names it when given).
+    /// Resume a previous conversation (`resume_id` names it when given,
+    /// else the agent's latest one).
     pub resume: bool,
-    /// The agent's own conversation/session id, for `resume`.
-    pub session_name: Option<String>,
+    /// The agent's own conversation id to resume (with `resume`). In Lua
+    /// tables `session_name` is still read (and set) as its old name.
+    pub resume_id: Option<String>,
     pub model: Option<String>,
     /// Extra environment for the agent's process.
     pub env: BTreeMap<String, String>,
@@ -75,7 +88,7 @@ pub struct LaunchConfig {
     /// reported as `blocked` with the dialog's reason).
     pub accept_dialogs: bool,
     /// The conversation id given to the adapter's `launch` as
-    /// `cfg.conversation_id`: the one to resume (`session_name` when
+    /// `cfg.conversation_id`: the one to resume (`resume_id` when
     /// resuming), or a fresh one the launch fills in for CLIs that accept
     /// an id for a new conversation.
     pub conversation_id: Option<String>,
@@ -90,7 +103,7 @@ impl LaunchConfig {
             prompt: None,
             profile: None,
             resume: false,
-            session_name: None,
+            resume_id: None,
             model: None,
             env: BTreeMap::new(),
             skip_permissions: false,
@@ -108,6 +121,123 @@ impl LaunchConfig {
         self.env.insert(key.into(), value.into());
         self
     }
+
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Resume the agent's conversation `id`, or its latest one with `None`.
+    pub fn resume(mut self, id: Option<String>) -> Self {
+        self.resume = true;
+        self.resume_id = id;
+        self
+    }
+
+    pub fn conversation_id(mut self, id: impl Into<String>) -> Self {
+        self.conversation_id = Some(id.into());
+        self
+    }
+
+    pub fn skip_permissions(mut self, on: bool) -> Self {
+        self.skip_permissions = on;
+        self
+    }
+
+    pub fn accept_dialogs(mut self, on: bool) -> Self {
+        self.accept_dialogs = on;
+        self
+    }
+}
+
+/// The plain fields of a launch config, each once: its Lua key and its
+/// reader (the writer is the value's own `IntoLua`).
+macro_rules! lua_fields {
+    ($($field:ident: $read:ident),* $(,)?) => {
+        fn set_plain_fields(cfg: &Table, config: &LaunchConfig) -> mlua::Result<()> {
+            $(cfg.set(stringify!($field), config.$field.clone())?;)*
+            Ok(())
+        }
+
+        fn get_plain_fields(table: &Table, config: &mut LaunchConfig) -> mlua::Result<()> {
+            $(config.$field = $read(table, stringify!($field))?;)*
+            Ok(())
+        }
+    };
+}
+
+lua_fields! {
+    prompt: optional_string,
+    profile: optional_string,
+    resume: optional_bool,
+    resume_id: optional_string,
+    model: optional_string,
+    skip_permissions: optional_bool,
+    accept_dialogs: optional_bool,
+    conversation_id: optional_string,
+}
+
+/// The old Lua name of `resume_id`.
+const RESUME_ID_ALIAS: &str = "session_name";
+
+impl LaunchConfig {
+    /// The config as a Lua table: `agent` (the adapter name), `work_dir`,
+    /// `env` (a table), and every field under its own name.
+    pub(crate) fn to_lua(&self, lua: &Lua) -> mlua::Result<Table> {
+        let cfg = lua.create_table()?;
+        cfg.set("agent", self.agent_type.adapter_name())?;
+        cfg.set("work_dir", self.work_dir.to_string_lossy().into_owned())?;
+        set_plain_fields(&cfg, self)?;
+        cfg.set(RESUME_ID_ALIAS, self.resume_id.clone())?;
+        let env = lua.create_table()?;
+        for (k, v) in &self.env {
+            env.set(k.as_str(), v.as_str())?;
+        }
+        cfg.set("env", env)?;
+        Ok(cfg)
+    }
+
+    /// A config (and its ready timeout, `ready_timeout` in seconds) from a
+    /// Lua table as [`LaunchConfig::to_lua`] writes it; `agent` is required,
+    /// `work_dir` defaults to `.`, a wrongly typed field is an error.
+    pub(crate) fn from_lua(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
+        let agent = optional_string(table, "agent")?
+            .ok_or_else(|| mlua::Error::runtime("launch config needs 'agent'"))?;
+        let agent_type = agent.parse().map_err(mlua::Error::runtime)?;
+        let work_dir = optional_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
+        let mut config = LaunchConfig::new(agent_type, PathBuf::from(work_dir));
+        get_plain_fields(table, &mut config)?;
+        if config.resume_id.is_none() {
+            config.resume_id = optional_string(table, RESUME_ID_ALIAS)?;
+        }
+        match table.get::<Value>("env")? {
+            Value::Nil => {}
+            Value::Table(env) => {
+                for pair in env.pairs::<String, String>() {
+                    let (k, v) = pair?;
+                    config.env.insert(k, v);
+                }
+            }
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "field 'env' must be a table, got {}",
+                    other.type_name()
+                )));
+            }
+        }
+        let ready = match table.get::<Option<f64>>("ready_timeout")? {
+            Some(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| {
+                mlua::Error::runtime("ready_timeout must be a number of seconds >= 0")
+            })?,
+            None => DEFAULT_READY_TIMEOUT,
+        };
+        Ok((config, ready))
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +253,30 @@ mod tests {
         );
         assert_eq!("demo".parse(), Ok(AgentType::Custom("demo".into())));
         assert!("".parse::<AgentType>().is_err());
+    }
+
+    #[test]
+    fn lua_tables_round_trip_every_field() {
+        let lua = Lua::new();
+        let config = LaunchConfig::new(AgentType::Codex, "/w")
+            .prompt("p")
+            .profile("pr")
+            .model("m")
+            .resume(Some("r".into()))
+            .conversation_id("c")
+            .skip_permissions(true)
+            .accept_dialogs(true)
+            .env("K", "V");
+        let table = config.to_lua(&lua).expect("to lua");
+        let (back, ready) = LaunchConfig::from_lua(&table).expect("from lua");
+        assert_eq!(back, config);
+        assert_eq!(ready, DEFAULT_READY_TIMEOUT);
+        let old: Table = lua
+            .load(r#"return { agent = "claude", session_name = "old", ready_timeout = 2 }"#)
+            .eval()
+            .expect("table");
+        let (config, ready) = LaunchConfig::from_lua(&old).expect("old name");
+        assert_eq!(config.resume_id.as_deref(), Some("old"));
+        assert_eq!(ready, Duration::from_secs(2));
     }
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use mlua::{Function, Lua, Table, Value};
 use regex::Regex;
 
-use super::LaunchConfig;
 use super::{Adapter, Dialog, Injection, Launcher, LuaFn};
 use crate::lua::fields::{
     bad, optional_bool, optional_count, optional_function, optional_string, string_list,
@@ -62,27 +61,6 @@ const PATTERN_FIELDS: &[&str] = &[
     "unless_busy",
     "unless_region",
 ];
-
-/// The `cfg` table given to `launch(cfg)`.
-pub(crate) fn config_table(lua: &Lua, config: &LaunchConfig) -> mlua::Result<Table> {
-    let cfg = lua.create_table()?;
-    cfg.set("agent", config.agent_type.adapter_name())?;
-    cfg.set("work_dir", config.work_dir.to_string_lossy().into_owned())?;
-    cfg.set("prompt", config.prompt.clone())?;
-    cfg.set("profile", config.profile.clone())?;
-    cfg.set("resume", config.resume)?;
-    cfg.set("session_name", config.session_name.clone())?;
-    cfg.set("model", config.model.clone())?;
-    cfg.set("skip_permissions", config.skip_permissions)?;
-    cfg.set("accept_dialogs", config.accept_dialogs)?;
-    cfg.set("conversation_id", config.conversation_id.clone())?;
-    let env = lua.create_table()?;
-    for (k, v) in &config.env {
-        env.set(k.as_str(), v.as_str())?;
-    }
-    cfg.set("env", env)?;
-    Ok(cfg)
-}
 
 /// The `ctx` table given to `classify(screen, ctx)`.
 pub(crate) fn context_table(lua: &Lua, ctx: &Context<'_>) -> mlua::Result<Table> {

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
-pub use config::{AgentType, LaunchConfig};
+pub use config::{AgentType, DEFAULT_READY_TIMEOUT, LaunchConfig};
 pub use dialog::{DIALOG_REGION, Dialog, showing};
 pub use from_lua::compile_adapter as compile_adapter_table;
 pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
@@ -192,8 +192,7 @@ impl Adapter {
             Launcher::Native(f) => f(config).map_err(refuse)?,
             Launcher::Lua(f) => {
                 let lua = f.host.lua();
-                let cfg =
-                    from_lua::config_table(lua, config).map_err(|e| refuse(error_message(&e)))?;
+                let cfg = config.to_lua(lua).map_err(|e| refuse(error_message(&e)))?;
                 let value: mlua::Value = f
                     .host
                     .with_budget(CALL_BUDGET, || f.func.call(cfg))

@@ -125,7 +125,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     config.accept_dialogs = args.accept_trust;
     if let Some(saved) = &saved {
         config.resume = true;
-        config.session_name = saved.conversation_id.clone();
+        config.resume_id = saved.conversation_id.clone();
         config.model = config.model.or_else(|| saved.model.clone());
         config.profile = config.profile.or_else(|| saved.profile.clone());
     }

@@ -2,13 +2,10 @@
 //! module: launch configs from tables, observations and session rows to
 //! tables, and `nil, message` results for expected failures.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
 
-use super::fields::{optional_bool, optional_string};
 use crate::adapter::LaunchConfig;
 use crate::monitor::Observation;
 use crate::session::AgentSession;
@@ -27,32 +24,10 @@ pub fn seconds(value: f64, what: &str) -> mlua::Result<Duration> {
         .map_err(|_| mlua::Error::runtime(format!("{what} must be a number of seconds >= 0")))
 }
 
-/// A `LaunchConfig` (and ready timeout) from `{agent=, work_dir=, prompt=, ...}`.
+/// A `LaunchConfig` (and ready timeout) from `{agent=, work_dir=, prompt=, ...}`
+/// (the codec is [`LaunchConfig::from_lua`]).
 pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
-    let agent = optional_string(table, "agent")?
-        .ok_or_else(|| mlua::Error::runtime("launch config needs 'agent'"))?;
-    let agent_type = agent.parse().map_err(mlua::Error::runtime)?;
-    let work_dir = optional_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
-    let mut config = LaunchConfig::new(agent_type, PathBuf::from(work_dir));
-    config.prompt = optional_string(table, "prompt")?;
-    config.profile = optional_string(table, "profile")?;
-    config.resume = optional_bool(table, "resume")?;
-    config.session_name = optional_string(table, "session_name")?;
-    config.model = optional_string(table, "model")?;
-    config.skip_permissions = optional_bool(table, "skip_permissions")?;
-    if let Value::Table(env) = table.get::<Value>("env")? {
-        let mut map = BTreeMap::new();
-        for pair in env.pairs::<String, String>() {
-            let (k, v) = pair?;
-            map.insert(k, v);
-        }
-        config.env = map;
-    }
-    let ready = match table.get::<Option<f64>>("ready_timeout")? {
-        Some(s) => seconds(s, "ready_timeout")?,
-        None => crate::session::DEFAULT_READY_TIMEOUT,
-    };
-    Ok((config, ready))
+    LaunchConfig::from_lua(table)
 }
 
 /// An observation as a table: status, previous, reason, evidence{rule,region,line},

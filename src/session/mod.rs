@@ -44,8 +44,7 @@ use crate::error::{Error, Result};
 use crate::monitor::{MonitorState, Screen, SessionStatus};
 use crate::tmux::{NewSession, SessionInfo, Tmux};
 
-/// Default time to wait for a `tmux`-injection agent's ready pattern.
-pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::adapter::DEFAULT_READY_TIMEOUT;
 /// How long a stopped agent gets to exit after SIGTERM before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Size of the pane agents run in.
@@ -235,7 +234,7 @@ impl Agents {
             argv_config.prompt = None;
         }
         if argv_config.conversation_id.is_none() {
-            argv_config.conversation_id = match (config.resume, &config.session_name) {
+            argv_config.conversation_id = match (config.resume, &config.resume_id) {
                 (true, Some(id)) => Some(id.clone()),
                 (true, None) => None,
                 (false, _) => Some(new_uuid()),
