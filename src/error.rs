@@ -67,6 +67,16 @@ pub enum Error {
     /// A background task (the `async` feature's blocking tmux calls) could not finish.
     #[error("background task failed: {0}")]
     Task(String),
+    /// A host reached over ssh cannot be reached, or stopped answering.
+    #[error("host {host} is unreachable: {message}")]
+    HostUnreachable { host: String, message: String },
+    /// A host reached over ssh refused a request (`kind` as in docs/protocol.md).
+    #[error("{host}: {message}")]
+    Remote {
+        host: String,
+        kind: String,
+        message: String,
+    },
     /// A file-system operation failed.
     #[error("{}: {source}", printable(&path.to_string_lossy()))]
     Io {

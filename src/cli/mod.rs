@@ -8,6 +8,7 @@
 mod control;
 mod entry;
 mod explain;
+mod hosted;
 mod progress;
 mod prune;
 mod ps;
@@ -69,6 +70,9 @@ pub struct GlobalArgs {
     /// Run on this host over ssh: a name from hosts.toml or an ssh destination (see README)
     #[arg(long = "host", global = true, value_name = "HOST")]
     pub host: Vec<String>,
+    /// ps and watch: this machine and every host in hosts.toml
+    #[arg(long, global = true)]
+    pub all_hosts: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +209,9 @@ pub fn user_adapter_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
 pub fn run(cli: Cli) -> Result<i32> {
     let global = &cli.global;
     global.server().check_socket_path()?;
+    if hosted::applies(global) {
+        return hosted::run(global, cli.command);
+    }
     match cli.command {
         Command::Run(args) => {
             // Its -e values and prompt must not stay readable in `ps`.

@@ -138,7 +138,7 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
 
 /// `text` with control characters shown as escapes (`\n`, `\u{1f}`): a
 /// value holding a newline cannot draw a fake row in the table.
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {

@@ -61,7 +61,7 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-fn default_name(agent: &str) -> String {
+pub(super) fn default_name(agent: &str) -> String {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -71,7 +71,7 @@ fn default_name(agent: &str) -> String {
 
 /// One `-e` entry: `KEY=VALUE`, or `KEY` alone for the value of `KEY` in
 /// this process's environment (so a secret need not be on a command line).
-fn env_entry(entry: &str) -> Result<(String, String)> {
+pub(super) fn env_entry(entry: &str) -> Result<(String, String)> {
     if let Some((key, value)) = entry.split_once('=') {
         return Ok((key.to_owned(), value.to_owned()));
     }
@@ -167,7 +167,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         println!("launched {}", session.session_name);
     }
     let watch = WatchArgs {
-        name: session.session_name.clone(),
+        name: Some(session.session_name.clone()),
         raw_target: false,
         interval: args.interval,
         timeout: args.timeout,

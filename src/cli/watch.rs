@@ -19,8 +19,9 @@ use crate::session::{AgentSession, Agents, Monitor};
 6 timeout, 7 timeout while blocked_api"
 )]
 pub struct WatchArgs {
-    /// Session name (with or without the doeff- prefix)
-    pub name: String,
+    /// Session name (with or without the doeff- prefix); without it, with
+    /// --host or --all-hosts: every session on those hosts
+    pub name: Option<String>,
     /// Take NAME as an exact tmux session name, also one not made by doeff-agents
     #[arg(long)]
     pub raw_target: bool,
@@ -111,7 +112,12 @@ fn print_change(
 
 pub fn run(global: &GlobalArgs, args: WatchArgs) -> Result<i32> {
     let agents = global.monitoring_agents(true)?;
-    let mut session = super::resolve(&agents, &args.name, args.raw_target)?;
+    let name = args.name.as_deref().ok_or_else(|| {
+        crate::error::Error::InvalidInput(
+            "watch needs NAME (or --host/--all-hosts to follow every session there)".into(),
+        )
+    })?;
+    let mut session = super::resolve(&agents, name, args.raw_target)?;
     watch_session(&agents, &mut session, &args).map(|exit| exit.code())
 }
 
@@ -147,7 +153,7 @@ fn watch_loop(
     let mut first = true;
     let mut spinner = Some(super::progress::Spinner::start(format!(
         "watching {}: no change yet",
-        args.name
+        args.name.as_deref().unwrap_or_default()
     )));
     loop {
         let started = Instant::now();

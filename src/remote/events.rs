@@ -13,7 +13,7 @@ use super::journal::Journal;
 use super::protocol::{Event, now_ms};
 use super::stream::Stream;
 use crate::monitor::{Observation, SessionStatus};
-use crate::session::{Agents, Monitor, list_sessions};
+use crate::session::{AgentSession, Agents, Monitor, list_sessions};
 
 /// The longest time between two passes (output events wake it sooner).
 pub const PASS_INTERVAL: Duration = Duration::from_millis(500);
@@ -23,6 +23,7 @@ fn warning(session: &str, message: String) -> Event {
         kind: "warning".into(),
         session: session.to_owned(),
         seq: None,
+        pane: None,
         old: None,
         new: None,
         reason: None,
@@ -33,11 +34,12 @@ fn warning(session: &str, message: String) -> Event {
     }
 }
 
-fn status_event(session: &str, observation: &Observation) -> Event {
+fn status_event(session: &str, pane: &str, observation: &Observation) -> Event {
     Event {
         kind: "status".into(),
         session: session.to_owned(),
         seq: None,
+        pane: Some(pane.to_owned()),
         old: None,
         new: Some(observation.status),
         reason: Some(observation.reason.clone()),
@@ -48,13 +50,19 @@ fn status_event(session: &str, observation: &Observation) -> Event {
     }
 }
 
+/// One life of a session: its pane and creation time (a pane id is reused
+/// by a new tmux server; a name by a new session).
+pub fn life(session: &AgentSession) -> String {
+    format!("{}@{}", session.pane_id, session.created_at)
+}
+
 /// The loop's memory between passes.
 struct Loop {
     journal: Journal,
     stream: Stream,
     /// The status last recorded per session (what a change is measured against).
     recorded: HashMap<String, SessionStatus>,
-    /// Panes whose session ended: not watched again.
+    /// Session lives that ended: not watched again.
     ended: HashSet<String>,
     /// Warnings already pushed (each problem once).
     warned: HashSet<String>,
@@ -67,14 +75,14 @@ impl Loop {
         }
     }
 
-    fn record(&mut self, session: &str, observation: &Observation) {
+    fn record(&mut self, session: &str, pane: &str, observation: &Observation) {
         for message in &observation.warnings {
             self.warn(session, message.clone());
         }
         if self.recorded.get(session) != Some(&observation.status) {
             match self
                 .journal
-                .record_status(session, status_event(session, observation))
+                .record_status(session, status_event(session, pane, observation))
             {
                 Ok(record) => {
                     self.recorded.insert(session.to_owned(), observation.status);
@@ -109,15 +117,22 @@ pub fn run(agents: Agents, journal: Journal, stream: Stream) {
         let started = Instant::now();
         match list_sessions(agents.tmux(), false) {
             Ok(found) => {
-                let watched: HashSet<String> =
-                    monitor.sessions.iter().map(|s| s.pane_id.clone()).collect();
+                let watched: HashSet<String> = monitor.sessions.iter().map(life).collect();
                 for session in found {
-                    if watched.contains(&session.pane_id) || state.ended.contains(&session.pane_id)
-                    {
+                    let this = life(&session);
+                    if watched.contains(&this) || state.ended.contains(&this) {
                         continue;
                     }
-                    if let Some((_, status)) = state.journal.last_status(&session.session_name) {
-                        state.recorded.insert(session.session_name.clone(), status);
+                    let last = state
+                        .journal
+                        .last_status(&session.session_name, Some(&this));
+                    match last.and_then(|(_, status)| status) {
+                        Some(status) => {
+                            state.recorded.insert(session.session_name.clone(), status);
+                        }
+                        None => {
+                            state.recorded.remove(&session.session_name);
+                        }
                     }
                     monitor.add(session);
                 }
@@ -128,12 +143,12 @@ pub fn run(agents: Agents, journal: Journal, stream: Stream) {
         let names: Vec<(String, String)> = monitor
             .sessions
             .iter()
-            .map(|s| (s.session_name.clone(), s.pane_id.clone()))
+            .map(|s| (s.session_name.clone(), life(s)))
             .collect();
         for ((name, pane), result) in names.iter().zip(results) {
             match result {
                 Ok(observation) => {
-                    state.record(name, &observation);
+                    state.record(name, pane, &observation);
                     if observation.is_terminal {
                         state.ended.insert(pane.clone());
                     }
@@ -141,9 +156,7 @@ pub fn run(agents: Agents, journal: Journal, stream: Stream) {
                 Err(err) => state.warn(name, err.to_string()),
             }
         }
-        monitor
-            .sessions
-            .retain(|s| !state.ended.contains(&s.pane_id));
+        monitor.sessions.retain(|s| !state.ended.contains(&life(s)));
         monitor.wait_until(started + monitor.interval);
     }
 }

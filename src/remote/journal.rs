@@ -50,6 +50,28 @@ fn read_records(file: &File) -> Vec<Event> {
         .collect()
 }
 
+/// How long a record waits for another process's lock (a process stopped
+/// while holding it must not stop this host's monitoring for ever).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn lock_bounded(file: &File) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(
+                    "the event record is locked by another process",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(err),
+        }
+    }
+}
+
 impl Journal {
     /// Records under `<state_dir>/events`.
     pub fn new(state_dir: &Path) -> Journal {
@@ -81,11 +103,21 @@ impl Journal {
             .collect()
     }
 
-    /// The last recorded status of `session` and the last seq.
-    pub fn last_status(&self, session: &str) -> Option<(u64, SessionStatus)> {
+    /// The last seq of `session`, and its last recorded status when that
+    /// record is of `pane` (or of any pane, for `None`).
+    pub fn last_status(
+        &self,
+        session: &str,
+        pane: Option<&str>,
+    ) -> Option<(u64, Option<SessionStatus>)> {
         let records = self.records(session);
         let seq = records.iter().filter_map(|e| e.seq).max()?;
-        let status = records.iter().rev().find_map(|e| e.new)?;
+        let status = records
+            .iter()
+            .rev()
+            .find(|e| e.kind == "status")
+            .filter(|e| pane.is_none_or(|p| e.pane.as_deref() == Some(p)))
+            .and_then(|e| e.new);
         Some((seq, status))
     }
 
@@ -94,12 +126,17 @@ impl Journal {
     /// recorded is the same (another process saw it first).
     pub fn record_status(&self, session: &str, mut event: Event) -> io::Result<Event> {
         self.append_unless(session, move |records| {
-            let last = records.iter().rev().find(|e| e.kind == "status");
+            let last = records
+                .iter()
+                .rev()
+                .find(|e| e.kind == "status")
+                .filter(|e| e.pane == event.pane);
             if let Some(last) = last
                 && last.new == event.new
             {
                 return Decision::Existing(last.clone());
             }
+            // A session made again under this name starts afresh.
             event.old = last.and_then(|e| e.new);
             Decision::Append(event)
         })
@@ -111,6 +148,7 @@ impl Journal {
             kind: "pr".into(),
             session: session.to_owned(),
             seq: None,
+            pane: None,
             old: None,
             new: None,
             reason: None,
@@ -146,7 +184,7 @@ impl Journal {
             .append(true)
             .create(true)
             .open(&path)?;
-        file.lock()?;
+        lock_bounded(&file)?;
         let records = read_records(&file);
         let mut event = match decide(&records) {
             Decision::Append(event) => event,
@@ -191,6 +229,7 @@ mod tests {
             kind: "status".into(),
             session: String::new(),
             seq: None,
+            pane: None,
             old: None,
             new: Some(new),
             reason: Some(reason.into()),
@@ -240,7 +279,16 @@ mod tests {
             pr
         );
         assert_eq!(j.since("doeff-a", 1).len(), 2);
-        assert_eq!(j.last_status("doeff-a"), Some((3, SessionStatus::Blocked)));
+        assert_eq!(
+            j.last_status("doeff-a", None),
+            Some((3, Some(SessionStatus::Blocked)))
+        );
+        // The same name on another pane: a new life, no `old`.
+        let mut again = status(SessionStatus::Blocked, "idle_prompt");
+        again.pane = Some("%9".into());
+        let fresh = j.record_status("doeff-a", again).unwrap();
+        assert_eq!((fresh.seq, fresh.old), (Some(4), None));
+        assert_eq!(j.last_status("doeff-a", Some("%1")), Some((4, None)));
         assert!(j.records("doeff-b").is_empty());
     }
 

@@ -5,14 +5,21 @@
 //!
 //! - [`protocol`]: the wire format (hello, requests, responses, events);
 //! - [`serve`], [`ops`], [`events`], [`stream`], [`journal`]: the host side;
+//! - [`hosts`] (hosts.toml), [`ssh`] (the ssh command), [`client`] (one
+//!   multiplexed channel per host with deadlines): the client side;
 //!
 //! `docs/protocol.md` documents the protocol for other implementations.
 
+pub mod cache;
+pub mod client;
 pub mod events;
+pub mod follow;
+pub mod hosts;
 pub mod journal;
 pub mod ops;
 pub mod protocol;
 pub mod serve;
+pub mod ssh;
 pub mod stream;
 
 pub use protocol::{Event, Hello, PROTOCOL_VERSION, ServerMessage, SessionRow};

@@ -122,6 +122,10 @@ pub struct Event {
     pub session: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The session's life (`%PANE@CREATED`): a session made again under
+    /// the same name has another, and its first record has no `old`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane: Option<String>,
     /// `status`: the status before (none for a session's first record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old: Option<SessionStatus>,

@@ -127,6 +127,22 @@ impl Connection {
             "subscribe" => self.subscribe(request.args),
             op => ops::run(&self.server.agents, op, request.args),
         };
+        // An observation says where the host's records of it stand, so a
+        // client can follow it from there (`subscribe` `since`).
+        let outcome = match (request.op.as_str(), outcome) {
+            ("observe" | "explain", Ok(mut result)) => {
+                let seq = result
+                    .get("session")
+                    .and_then(Value::as_str)
+                    .and_then(|s| self.server.journal.last_status(s, None))
+                    .map(|l| l.0);
+                if let Some(object) = result.as_object_mut() {
+                    object.insert("seq".into(), json!(seq.unwrap_or(0)));
+                }
+                Ok(result)
+            }
+            (_, outcome) => outcome,
+        };
         let message = match outcome {
             Ok(result) => ServerMessage::Response {
                 id: request.id,
@@ -166,14 +182,15 @@ impl Connection {
         let mut snapshot = Vec::new();
         let mut seqs = BTreeMap::new();
         for session in &sessions {
-            let last = journal.last_status(&session.session_name);
+            let last =
+                journal.last_status(&session.session_name, Some(&super::events::life(session)));
             if let Some((seq, _)) = last {
                 seqs.insert(session.session_name.clone(), seq);
             }
             snapshot.push(json!({
                 "name": session.session_name,
                 "seq": last.map(|l| l.0),
-                "status": last.map(|l| l.1),
+                "status": last.and_then(|l| l.1),
             }));
         }
         // What the snapshot says is known; only newer records are pushed.

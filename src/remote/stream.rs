@@ -134,6 +134,7 @@ mod tests {
             kind: "status".into(),
             session: "doeff-a".into(),
             seq: Some(2),
+            pane: None,
             old: Some(SessionStatus::Running),
             new: Some(SessionStatus::Blocked),
             reason: None,

@@ -1,0 +1,304 @@
+//! Agents on other machines over real SSH: test hosts in network
+//! namespaces, each with its own sshd, tmux server and state (see
+//! `tests/ssh_lab`). Skipped, with a message, only where network
+//! namespaces cannot be created.
+
+mod ssh_lab;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ssh_lab::{Lab, stderr, stdout, wait_for};
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// A running `watch` whose stdout lines arrive on a channel.
+struct Watch {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watch {
+    fn start(lab: &Lab, args: &[&str]) -> Watch {
+        let mut child = lab
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("watch");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a JSON line matching `pred`, keeping every line read.
+    fn until(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Ok(value) = serde_json::from_str::<Value>(&line)
+                        && pred(&value)
+                    {
+                        return value;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out waiting for {what}; watch printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn json(&self) -> Vec<Value> {
+        self.seen
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_change(v: &Value, host: &str, session: &str, new: &str) -> bool {
+    v["host"] == host && v["session"] == session && v["new"] == new
+}
+
+fn launch(lab: &Lab, host: &str, name: &str, env: &[&str]) {
+    let mut args = vec!["--host", host, "run", "-a", "demo", "-s", name, "-p", "hi"];
+    for e in env {
+        args.push("-e");
+        args.push(e);
+    }
+    let out = lab.cli(&args);
+    assert!(
+        out.status.success(),
+        "launch {name} on {host}: {}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out).trim(), format!("doeff-{name}"));
+}
+
+#[test]
+fn launch_ps_watch_send_stop_across_two_hosts() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta", "hostb"]);
+    let waits = ["DOEFF_DEMO_APPROVE_AFTER_MS=0", "DOEFF_DEMO_WORK_MS=300"];
+    launch(&lab, "hosta", "job", &waits);
+    launch(&lab, "hostb", "job", &waits);
+    launch(&lab, "hostb", "other", &["DOEFF_DEMO_SCENARIO=wait"]);
+    // Each host's sessions live in that host's own tmux server.
+    let names = |host: &str| {
+        stdout(
+            &lab.host(host)
+                .tmux(&["list-sessions", "-F", "#{session_name}"]),
+        )
+    };
+    assert_eq!(names("hosta").trim(), "doeff-job");
+    assert!(names("hostb").contains("doeff-other"));
+
+    let mut watch = Watch::start(
+        &lab,
+        &["--host", "hosta", "--host", "hostb", "watch", "--json"],
+    );
+    for host in ["hosta", "hostb"] {
+        watch.until(&format!("{host} blocked"), LONG, |v| {
+            is_change(v, host, "doeff-job", "blocked")
+        });
+    }
+
+    let ps = lab.cli(&["--all-hosts", "ps", "--json"]);
+    assert!(ps.status.success(), "{}", stderr(&ps));
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&ps)).expect("ps json");
+    let mut seen: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().unwrap().to_owned(),
+                r["name"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("hosta".into(), "doeff-job".into(), "blocked".into()),
+            ("hostb".into(), "doeff-job".into(), "blocked".into()),
+            ("hostb".into(), "doeff-other".into(), "blocked".into()),
+        ]
+    );
+    let table = stdout(&lab.cli(&["--host", "hosta", "--host", "hostb", "ps"]));
+    assert!(table.starts_with("HOST "), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("hostb  doeff-other")),
+        "{table}"
+    );
+
+    for host in ["hosta", "hostb"] {
+        let out = lab.cli(&["--host", host, "send", "job", "--keys", "1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    for host in ["hosta", "hostb"] {
+        watch.until(&format!("{host} done"), LONG, |v| {
+            is_change(v, host, "doeff-job", "done")
+        });
+    }
+    let output = lab.cli(&["--host", "hosta", "output", "job"]);
+    assert!(
+        stdout(&output).contains("Task completed successfully"),
+        "{}",
+        stdout(&output)
+    );
+
+    // watch NAME --host ends with the session's exit code (4: exited),
+    // whether it sees the crash happen or finds it done.
+    launch(
+        &lab,
+        "hostb",
+        "crash",
+        &["DOEFF_DEMO_SCENARIO=crash", "DOEFF_DEMO_WORK_MS=3000"],
+    );
+    let single = lab.cli(&[
+        "--host",
+        "hostb",
+        "watch",
+        "crash",
+        "--json",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(
+        single.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&single),
+        stderr(&single)
+    );
+    assert!(
+        stdout(&single).contains("\"new\":\"exited\""),
+        "{}",
+        stdout(&single)
+    );
+
+    let stop = lab.cli(&["--host", "hostb", "stop", "other"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(stdout(&stop).trim(), "stopped doeff-other");
+    watch.until("other stopped", LONG, |v| {
+        is_change(v, "hostb", "doeff-other", "stopped")
+    });
+    let again = lab.cli(&["--host", "hostb", "stop", "other"]);
+    assert_eq!(stdout(&again).trim(), "doeff-other was already stopped");
+
+    // No event twice, and each host's transitions chain.
+    let mut seqs = std::collections::HashSet::new();
+    for v in watch.json() {
+        if let Some(seq) = v["seq"].as_u64() {
+            let key = format!("{}/{}/{seq}", v["host"], v["session"]);
+            assert!(seqs.insert(key.clone()), "event twice: {key}");
+        }
+    }
+}
+
+#[test]
+fn messages_cross_as_data_and_errors_are_one_line() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta"]);
+    let echo = lab.host("hosta").dir.join("echo.log");
+    let file = format!("DOEFF_DEMO_ECHO_FILE={}", echo.display());
+    launch(&lab, "hosta", "echo", &["DOEFF_DEMO_SCENARIO=echo", &file]);
+    let nasty = "$(touch /tmp/doeff-pwned) `id`; \"quoted\" 'single' \\ & | > <";
+    let out = lab.cli(&["--host", "hosta", "send", "echo", nasty]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = wait_for("the message on the host", LONG, || {
+        let data = std::fs::read(&echo).ok()?;
+        let records = doeff_agents::demo::parse_echo_records(&data);
+        let messages: Vec<Vec<u8>> = records
+            .into_iter()
+            .filter(|(kind, _)| kind == "message")
+            .map(|(_, bytes)| bytes)
+            .collect();
+        (!messages.is_empty()).then_some(messages)
+    });
+    assert_eq!(messages[0], nasty.as_bytes());
+    assert!(!std::path::Path::new("/tmp/doeff-pwned").exists());
+
+    // A name the host does not have: the host's own one-line error.
+    let out = lab.cli(&["--host", "hosta", "stop", "nope"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out).trim(),
+        "doeff-agents: hosta: no doeff session named nope"
+    );
+    // A destination that would be an ssh option is refused before ssh runs.
+    let out = lab.cli(&["--host", "-oProxyCommand=touch /tmp/x", "ps"]);
+    assert!(!out.status.success());
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn another_protocol_version_and_an_old_binary_say_so() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta"]);
+    let dir = &lab.host("hosta").dir;
+    let newer = dir.join("bin/newer");
+    let older = dir.join("bin/older");
+    std::fs::write(
+        &newer,
+        "#!/bin/sh\necho '{\"type\":\"hello\",\"protocol\":9,\"compatible\":[9],\"version\":\"9.0.0\"}'\nsleep 5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &older,
+        "#!/bin/sh\necho \"error: unrecognized subcommand 'serve'\" >&2\nexit 2\n",
+    )
+    .unwrap();
+    for script in [&newer, &older] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = lab.dir.join("ssh_config");
+    lab.add_host_entry(&format!(
+        "[hosts.newer]\ndestination = \"hosta\"\nremote_binary = \"{}\"\nssh_config = \"{}\"\n\
+         [hosts.older]\ndestination = \"hosta\"\nremote_binary = \"{}\"\nssh_config = \"{}\"\n",
+        newer.display(),
+        config.display(),
+        older.display(),
+        config.display()
+    ));
+    let out = lab.cli(&["--host", "newer", "ps"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("speaks protocol 9 and this one speaks 1"),
+        "{err}"
+    );
+    let out = lab.cli(&["--host", "older", "ps"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("unrecognized subcommand 'serve'"), "{err}");
+}
