@@ -46,8 +46,12 @@ impl Watch {
         }
     }
 
-    /// Waits for a JSON line matching `pred`, keeping every line read.
+    /// The first JSON line (already read, or read within `timeout`)
+    /// matching `pred`; every line read is kept.
     fn until(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(value) = self.json().into_iter().find(|v| pred(v)) {
+            return value;
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -37,8 +37,14 @@ fn must(program: &str, args: &[&str]) {
     );
 }
 
-/// Why the lab cannot run here (no netns, no sshd), or None when it can.
+/// Why the lab cannot run here (no netns, no sshd), or None when it can
+/// (probed once per test process).
 pub fn unavailable() -> Option<String> {
+    static PROBED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PROBED.get_or_init(probe).clone()
+}
+
+fn probe() -> Option<String> {
     if !Path::new("/usr/sbin/sshd").exists() {
         return Some("sshd is not installed (apt-get install openssh-server)".into());
     }
