@@ -595,3 +595,85 @@ fn the_allow_list_approver_approves_listed_commands_and_leaves_others_notified()
         screen.contains("Task completed successfully").then_some(())
     });
 }
+
+#[test]
+fn one_detached_supervisor_per_server_with_status_and_stop() {
+    let server = TestServer::new();
+    let dir = server.path("scripts");
+    write(
+        &dir.join("mark.lua"),
+        &format!(
+            "agents.on('status_changed', function(s, old, new)\n  local f = assert(io.open({:?}, 'a'))\n  f:write(s.name, ' ', new, '\\n')\n  f:close()\nend)\n",
+            server.path("marks").display()
+        ),
+    );
+    write(&dir.join("broken.lua"), "\nlocal = 1\n");
+    let dir_arg = dir.to_string_lossy().into_owned();
+
+    let none = server.cli(&["supervise", "--status"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stdout(&none).contains("no supervisor runs"),
+        "{}",
+        stdout(&none)
+    );
+
+    let started = server.cli(&["supervise", "--detach", &dir_arg]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(
+        stdout(&started).contains("supervisor started"),
+        "{}",
+        stdout(&started)
+    );
+    assert!(
+        server
+            .session_names()
+            .contains(&"_doeff-supervisor".to_owned())
+    );
+
+    // Only one per server, detached or not.
+    let again = server.cli(&["supervise", "--detach", &dir_arg]);
+    let err = support::assert_one_line_error(&again);
+    assert!(err.contains("already runs on this tmux server"), "{err}");
+    let foreground = server.cli(&["supervise", &dir_arg]);
+    let err = support::assert_one_line_error(&foreground);
+    assert!(err.contains("already runs"), "{err}");
+
+    let status = server.cli(&["supervise", "--status"]);
+    let text = stdout(&status);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("in tmux session _doeff-supervisor"), "{text}");
+    assert!(text.contains("mark.lua (loaded, 1 load(s))"), "{text}");
+    assert!(text.contains("broken.lua (not loaded"), "{text}");
+    assert!(text.contains("broken.lua:2:"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&server.cli(&["supervise", "--status", "--json"]).stdout)
+            .expect("JSON");
+    assert_eq!(json["running"], true);
+    assert_eq!(
+        json["supervisor"]["scripts"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // It supervises: a session launched now reaches its handler.
+    server.launch_waiting_demo("seen");
+    wait_for("the detached supervisor's handler", PATIENCE, || {
+        let marks = std::fs::read_to_string(server.path("marks")).unwrap_or_default();
+        marks.contains("doeff-seen blocked").then_some(())
+    });
+
+    let stopped = server.cli(&["supervise", "--stop"]);
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert_eq!(
+        server.cli(&["supervise", "--status"]).status.code(),
+        Some(1)
+    );
+    assert!(
+        !server
+            .session_names()
+            .contains(&"_doeff-supervisor".to_owned())
+    );
+    assert_eq!(server.cli(&["supervise", "--stop"]).status.code(), Some(1));
+    // The sessions it watched keep running.
+    assert!(server.session_names().contains(&"doeff-seen".to_owned()));
+}

@@ -18,6 +18,7 @@ mod script;
 mod serve;
 mod style;
 mod supervise;
+mod supervise_bg;
 mod title;
 mod watch;
 

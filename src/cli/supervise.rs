@@ -3,6 +3,8 @@
 //! `$XDG_CONFIG_HOME/doeff-agents/scripts/` plus the files and folders
 //! given, hot-reloading them; `--check` loads them once and reports errors.
 //! Ctrl-C, SIGTERM and SIGHUP leave cleanly (the control client first).
+//! One supervisor runs per tmux server (`lua::supervise::instance`);
+//! `--detach`, `--status` and `--stop` are in `supervise_bg.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use super::GlobalArgs;
 use super::run::seconds;
 use crate::error::{Error, Result};
+use crate::lua::supervise::instance::Claim;
 use crate::lua::supervise::{Change, Scripts, Source, Supervisor};
 use crate::lua::{LuaHost, install};
 
@@ -29,6 +32,21 @@ pub struct SuperviseArgs {
     /// Longest time between two monitoring passes, in seconds (output wakes it sooner)
     #[arg(short, long, default_value_t = 1.0)]
     pub interval: f64,
+    /// Start it in the background, in a hidden tmux session on the same server
+    #[arg(long, conflicts_with_all = ["check", "status", "stop"])]
+    pub detach: bool,
+    /// Say whether a supervisor runs on this server, and its scripts with their last error (exit 1: none runs)
+    #[arg(long, conflicts_with_all = ["check", "stop"])]
+    pub status: bool,
+    /// Stop the supervisor of this server (exit 1: none runs)
+    #[arg(long, conflicts_with = "check")]
+    pub stop: bool,
+    /// With --status: JSON
+    #[arg(long, requires = "status")]
+    pub json: bool,
+    /// Set by --detach: the tmux session this supervisor runs in
+    #[arg(long, hide = true)]
+    pub detached_as: Option<String>,
 }
 
 /// The script folder of the user's config, and the paths given (made
@@ -59,10 +77,21 @@ fn report(line: String) {
 }
 
 pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
+    if args.status {
+        return super::supervise_bg::status(global, args.json);
+    }
+    if args.stop {
+        return super::supervise_bg::stop(global);
+    }
     let sources = sources(&args)?;
     if args.check {
         return check(global, sources);
     }
+    if args.detach {
+        return super::supervise_bg::detach(global, &args);
+    }
+    // One supervisor per server, held for this process's life.
+    let mut claim = Claim::take(&global.server(), args.detached_as.clone())?;
     let interval = seconds(args.interval, "--interval")?.max(std::time::Duration::from_millis(10));
     let host = Arc::new(LuaHost::full()?);
     // Long-lived: one control-mode client with output events.
@@ -70,7 +99,13 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
     install(&host, agents.clone())?;
     let mut supervisor = Supervisor::new(host, agents, sources, Arc::new(report))?;
     supervisor.interval = interval;
+    supervisor.on_status = Some(Box::new(move |scripts| claim.update(scripts)));
     supervisor.poll_scripts(false);
+    // Ready, also with no script to load.
+    let status = supervisor.status();
+    if let Some(on_status) = supervisor.on_status.as_mut() {
+        on_status(&status);
+    }
     report(format!(
         "running with {} script(s); Ctrl-C to stop",
         supervisor.status().iter().filter(|s| s.loaded).count()

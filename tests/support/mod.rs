@@ -109,6 +109,7 @@ impl Drop for TestServer {
         let _ = self.tmux.kill_server();
         let _ = std::fs::remove_dir_all(&self.dir);
         doeff_agents::tmux::remove_lock_file(&self.server());
+        doeff_agents::lua::supervise::instance::remove_files(&self.server());
     }
 }
 

@@ -14,6 +14,7 @@
 //! last good version keeps running; an error inside a handler is reported as
 //! `file:line: message` and the loop goes on.
 
+pub mod instance;
 mod registry;
 mod scripts;
 
