@@ -306,3 +306,206 @@ fn another_protocol_version_and_an_old_binary_say_so() {
     assert!(!out.status.success());
     assert!(err.contains("unrecognized subcommand 'serve'"), "{err}");
 }
+
+/// The status records of `session` on `host` a watch printed, checked:
+/// seqs never repeat and each `old` is the `new` before it.
+fn transitions(watch: &Watch, host: &str, session: &str) -> Vec<(Value, Value)> {
+    let mut seqs = Vec::new();
+    let mut chain: Vec<(Value, Value)> = Vec::new();
+    for v in watch.json() {
+        if v["host"] != host || v["session"] != session || v.get("new").is_none() {
+            continue;
+        }
+        let seq = v["seq"].as_u64().expect("seq");
+        assert!(
+            !seqs.contains(&seq),
+            "seq {seq} twice:\n{}",
+            watch.seen.join("\n")
+        );
+        seqs.push(seq);
+        if let Some((_, previous)) = chain.last() {
+            assert_eq!(
+                &v["old"],
+                previous,
+                "broken chain:\n{}",
+                watch.seen.join("\n")
+            );
+        }
+        chain.push((v["old"].clone(), v["new"].clone()));
+    }
+    chain
+}
+
+fn pane_dead(host: &ssh_lab::TestHost, session: &str) -> bool {
+    let out = host.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &format!("={session}:"),
+        "#{pane_dead}",
+    ]);
+    stdout(&out).trim() == "1"
+}
+
+/// The demo that asks for approval, approves itself after `after_ms`, works
+/// a little and finishes.
+const SLOW_APPROVAL: [&str; 2] = [
+    "DOEFF_DEMO_APPROVE_AFTER_MS=6000",
+    "DOEFF_DEMO_WORK_MS=1000",
+];
+
+#[test]
+fn a_cut_link_is_host_unreachable_then_resumes_without_duplicates() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta", "hostb"]);
+    launch(&lab, "hosta", "job", &SLOW_APPROVAL);
+    launch(&lab, "hostb", "steady", &["DOEFF_DEMO_SCENARIO=wait"]);
+    let mut watch = Watch::start(
+        &lab,
+        &["--host", "hosta", "--host", "hostb", "watch", "--json"],
+    );
+    watch.until("hosta blocked", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "blocked")
+    });
+    watch.until("hostb steady", LONG, |v| {
+        is_change(v, "hostb", "doeff-steady", "blocked")
+    });
+    let hosta = lab.host("hosta");
+    hosta.cut();
+    let down = watch.until("host_unreachable", LONG, |v| {
+        v["event"] == "host_unreachable" && v["host"] == "hosta"
+    });
+    assert_eq!(down["sessions"][0]["session"], "doeff-job", "{down}");
+    assert_eq!(down["sessions"][0]["status"], "blocked", "{down}");
+    assert_eq!(down["sessions"][0]["stale"], true, "{down}");
+    // The agent goes on while the link is down, and finishes.
+    wait_for("the agent to finish on hosta", LONG, || {
+        pane_dead(hosta, "doeff-job").then_some(())
+    });
+    hosta.restore();
+    watch.until("hosta done after the link is back", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "done")
+    });
+    let chain = transitions(&watch, "hosta", "doeff-job");
+    let blocked_running = chain
+        .iter()
+        .filter(|(o, n)| o == "blocked" && n == "running")
+        .count();
+    let running_done = chain
+        .iter()
+        .filter(|(o, n)| o == "running" && n == "done")
+        .count();
+    assert_eq!((blocked_running, running_done), (1, 1), "{chain:?}");
+    assert!(!chain.iter().any(|(_, n)| n == "exited"), "{chain:?}");
+    // The other host was never reported down.
+    assert!(
+        !watch
+            .json()
+            .iter()
+            .any(|v| v["event"] == "host_unreachable" && v["host"] == "hostb")
+    );
+}
+
+#[test]
+fn sshd_killed_and_restarted() {
+    lab_or_skip!();
+    let mut lab = Lab::new(&["hosta"]);
+    launch(&lab, "hosta", "job", &SLOW_APPROVAL);
+    let mut watch = Watch::start(&lab, &["--host", "hosta", "watch", "--json"]);
+    watch.until("blocked", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "blocked")
+    });
+    lab.host_mut("hosta").kill_sshd();
+    let down = watch.until("host_unreachable", LONG, |v| {
+        v["event"] == "host_unreachable"
+    });
+    assert_eq!(down["sessions"][0]["status"], "blocked", "{down}");
+    let host = lab.host("hosta");
+    wait_for("the agent to finish", LONG, || {
+        pane_dead(host, "doeff-job").then_some(())
+    });
+    lab.host_mut("hosta").start_sshd();
+    watch.until("done after sshd is back", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "done")
+    });
+    let chain = transitions(&watch, "hosta", "doeff-job");
+    assert_eq!(
+        chain.last().map(|c| c.0.clone()),
+        Some(Value::from("blocked")),
+        "{chain:?}"
+    );
+    assert!(!chain.iter().any(|(_, n)| n == "exited"), "{chain:?}");
+}
+
+#[test]
+fn a_stalled_remote_is_reported_and_replaced() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta"]);
+    launch(&lab, "hosta", "job", &SLOW_APPROVAL);
+    let mut watch = Watch::start(&lab, &["--host", "hosta", "watch", "--json"]);
+    watch.until("blocked", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "blocked")
+    });
+    let host = lab.host("hosta");
+    let stalled = host.serve_pids();
+    assert!(!stalled.is_empty());
+    ssh_lab::TestHost::signal(&stalled, "STOP");
+    let down = watch.until("host_unreachable", LONG, |v| {
+        v["event"] == "host_unreachable"
+    });
+    assert!(
+        down["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering"),
+        "{down}"
+    );
+    watch.until("done from a new serve", LONG, |v| {
+        is_change(v, "hosta", "doeff-job", "done")
+    });
+    let chain = transitions(&watch, "hosta", "doeff-job");
+    assert!(
+        chain.iter().any(|(o, n)| o == "running" && n == "done"),
+        "{chain:?}"
+    );
+    ssh_lab::TestHost::signal(&stalled, "KILL");
+}
+
+#[test]
+fn a_wedged_shared_connection_does_not_hang_a_command() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta"]);
+    launch(&lab, "hosta", "job", &["DOEFF_DEMO_SCENARIO=wait"]);
+    // The launch left a shared connection (its master runs on): stop it.
+    let marker = lab.dir.join("run").display().to_string();
+    let masters: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(&marker) && c.contains("[mux]")
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    assert!(!masters.is_empty(), "no ssh master found");
+    ssh_lab::TestHost::signal(&masters, "STOP");
+    let started = Instant::now();
+    let out = lab.cli(&["--host", "hosta", "ps"]);
+    let took = started.elapsed();
+    ssh_lab::TestHost::signal(&masters, "KILL");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("host hosta is unreachable"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The wedged socket is gone: the next command connects afresh.
+    let out = lab.cli(&["--host", "hosta", "ps"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("doeff-job"), "{}", stdout(&out));
+}
