@@ -51,6 +51,7 @@ fn new_session(tmux: &Tmux, name: &str, dir: &Path, argv: &[String]) -> String {
         argv,
         env: &env,
         options: &options,
+        pane_options: &[],
         width: 100,
         height: 30,
         remain_on_exit: true,

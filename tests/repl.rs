@@ -49,6 +49,7 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
             argv: &argv,
             env: &env,
             options: &[],
+            pane_options: &[],
             width: 120,
             height: 40,
             remain_on_exit: true,

@@ -14,6 +14,34 @@ return agents.adapter {
   composer = "^❯ ?(.*)$",
   conversation_at_launch = true,
   conversation = { "claude --resume ([0-9a-f-]{36})", "Session ID: ([0-9a-f-]{36})" },
+  -- What Claude Code says about itself: its session registry
+  -- ($CLAUDE_CONFIG_DIR/sessions/<pid>.json: busy, idle, waiting) and the
+  -- hook events each run registers (see `launch`).
+  signals = {
+    registry = "claude",
+    hooks = {
+      SessionStart = false,
+      UserPromptSubmit = "running",
+      PreToolUse = "running",
+      PostToolUse = "running",
+      PermissionRequest = "blocked/permission_prompt",
+      Notification = { detail = "notification_type",
+        permission_prompt = "blocked/permission_prompt",
+        idle_prompt = "blocked/idle_prompt",
+        elicitation_dialog = "blocked/elicitation_dialog" },
+      Stop = "blocked/idle_prompt",
+      StopFailure = { detail = "error",
+        rate_limit = "blocked_api/rate_limit",
+        overloaded = "blocked_api/overloaded",
+        server_error = "blocked_api/server_error",
+        billing_error = "blocked_api/billing_error",
+        authentication_failed = "failed/auth_failed",
+        invalid_request = "failed/invalid_request",
+        model_not_found = "failed/model_not_found",
+        ["*"] = false },
+      SessionEnd = { detail = "reason", clear = false, ["*"] = "exited/session_end" },
+    },
+  },
   dialogs = {
     { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
       match = { "Yes, I trust this folder", "Is this a project you created or one you trust" } },
@@ -53,6 +81,20 @@ return agents.adapter {
     elseif cfg.conversation_id then
       argv[#argv + 1] = "--session-id"
       argv[#argv + 1] = cfg.conversation_id
+    end
+    if cfg.hooks then
+      -- Per-run hooks (doeff-agents hook EVENT): --settings adds its hook
+      -- arrays to the user's own (checked on 2.1.197); no file is written.
+      local hooks = {}
+      for event, command in pairs(cfg.hooks.command) do
+        local entry = { hooks = { { type = "command", command = command, timeout = 5 } } }
+        if event == "Notification" then
+          entry.matcher = "permission_prompt|idle_prompt|elicitation_dialog"
+        end
+        hooks[event] = { entry }
+      end
+      argv[#argv + 1] = "--settings"
+      argv[#argv + 1] = agents.json({ hooks = hooks })
     end
     if cfg.prompt then
       if cfg.prompt:sub(1, 1) == "-" then argv[#argv + 1] = "--" end

@@ -92,6 +92,9 @@ pub struct LaunchConfig {
     /// resuming), or a fresh one the launch fills in for CLIs that accept
     /// an id for a new conversation.
     pub conversation_id: Option<String>,
+    /// Pass the adapter's per-run hooks (its `signals.hooks`), so the agent
+    /// reports its own state (on by default; `--no-hooks` turns it off).
+    pub hooks: bool,
 }
 
 impl LaunchConfig {
@@ -109,6 +112,7 @@ impl LaunchConfig {
             skip_permissions: false,
             accept_dialogs: false,
             conversation_id: None,
+            hooks: true,
         }
     }
 
@@ -151,6 +155,12 @@ impl LaunchConfig {
 
     pub fn accept_dialogs(mut self, on: bool) -> Self {
         self.accept_dialogs = on;
+        self
+    }
+
+    /// Pass the adapter's per-run hooks (on by default).
+    pub fn hooks(mut self, on: bool) -> Self {
+        self.hooks = on;
         self
     }
 }
@@ -199,6 +209,10 @@ impl LaunchConfig {
             env.set(k.as_str(), v.as_str())?;
         }
         cfg.set("env", env)?;
+        // On by default; a launch replaces it with the commands (`cfg.hooks`).
+        if !self.hooks {
+            cfg.set("hooks", false)?;
+        }
         Ok(cfg)
     }
 
@@ -212,6 +226,16 @@ impl LaunchConfig {
         let work_dir = optional_string(table, "work_dir")?.unwrap_or_else(|| ".".into());
         let mut config = LaunchConfig::new(agent_type, PathBuf::from(work_dir));
         get_plain_fields(table, &mut config)?;
+        config.hooks = match table.get::<Value>("hooks")? {
+            Value::Nil | Value::Table(_) => true,
+            Value::Boolean(on) => on,
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "field 'hooks' must be a boolean, got {}",
+                    other.type_name()
+                )));
+            }
+        };
         if config.resume_id.is_none() {
             config.resume_id = optional_string(table, RESUME_ID_ALIAS)?;
         }
@@ -266,6 +290,7 @@ mod tests {
             .conversation_id("c")
             .skip_permissions(true)
             .accept_dialogs(true)
+            .hooks(false)
             .env("K", "V");
         let table = config.to_lua(&lua).expect("to lua");
         let (back, ready) = LaunchConfig::from_lua(&table).expect("from lua");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{Function, Lua, Table, Value};
 use regex::Regex;
 
-use super::{Adapter, Dialog, Injection, Launcher, LuaFn};
+use super::{Adapter, Dialog, HookLaunch, Injection, Launcher, LuaFn};
 use crate::lua::fields::{
     bad, optional_bool, optional_count, optional_function, optional_string, string_list,
 };
@@ -40,6 +40,7 @@ const ADAPTER_FIELDS: &[&str] = &[
     "screen",
     "prints_completion",
     "shell",
+    "signals",
 ];
 
 const SCREEN_FIELDS: &[&str] = &["composer", "ruled", "turn_start", "activity", "goodbye"];
@@ -61,6 +62,27 @@ const PATTERN_FIELDS: &[&str] = &[
     "unless_busy",
     "unless_region",
 ];
+
+/// `cfg.hooks` for `launch(cfg)`: `{ exe, argv = { EVENT = {...} },
+/// command = { EVENT = "shell words" } }`.
+pub(crate) fn hooks_table(lua: &Lua, hooks: &HookLaunch) -> mlua::Result<Table> {
+    let table = lua.create_table()?;
+    table.set("exe", hooks.exe.as_str())?;
+    let argv = lua.create_table()?;
+    for (event, words) in &hooks.argv {
+        argv.set(
+            event.as_str(),
+            lua.create_sequence_from(words.iter().map(String::as_str))?,
+        )?;
+    }
+    table.set("argv", argv)?;
+    let commands = lua.create_table()?;
+    for (event, command) in hooks.commands() {
+        commands.set(event, command)?;
+    }
+    table.set("command", commands)?;
+    Ok(table)
+}
 
 /// The `ctx` table given to `classify(screen, ctx)`.
 pub(crate) fn context_table(lua: &Lua, ctx: &Context<'_>) -> mlua::Result<Table> {
@@ -488,6 +510,7 @@ pub fn compile_adapter(host: &Arc<LuaHost>, table: &Table, source: &str) -> mlua
         conversation,
         conversation_at_launch: optional_bool(table, "conversation_at_launch")?,
         launches_shell: optional_bool(table, "shell")?,
+        signals: super::signals::from_table(table)?,
         source: source.to_owned(),
         launch: Launcher::Lua(lua_fn(launch)),
         classify_when: classify_when(table)?,
@@ -642,6 +665,15 @@ pub(crate) fn load_adapter_chunk(
                     return Err(mlua::Error::runtime(crate::demo::MISSING));
                 }
                 Ok(exe.clone())
+            })?,
+        )?;
+        // JSON text of a Lua value (for CLIs that take settings as JSON,
+        // e.g. Claude Code's --settings; a JSON string is a TOML string too).
+        agents.set(
+            "json",
+            lua.create_function(|lua, value: Value| {
+                let json: serde_json::Value = mlua::LuaSerdeExt::from_value(lua, value)?;
+                serde_json::to_string(&json).map_err(mlua::Error::external)
             })?,
         )?;
         agents.set(

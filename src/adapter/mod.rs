@@ -28,6 +28,7 @@ mod config;
 mod dialog;
 mod from_lua;
 mod registry;
+pub mod signals;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use config::{AgentType, DEFAULT_READY_TIMEOUT, LaunchConfig};
 pub use dialog::{DIALOG_REGION, Dialog, showing};
 pub use from_lua::compile_adapter as compile_adapter_table;
 pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
+pub use signals::{HookLaunch, Registry, Signals};
 
 use crate::error::{Error, Result};
 use crate::lua::{CALL_BUDGET, LuaHost, error_message};
@@ -122,6 +124,8 @@ pub struct Adapter {
     /// is gone (`exited`, "back to a shell"). Otherwise the agent is the
     /// pane's own process and is alive exactly as long as that process.
     pub launches_shell: bool,
+    /// What the CLI reports about itself: a session registry, hook events.
+    pub signals: Signals,
     /// Where it came from: `builtin:claude.lua` or a file path.
     pub source: String,
     launch: Launcher,
@@ -166,6 +170,7 @@ impl Adapter {
             conversation: Vec::new(),
             conversation_at_launch: false,
             launches_shell: false,
+            signals: Signals::default(),
             launch: Launcher::Native(Arc::new(launch)),
             classify_when: Vec::new(),
             classify: None,
@@ -184,6 +189,16 @@ impl Adapter {
 
     /// The argv to start the agent for `config`, validated.
     pub fn launch_argv(&self, config: &LaunchConfig) -> Result<Vec<String>> {
+        self.launch_argv_with(config, None)
+    }
+
+    /// [`Adapter::launch_argv`] with the per-run hook commands the launch
+    /// passes (`cfg.hooks` in Lua; `None`: hooks off for this run).
+    pub fn launch_argv_with(
+        &self,
+        config: &LaunchConfig,
+        hooks: Option<&HookLaunch>,
+    ) -> Result<Vec<String>> {
         let refuse = |message: String| Error::AgentLaunch {
             agent: self.name.clone(),
             message,
@@ -193,6 +208,12 @@ impl Adapter {
             Launcher::Lua(f) => {
                 let lua = f.host.lua();
                 let cfg = config.to_lua(lua).map_err(|e| refuse(error_message(&e)))?;
+                if let Some(hooks) = hooks {
+                    let table =
+                        from_lua::hooks_table(lua, hooks).map_err(|e| refuse(error_message(&e)))?;
+                    cfg.set("hooks", table)
+                        .map_err(|e| refuse(error_message(&e)))?;
+                }
                 let value: mlua::Value = f
                     .host
                     .with_budget(CALL_BUDGET, || f.func.call(cfg))

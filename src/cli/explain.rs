@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::monitor::{Evidence, Process, Screen, SessionStatus, Verdict};
+use crate::monitor::{
+    Channel, Evidence, Process, ReportNote, Screen, SessionStatus, Source, Verdict,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
@@ -41,7 +43,11 @@ pub struct ExplainArgs {
 struct Explained<'a> {
     status: SessionStatus,
     reason: &'a str,
+    /// The layer that decided: process, hook, registry or screen.
+    source: Source,
     evidence: &'a Evidence,
+    /// The agent's own report and how it was weighed (live sessions).
+    agent: &'a ReportNote,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
 }
@@ -55,7 +61,7 @@ impl clap::builder::ValueParserFactory for SessionStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
-    let (verdict, warnings) = match (&args.name, &args.screen, &args.agent) {
+    let (verdict, warnings, note) = match (&args.name, &args.screen, &args.agent) {
         (Some(name), _, _) => {
             let agents = global.monitoring_agents(false)?;
             let mut session = super::resolve(&agents, name, args.raw_target)?;
@@ -65,7 +71,7 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
                 reason: observation.reason,
                 evidence: observation.evidence,
             };
-            (verdict, observation.warnings)
+            (verdict, observation.warnings, observation.agent)
         }
         (None, Some(path), Some(agent)) => {
             let raw = crate::adapter::bounded_read::read_regular(
@@ -84,7 +90,15 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
                 args.changed,
                 &Process::Unknown,
             );
-            (verdict, adapter.take_hook_error().into_iter().collect())
+            let note = ReportNote {
+                source: Source::of(&verdict.evidence),
+                ..ReportNote::default()
+            };
+            (
+                verdict,
+                adapter.take_hook_error().into_iter().collect(),
+                note,
+            )
         }
         _ => {
             return Err(Error::InvalidInput(
@@ -92,16 +106,25 @@ pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
             ));
         }
     };
-    print_verdict(&verdict, &warnings, args.json);
+    print_verdict(&verdict, &warnings, &note, args.json);
     Ok(0)
 }
 
-fn print_verdict(verdict: &Verdict, warnings: &[String], json: bool) {
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn print_verdict(verdict: &Verdict, warnings: &[String], note: &ReportNote, json: bool) {
     if json {
         let explained = Explained {
             status: verdict.status,
             reason: &verdict.reason,
+            source: note.source,
             evidence: &verdict.evidence,
+            agent: note,
             warnings,
         };
         if let Ok(text) = serde_json::to_string(&explained) {
@@ -113,6 +136,33 @@ fn print_verdict(verdict: &Verdict, warnings: &[String], json: bool) {
         println!("rule:    {}", verdict.evidence.rule);
         println!("region:  {}", verdict.evidence.region);
         println!("line:    {}", verdict.evidence.line);
+        println!("source:  {}", note.source);
+        let now = now_ms();
+        if let Some(report) = &note.report {
+            match &note.overruled {
+                None => println!("report:  {}", report.describe(now)),
+                Some(why) => println!("report:  {} (overruled: {why})", report.describe(now)),
+            }
+        }
+        if let Some(screen) = &note.screen {
+            println!(
+                "screen:  {} ({}) by {} in {}: {}",
+                screen.status,
+                screen.reason,
+                screen.evidence.rule,
+                screen.evidence.region,
+                screen.evidence.line
+            );
+        }
+        match note.hooks {
+            Channel::Off => {}
+            Channel::Alive => println!("hooks:   alive"),
+            Channel::Waiting => println!("hooks:   passed, no event yet"),
+            Channel::Dead => println!(
+                "hooks:   dead (no event within {} s of the first turn)",
+                crate::monitor::HOOK_DEAD_AFTER_MS / 1000
+            ),
+        }
         for warning in warnings {
             println!("warning: {warning}");
         }

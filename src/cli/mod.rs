@@ -8,6 +8,7 @@
 mod control;
 mod entry;
 mod explain;
+mod hook;
 mod hosted;
 mod progress;
 mod prune;
@@ -111,6 +112,9 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// Record an agent's hook event (run by the agent CLI for the per-run hooks)
+    #[command(hide = true)]
+    Hook(hook::HookArgs),
     /// The embedded demo agent (used by the `demo` adapter)
     #[command(name = "__demo-agent", hide = true)]
     DemoAgent {
@@ -240,6 +244,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut command, "doeff-agents", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Hook(args) => Ok(hook::run(args)),
         Command::DemoAgent { prompt, model } => Ok(crate::demo::run(&crate::demo::DemoOptions {
             prompt,
             model,

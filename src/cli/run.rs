@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Pass the agent's permission-bypass flag (off by default)
     #[arg(long)]
     pub skip_permissions: bool,
+    /// Pass no per-run hooks: the screen (and a session registry) are the only signals
+    #[arg(long)]
+    pub no_hooks: bool,
     /// Extra environment for the agent, KEY=VALUE, or KEY to pass on this
     /// process's own value of KEY (kept off every command line); repeatable
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
@@ -122,6 +125,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     config.profile = args.profile;
     config.model = args.model;
     config.skip_permissions = args.skip_permissions;
+    config.hooks = !args.no_hooks;
     config.accept_dialogs = args.accept_trust;
     if let Some(saved) = &saved {
         config.resume = true;

@@ -31,7 +31,7 @@ pub struct WatchArgs {
     /// Give up after this many seconds
     #[arg(long)]
     pub timeout: Option<f64>,
-    /// One JSON object per change: {"time","session","old","new","reason"}
+    /// One JSON object per change: {"time","session","old","new","reason","source","evidence"}
     #[arg(long)]
     pub json: bool,
 }
@@ -65,6 +65,8 @@ struct ChangeLine<'a> {
     old: Option<SessionStatus>,
     new: SessionStatus,
     reason: &'a str,
+    /// The layer that decided: process, hook, registry or screen.
+    source: crate::monitor::Source,
     evidence: &'a crate::monitor::Evidence,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
@@ -86,6 +88,7 @@ fn print_change(
             old: (!current_only).then_some(observation.previous),
             new: observation.status,
             reason: &observation.reason,
+            source: observation.agent.source,
             evidence: &observation.evidence,
             warnings: &observation.warnings,
         };

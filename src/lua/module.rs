@@ -342,6 +342,7 @@ fn tmux_table(lua: &Lua, agents: &Agents) -> mlua::Result<Table> {
                     argv: &argv,
                     env: &[],
                     options: &[],
+                    pane_options: &[],
                     width: crate::session::PANE_WIDTH,
                     height: crate::session::PANE_HEIGHT,
                     remain_on_exit: false,

@@ -3,6 +3,11 @@
 //!
 //! 1. The process: pane gone, process ended (with its exit code), back to
 //!    the shell the adapter launched — beats any screen text.
+//!
+//!    The agent's own report (a hook event, Claude Code's session registry)
+//!    comes next, fused with the verdict of the layers below by
+//!    [`super::report::ReportMemory::fuse`] (it needs the session's history,
+//!    which this pure decision does not keep; `session/observe.rs` calls it).
 //! 2. An adapter's optional Lua `classify` hook, then its rules and the
 //!    defaults that always apply ([`When::Always`]), in order, over the
 //!    regions of the adapter's screen model (computed once per screen, see

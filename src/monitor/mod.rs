@@ -12,6 +12,7 @@ mod matcher;
 mod matcher_set;
 mod pr;
 mod precedence;
+mod report;
 mod rule;
 mod screen;
 mod status;
@@ -30,6 +31,10 @@ pub use matcher::Matcher;
 pub use matcher_set::MatcherSet;
 pub use pr::find_pr_urls;
 pub use precedence::{RuleSources, assemble, defaults_only};
+pub use report::{
+    AgentReport, Channel, Facts, HOOK_DEAD_AFTER_MS, IDLE_OVERRULES_MS, ReportMemory, ReportNote,
+    Source, merge as merge_reports,
+};
 pub use rule::{Rule, When};
 pub use screen::{Screen, strip_escapes};
 pub use status::SessionStatus;
@@ -54,6 +59,9 @@ pub struct Observation {
     /// Problems met while observing that did not stop it: a Lua hook's
     /// error, an adapter file's failed reload (each reported once).
     pub warnings: Vec<String>,
+    /// The layer that decided, and the agent's own report if it made one
+    /// (with the screen's verdict when the two disagree).
+    pub agent: ReportNote,
 }
 
 impl Observation {
@@ -86,6 +94,7 @@ impl Observation {
             output_snippet: lines[skip..].join("\n"),
             is_terminal: status.is_terminal(),
             warnings: Vec::new(),
+            agent: ReportNote::default(),
         }
     }
 
@@ -102,6 +111,8 @@ pub struct MonitorState {
     last_hash: Option<u64>,
     reported_prs: HashSet<String>,
     last_pr: Option<String>,
+    /// What the fusion with the agent's reports remembers.
+    pub reports: ReportMemory,
 }
 
 /// How many screen lines an observation keeps as its snippet.
@@ -114,6 +125,7 @@ impl MonitorState {
             last_hash: None,
             reported_prs: HashSet::new(),
             last_pr: None,
+            reports: ReportMemory::default(),
         }
     }
 
@@ -174,12 +186,16 @@ impl MonitorState {
             status: verdict.status,
             previous,
             reason: verdict.reason,
-            evidence: verdict.evidence,
             output_changed: changed,
             pr_url: self.last_pr.clone(),
             new_pr_urls,
             output_snippet: screen.lines[skip..].join("\n"),
             is_terminal: verdict.status.is_terminal(),
+            agent: ReportNote {
+                source: Source::of(&verdict.evidence),
+                ..ReportNote::default()
+            },
+            evidence: verdict.evidence,
             warnings: Vec::new(),
         }
     }

@@ -188,6 +188,8 @@ impl Agents {
                     screen: screen.unwrap_or_default(),
                     activity: state.and_then(|s| s.activity),
                     captured,
+                    pid: state.map(|s| s.pid),
+                    hook: state.map(|s| s.hook.clone()).unwrap_or_default(),
                 })
             })
             .collect()
@@ -345,6 +347,7 @@ mod tests {
             pid: 1,
             activity,
             title: String::new(),
+            hook: String::new(),
         }
     }
 

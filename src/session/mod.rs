@@ -13,6 +13,7 @@ mod name;
 mod observe;
 mod process;
 mod ready;
+pub mod reports;
 mod scope;
 mod send;
 mod send_lock;
@@ -81,6 +82,8 @@ pub struct AgentSession {
     cache: batch::CaptureCache,
     /// The last one-shot observation kept on the session (`@doeff-observed`).
     kept: Option<observe::Kept>,
+    /// Where the agent's session registry is (found once per process).
+    registry: reports::RegistryCache,
 }
 
 impl AgentSession {
@@ -96,6 +99,13 @@ pub struct Agents {
     adapters: Arc<AdapterRegistry>,
     /// Where [`SavedSession`] files go; none: not saved.
     state_dir: Option<PathBuf>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn now_secs() -> u64 {
@@ -245,7 +255,14 @@ impl Agents {
             .conversation_id
             .clone()
             .filter(|_| adapter.conversation_at_launch);
-        let mut argv = adapter.launch_argv(&argv_config)?;
+        // Per-run hooks: the adapter's events, each running this product's
+        // own binary (absolute path), with a token only this run knows.
+        let hooks = (config.hooks && !adapter.signals.hooks.is_empty())
+            .then(|| reports::hook_exe(self.adapters.self_exe()))
+            .flatten()
+            .map(|exe| crate::adapter::HookLaunch::new(&exe, &adapter.signals));
+        let hook_token = hooks.as_ref().map(|_| new_uuid());
+        let mut argv = adapter.launch_argv_with(&argv_config, hooks.as_ref())?;
         if !adapter.is_available(&path) {
             return Err(Error::AgentLaunch {
                 agent: adapter.name.clone(),
@@ -298,6 +315,10 @@ impl Agents {
         if !config.env.contains_key("CI") {
             env.push(("CI".into(), String::new()));
         }
+        if let Some(token) = &hook_token {
+            env.retain(|(k, _)| k != reports::HOOK_TOKEN_ENV);
+            env.push((reports::HOOK_TOKEN_ENV.into(), token.clone()));
+        }
         if let Some((key, _)) = env
             .iter()
             .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
@@ -319,6 +340,18 @@ impl Agents {
         if let Some(id) = &conversation_id {
             options.push((OPT_CONVERSATION.to_owned(), id.clone()));
         }
+        let mut pane_options = Vec::new();
+        if let Some(token) = &hook_token {
+            // The hook command checks the token; seq 0 arms the channel.
+            pane_options.push((reports::OPT_HOOK_TOKEN.to_owned(), token.clone()));
+            let armed = reports::HookValue {
+                seq: 0,
+                event: "armed".into(),
+                detail: String::new(),
+                at_ms: now_ms(),
+            };
+            pane_options.push((reports::OPT_HOOK.to_owned(), armed.encode()));
+        }
         let pane_id = self
             .tmux
             .new_session(&NewSession {
@@ -327,6 +360,7 @@ impl Agents {
                 argv: &argv,
                 env: &env,
                 options: &options,
+                pane_options: &pane_options,
                 width: PANE_WIDTH,
                 height: PANE_HEIGHT,
                 remain_on_exit: true,
@@ -366,6 +400,7 @@ impl Agents {
             monitor: MonitorState::new(SessionStatus::Booting),
             cache: Default::default(),
             kept: None,
+            registry: Default::default(),
         };
         self.save_state(&session, config);
         let paste = match (adapter.injection, &config.prompt) {
@@ -623,5 +658,6 @@ fn session_from_info(info: &SessionInfo) -> AgentSession {
         monitor: MonitorState::new(SessionStatus::Running),
         cache: Default::default(),
         kept: info.observed.as_deref().and_then(observe::Kept::parse),
+        registry: Default::default(),
     }
 }

@@ -25,10 +25,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::batch::CaptureCache;
 use super::process::process_of;
-use super::{AgentSession, Agents, DEAD_STATUS_GRACE, PassStats};
+use super::{AgentSession, Agents, DEAD_STATUS_GRACE, PassStats, reports};
 use crate::adapter::Adapter;
 use crate::error::{Error, Result};
-use crate::monitor::{Observation, Process, Screen, SessionStatus, Verdict};
+use crate::monitor::{
+    Facts, Observation, Process, ReportNote, Screen, SessionStatus, Source, Verdict, merge_reports,
+};
 use crate::tmux::{PaneState, Tmux, TmuxArgs, is_not_found};
 
 /// How long a first look waits for its second capture when nothing else
@@ -111,6 +113,10 @@ pub(crate) struct Reading {
     pub activity: Option<u64>,
     /// The screen was captured in this pass (not kept from an earlier one).
     pub captured: bool,
+    /// The pane's own process (for the agent's session registry).
+    pub pid: Option<u32>,
+    /// The pane's hook option ([`super::reports::OPT_HOOK`]).
+    pub hook: String,
 }
 
 impl Reading {
@@ -340,12 +346,52 @@ impl Agents {
             Some(verdict) if *process == reading.process => verdict,
             _ => adapter.explain(&reading.screen, session.monitor.status, changed, process),
         };
-        let observation =
+        let (verdict, note) = self.with_reports(session, adapter, reading, changed, verdict);
+        let mut observation =
             session
                 .monitor
                 .record(&reading.screen, adapter.status_bar_lines, changed, verdict);
+        observation.agent = note;
         session.status = observation.status;
         observation
+    }
+
+    /// Layer 2, the agent's own report: its hook event and its session
+    /// registry, fused with the screen's verdict (the process layer's
+    /// verdicts stand as they are). Call before the screen is recorded.
+    fn with_reports(
+        &self,
+        session: &mut AgentSession,
+        adapter: &Adapter,
+        reading: &Reading,
+        changed: bool,
+        verdict: Verdict,
+    ) -> (Verdict, ReportNote) {
+        let source = Source::of(&verdict.evidence);
+        if source == Source::Process {
+            let note = ReportNote {
+                source,
+                ..ReportNote::default()
+            };
+            return (verdict, note);
+        }
+        let hook = reports::hook_reading(adapter, &reading.hook);
+        let registry = reading
+            .pid
+            .and_then(|pid| reports::registry_report(adapter, pid, &mut session.registry));
+        let now = now_ms();
+        let report = merge_reports(hook.report, registry, now);
+        let facts = Facts {
+            now_ms: now,
+            screen: &reading.screen,
+            changed,
+            activity: reading.activity,
+            has_history: session.monitor.has_history(),
+        };
+        let memory = &mut session.monitor.reports;
+        let (verdict, mut note) = memory.fuse(verdict, report.as_ref(), facts);
+        note.hooks = memory.channel(hook.armed_ms, hook.seen, now);
+        (verdict, note)
     }
 
     /// The process layer for one session: [`process_of`] plus the grace
@@ -434,6 +480,8 @@ impl Agents {
                 screen,
                 activity: state.and_then(|s| s.activity),
                 captured: true,
+                pid: state.map(|s| s.pid),
+                hook: state.map(|s| s.hook.clone()).unwrap_or_default(),
             },
         }
     }

@@ -129,6 +129,7 @@ mod tests {
             pid: 1,
             title: String::new(),
             activity: None,
+            hook: String::new(),
         }
     }
 

@@ -74,7 +74,7 @@ use std::time::{Duration, Instant};
 
 use super::chained::is_ambiguous;
 use super::control_parser::{Event, Parser, Reply};
-use super::events::{OutputEvents, is_structural, output_pane};
+use super::events::{OutputEvents, is_structural, output_pane, subscription_pane};
 use super::server::Server;
 use super::server_lock::ServerLock;
 use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
@@ -631,6 +631,12 @@ impl Client {
             {
                 return Err(connect_error(lost.describe()));
             }
+        } else if let Some(line) = encode(&[super::events::hook_subscription()])
+            && let Err(lost) = client.execute(&line, 1)
+        {
+            // A change of a watched pane's hook option wakes the watcher
+            // like its output does (tmux checks subscriptions each second).
+            return Err(connect_error(lost.describe()));
         }
         drop(lock);
         Ok(client)
@@ -897,6 +903,10 @@ fn read_replies(mut stdout: ChildStdout, sender: Sender<Reply>, events: Option<A
                     let Some(events) = &events else { continue };
                     if notice.name == "output" {
                         if let Some(pane) = output_pane(&notice.rest) {
+                            events.mark_output(pane);
+                        }
+                    } else if notice.name == "subscription-changed" {
+                        if let Some(pane) = subscription_pane(&notice.rest) {
                             events.mark_output(pane);
                         }
                     } else if is_structural(&notice.name) {

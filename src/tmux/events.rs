@@ -113,6 +113,29 @@ pub fn output_pane(rest: &[u8]) -> Option<&str> {
         .then_some(id)
 }
 
+/// The name of the subscription to the watched panes' hook option.
+pub const HOOK_SUBSCRIPTION: &str = "doeff-hook";
+
+/// `refresh-client -B`: a `%subscription-changed` for every pane of the
+/// client's session (the watched ones) whose `@doeff-hook` changes.
+pub fn hook_subscription() -> Vec<String> {
+    vec![
+        "refresh-client".into(),
+        "-B".into(),
+        format!("{HOOK_SUBSCRIPTION}:%*:#{{@doeff-hook}}"),
+    ]
+}
+
+/// The pane of a `%subscription-changed` notification's rest
+/// (`doeff-hook $1 @2 0 %3 : value`), for the hook subscription only.
+pub fn subscription_pane(rest: &[u8]) -> Option<&str> {
+    let mut words = rest.split(|&b| b == b' ');
+    if words.next()? != HOOK_SUBSCRIPTION.as_bytes() {
+        return None;
+    }
+    output_pane(words.nth(3)?)
+}
+
 /// Notifications that mean "a watched pane may be gone".
 pub fn is_structural(name: &str) -> bool {
     matches!(
@@ -133,6 +156,17 @@ mod tests {
         assert_eq!(output_pane(b"% x"), None);
         assert_eq!(output_pane(b"%1a x"), None);
         assert_eq!(output_pane(&[0xff, b' ']), None);
+    }
+
+    #[test]
+    fn hook_subscription_notices_name_their_pane() {
+        assert_eq!(
+            subscription_pane(b"doeff-hook $1 @2 0 %3 : 1|Stop||5"),
+            Some("%3")
+        );
+        assert_eq!(subscription_pane(b"other $1 @2 0 %3 : x"), None);
+        assert_eq!(subscription_pane(b"doeff-hook $1 @2 0 x : x"), None);
+        assert_eq!(subscription_pane(b"doeff-hook"), None);
     }
 
     #[test]

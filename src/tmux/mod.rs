@@ -112,6 +112,9 @@ pub struct PaneState {
     /// (`window_activity`; tmux 3.3 has no per-pane activity).
     pub activity: Option<u64>,
     pub title: String,
+    /// The last hook event the agent reported (`@doeff-hook`: the pane's
+    /// own option, else the session's, armed at launch; empty: none).
+    pub hook: String,
 }
 
 /// What `new_session` creates: a detached session running `argv` directly
@@ -124,6 +127,9 @@ pub struct NewSession<'a> {
     pub env: &'a [(String, String)],
     /// Session user options (`@doeff-agent` ...), set in the same tmux call.
     pub options: &'a [(String, String)],
+    /// User options of the session's pane, set in the same tmux call (a
+    /// pane's own options hold however many sessions its window is linked to).
+    pub pane_options: &'a [(String, String)],
     pub width: u16,
     pub height: u16,
     /// Keep the pane (and its exit status) after the process ends.
@@ -346,6 +352,16 @@ impl Tmux {
         }
         for (key, value) in spec.options {
             commands.push(self.session_option_args(spec.name, key, value));
+        }
+        for (key, value) in spec.pane_options {
+            commands.push(args(
+                ti::SetOption::new()
+                    .pane()
+                    .target_pane(format!("{}:", exact(spec.name)))
+                    .option(key)
+                    .value(value)
+                    .build(),
+            ));
         }
         // Privately: the environment (secrets), the argv (the prompt) and
         // the PATH must not sit in the command line of a tmux process (nor
@@ -573,7 +589,7 @@ const SESSION_FORMAT: [&str; 9] = [
 ];
 
 /// The variables of a pane line (see [`record_format`]).
-const PANE_FORMAT: [&str; 10] = [
+const PANE_FORMAT: [&str; 11] = [
     "pane_id",
     "session_id",
     "session_name",
@@ -584,6 +600,7 @@ const PANE_FORMAT: [&str; 10] = [
     "pane_pid",
     "window_activity",
     "pane_title",
+    "@doeff-hook",
 ];
 
 /// A `-F` format that cannot be forged: every field is printed as
@@ -685,7 +702,8 @@ fn pane_from_fields(fields: Vec<String>) -> Option<PaneState> {
         pid,
         activity,
         title,
-    ] = <[String; 10]>::try_from(fields).ok()?;
+        hook,
+    ] = <[String; 11]>::try_from(fields).ok()?;
     if !pane_id.starts_with('%') {
         return None;
     }
@@ -700,6 +718,7 @@ fn pane_from_fields(fields: Vec<String>) -> Option<PaneState> {
         pid: pid.parse().unwrap_or(0),
         activity: activity.parse().ok(),
         title,
+        hook,
     })
 }
 
@@ -894,6 +913,7 @@ mod tests {
             "42",
             "1700000000",
             "ti\ntle",
+            "2|Stop||1700000000123",
         ]);
         let panes = parse_panes(&out).expect("parses");
         let [pane] = panes.as_slice() else {
@@ -906,6 +926,7 @@ mod tests {
         assert_eq!(pane.exit_signal, None);
         assert_eq!(pane.pid, 42);
         assert_eq!(pane.session_id, "$0");
+        assert_eq!(pane.hook, "2|Stop||1700000000123");
     }
 
     #[test]
