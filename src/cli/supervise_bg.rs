@@ -109,6 +109,7 @@ pub fn detach(global: &GlobalArgs, args: &SuperviseArgs) -> Result<i32> {
         argv: &argv,
         env: &kept_env(),
         options: &[],
+        pane_options: &[],
         width: crate::session::PANE_WIDTH,
         height: crate::session::PANE_HEIGHT,
         remain_on_exit: false,
