@@ -1,0 +1,258 @@
+//! The agent's own word, end to end without a real CLI: a user adapter with
+//! `signals.hooks` launches a fake agent (bash) that runs the per-run hook
+//! commands it was given, through `doeff-agents hook EVENT`. Checks that the
+//! reports decide (and say so), that a hook run from another pane cannot set
+//! this session's state even with the token, and that `--no-hooks` /
+//! `hooks = false` pass nothing.
+
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doeff_agents::{AdapterRegistry, AgentSession, Agents, LaunchConfig, SessionStatus};
+use support::{TestServer, bin, wait_for};
+
+const ADAPTER: &str = r#"
+return agents.adapter {
+  name = "hooky",
+  signals = { hooks = {
+    Begin = "running",
+    End = "blocked/idle_prompt",
+    Fail = { detail = "error", quota = "blocked_api/rate_limit", ["*"] = false },
+  } },
+  launch = function(cfg)
+    local h = cfg.hooks and cfg.hooks.command or {}
+    return { "bash", cfg.work_dir .. "/agent.sh", h.Begin or "", h.End or "", h.Fail or "" }
+  end,
+}
+"#;
+
+/// Reads words; `begin`/`end`/`quota` run the matching hook command with a
+/// JSON payload on stdin, like a CLI would.
+const AGENT: &str = r#"
+begin="$1"; end="$2"; fail="$3"
+echo "fake agent up"
+while IFS= read -r line; do
+  case "$line" in
+    begin) [ -n "$begin" ] && echo '{}' | sh -c "$begin"; echo "working on it";;
+    end) [ -n "$end" ] && echo '{}' | sh -c "$end"; echo "all done";;
+    quota) [ -n "$fail" ] && echo '{"error":"quota"}' | sh -c "$fail"; echo "hmm";;
+  esac
+done
+"#;
+
+fn agents(server: &TestServer) -> Agents {
+    // Where the CLI finds user adapters too (XDG_CONFIG_HOME of `server.cli`).
+    let dir = server.dir.join("config/doeff-agents/adapters");
+    std::fs::create_dir_all(&dir).expect("adapter dir");
+    std::fs::write(dir.join("hooky.lua"), ADAPTER).expect("adapter");
+    let registry =
+        AdapterRegistry::builtin_with_exe(bin().to_string_lossy().into_owned()).expect("builtins");
+    assert!(registry.load_dir(&dir).is_empty(), "the adapter loads");
+    Agents::new(server.tmux.clone(), Arc::new(registry))
+}
+
+fn config(server: &TestServer) -> LaunchConfig {
+    let work = server.dir.join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    std::fs::write(work.join("agent.sh"), AGENT).expect("agent");
+    LaunchConfig::new("hooky".parse().expect("agent"), &work)
+}
+
+fn hook_option(server: &TestServer, session: &AgentSession) -> String {
+    let out = server
+        .tmux
+        .run(
+            &[vec![
+                "display-message".into(),
+                "-p".into(),
+                "-t".into(),
+                session.pane_id.clone(),
+                "#{@doeff-hook}".into(),
+            ]],
+            None,
+        )
+        .expect("display");
+    String::from_utf8_lossy(&out).trim().to_owned()
+}
+
+fn type_line(server: &TestServer, session: &AgentSession, line: &str) {
+    server
+        .tmux
+        .send_keys(&session.pane_id, &[line], true)
+        .expect("type");
+    server
+        .tmux
+        .send_keys(&session.pane_id, &["Enter"], false)
+        .expect("enter");
+}
+
+/// Observes until the status is `status`; returns that observation.
+fn until(
+    agents: &Agents,
+    session: &mut AgentSession,
+    status: SessionStatus,
+) -> doeff_agents::Observation {
+    wait_for(&format!("status {status}"), Duration::from_secs(20), || {
+        let o = agents.observe(session).expect("observe");
+        (o.status == status).then_some(o)
+    })
+}
+
+#[test]
+fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
+    let server = TestServer::new();
+    let agents = agents(&server);
+    let mut session = agents
+        .launch_session("hooky", &config(&server), Duration::from_secs(10))
+        .expect("launch");
+    // Armed at launch: seq 0, nothing reported yet.
+    assert!(hook_option(&server, &session).starts_with("0|armed||"));
+
+    type_line(&server, &session, "begin");
+    let o = until(&agents, &mut session, SessionStatus::Running);
+    wait_for("the Begin hook", Duration::from_secs(20), || {
+        hook_option(&server, &session)
+            .contains("|Begin|")
+            .then_some(())
+    });
+    type_line(&server, &session, "quota");
+    let o2 = until(&agents, &mut session, SessionStatus::BlockedApi);
+    assert_eq!(o2.reason, "rate_limit");
+    assert_eq!(o2.agent.source.as_str(), "hook", "{o2:?}");
+    assert!(
+        o2.evidence.line.starts_with("Fail(quota) "),
+        "{:?}",
+        o2.evidence
+    );
+    drop(o);
+
+    // explain names the hook.
+    let out = server.cli(&["explain", "hooky"]);
+    let text = support::stdout(&out);
+    assert!(text.contains("source:  hook"), "{text}");
+    assert!(text.contains("report:  hook Fail(quota)"), "{text}");
+
+    // Another pane, even with the token and TMUX_PANE pointing here: refused.
+    let token = String::from_utf8_lossy(
+        &server
+            .tmux
+            .run(
+                &[vec![
+                    "display-message".into(),
+                    "-p".into(),
+                    "-t".into(),
+                    session.pane_id.clone(),
+                    "#{@doeff-hook-token}".into(),
+                ]],
+                None,
+            )
+            .expect("token"),
+    )
+    .trim()
+    .to_owned();
+    assert!(!token.is_empty());
+    let before = hook_option(&server, &session);
+    let socket = String::from_utf8_lossy(
+        &server
+            .tmux
+            .run(
+                &[vec![
+                    "display-message".into(),
+                    "-p".into(),
+                    "-t".into(),
+                    session.pane_id.clone(),
+                    "#{socket_path}".into(),
+                ]],
+                None,
+            )
+            .expect("socket"),
+    )
+    .trim()
+    .to_owned();
+    let forged = Command::new(bin())
+        .args(["hook", "End"])
+        .env("TMUX_PANE", &session.pane_id)
+        .env("TMUX", format!("{socket},1,0"))
+        .env("DOEFF_AGENTS_HOOK_TOKEN", &token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("hook");
+    assert!(forged.status.success(), "a hook always exits 0");
+    assert!(forged.stdout.is_empty() && forged.stderr.is_empty());
+    assert_eq!(
+        hook_option(&server, &session),
+        before,
+        "forged from outside"
+    );
+    // Garbage in, nothing out, exit 0.
+    let junk = Command::new(bin())
+        .args(["hook", "no such;event"])
+        .env_remove("TMUX")
+        .output()
+        .expect("hook");
+    assert!(junk.status.success() && junk.stdout.is_empty() && junk.stderr.is_empty());
+
+    // The agent's own hook from its own pane still works.
+    type_line(&server, &session, "end");
+    let o3 = until(&agents, &mut session, SessionStatus::Blocked);
+    assert_eq!(o3.reason, "idle_prompt");
+    assert_eq!(o3.agent.source.as_str(), "hook");
+    agents.stop_session(&mut session).expect("stop");
+}
+
+#[test]
+fn no_hooks_passes_no_commands_and_the_screen_decides() {
+    let server = TestServer::new();
+    let agents = agents(&server);
+    let mut session = agents
+        .launch_session(
+            "plain",
+            &config(&server).hooks(false),
+            Duration::from_secs(10),
+        )
+        .expect("launch");
+    assert_eq!(hook_option(&server, &session), "", "not armed");
+    type_line(&server, &session, "quota");
+    wait_for("the agent's answer", Duration::from_secs(20), || {
+        agents
+            .capture_output(&session, 20)
+            .ok()
+            .filter(|s| s.contains("hmm"))
+    });
+    let o = agents.observe(&mut session).expect("observe");
+    assert_eq!(o.agent.source.as_str(), "screen");
+    assert_ne!(o.status, SessionStatus::BlockedApi);
+    assert_eq!(hook_option(&server, &session), "");
+    agents.stop_session(&mut session).expect("stop");
+
+    // The CLI flag: the same.
+    let work = server.dir.join("work");
+    let out = server.cli(&[
+        "run",
+        "-a",
+        "hooky",
+        "-s",
+        "flag",
+        "-w",
+        work.to_str().expect("utf-8"),
+        "--no-hooks",
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let flagged = agents.session("flag").expect("launched");
+    assert_eq!(hook_option(&server, &flagged), "");
+    let out = server.cli(&[
+        "run",
+        "-a",
+        "hooky",
+        "-s",
+        "hooked",
+        "-w",
+        work.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let hooked = agents.session("hooked").expect("launched");
+    assert!(hook_option(&server, &hooked).starts_with("0|armed"));
+}
