@@ -9,6 +9,7 @@
 mod batch;
 mod env;
 mod keys;
+mod launch;
 mod name;
 mod observe;
 mod process;
@@ -32,18 +33,16 @@ pub use name::{
 };
 pub use observe::{Fetched, OPT_OBSERVED, SECOND_LOOK, fetch_every};
 pub use process::process_of;
-use ready::StartUp;
 pub use ready::{READY_SETTLE, Readiness, WaitingForUser, readiness};
 pub use scope::SessionScope;
-use send::Delivered;
 pub use send::undeliverable;
 pub use send_lock::{SEND_LOCK_WAIT, SendLock, remove_send_lock, send_lock_dir};
 pub use state::{SavedSession, default_state_dir, forget_session, new_uuid};
 
-use crate::adapter::{Adapter, AdapterRegistry, AgentType, Injection, LaunchConfig};
+use crate::adapter::{Adapter, AdapterRegistry, AgentType, LaunchConfig};
 use crate::error::{Error, Result};
 use crate::monitor::{MonitorState, Screen, SessionStatus};
-use crate::tmux::{NewSession, SessionInfo, Tmux};
+use crate::tmux::{SessionInfo, Tmux};
 
 pub use crate::adapter::DEFAULT_READY_TIMEOUT;
 /// How long a stopped agent gets to exit after SIGTERM before SIGKILL.
@@ -155,22 +154,6 @@ impl Agents {
         SavedSession::load(dir, &full)
     }
 
-    fn save_state(&self, session: &AgentSession, config: &LaunchConfig) {
-        let Some(dir) = &self.state_dir else { return };
-        state::clear_stopped(dir, &session.session_name);
-        let saved = SavedSession {
-            session_name: session.session_name.clone(),
-            agent: session.agent_type.adapter_name().to_owned(),
-            work_dir: session.work_dir.clone(),
-            model: config.model.clone(),
-            profile: config.profile.clone(),
-            conversation_id: session.conversation_id.clone(),
-            created_at: session.created_at,
-        };
-        // Best effort: a read-only state dir must not fail a launch.
-        let _ = saved.save(dir);
-    }
-
     /// Records a conversation id seen on the agent's screen: on the tmux
     /// session (`@doeff-conversation`) and in the state file.
     fn record_conversation(&self, session: &mut AgentSession, id: String) {
@@ -203,243 +186,6 @@ impl Agents {
 
     pub fn adapters(&self) -> &Arc<AdapterRegistry> {
         &self.adapters
-    }
-
-    /// Starts `config`'s agent in a new tmux session `name` (prefixed with
-    /// `doeff-`). For `tmux`-injection agents with a prompt, waits up to
-    /// `ready_timeout` for the ready pattern and a settled screen, then
-    /// pastes the prompt; an adapter with dialogs (or `accept_dialogs`) is
-    /// watched as long, without typing anything but the safe answers asked
-    /// for. Any failure after the session exists removes it. Returns it
-    /// `booting`, or `blocked` with [`AgentSession::waiting`] set when a
-    /// dialog (or another screen waiting for the user) stayed up: nothing
-    /// typed, a pasted prompt not sent.
-    pub fn launch_session(
-        &self,
-        name: &str,
-        config: &LaunchConfig,
-        ready_timeout: Duration,
-    ) -> Result<AgentSession> {
-        let full_name = session_name(name)?;
-        let work_dir = checked_work_dir(&config.work_dir)?;
-        self.adapters.refresh();
-        let adapter = self.adapters.get(config.agent_type.adapter_name())?;
-        if let (Injection::Tmux, Some(prompt)) = (adapter.injection, &config.prompt)
-            && let Some(why) = undeliverable(prompt)
-        {
-            return Err(Error::AgentLaunch {
-                agent: adapter.name.clone(),
-                message: format!("the prompt cannot be typed into the agent: {why}"),
-            });
-        }
-        // A PATH in the config is the one the agent gets: look the CLI up there.
-        let path = config
-            .env
-            .get("PATH")
-            .map(std::ffi::OsString::from)
-            .unwrap_or_else(user_path);
-        let mut argv_config = config.clone();
-        argv_config.work_dir = work_dir.clone();
-        if adapter.injection == Injection::Tmux {
-            argv_config.prompt = None;
-        }
-        if argv_config.conversation_id.is_none() {
-            argv_config.conversation_id = match (config.resume, &config.resume_id) {
-                (true, Some(id)) => Some(id.clone()),
-                (true, None) => None,
-                (false, _) => Some(new_uuid()),
-            };
-        }
-        // Known at launch only when the CLI is given the id.
-        let conversation_id = argv_config
-            .conversation_id
-            .clone()
-            .filter(|_| adapter.conversation_at_launch);
-        // Per-run hooks: the adapter's events, each running this product's
-        // own binary (absolute path), with a token only this run knows.
-        let hooks = (config.hooks && !adapter.signals.hooks.is_empty())
-            .then(|| reports::hook_exe(self.adapters.self_exe()))
-            .flatten()
-            .map(|exe| crate::adapter::HookLaunch::new(&exe, &adapter.signals));
-        let hook_token = hooks.as_ref().map(|_| new_uuid());
-        let mut argv = adapter.launch_argv_with(&argv_config, hooks.as_ref())?;
-        if !adapter.is_available(&path) {
-            return Err(Error::AgentLaunch {
-                agent: adapter.name.clone(),
-                message: format!(
-                    "{} was not found on PATH",
-                    adapter.binary.as_deref().unwrap_or(&adapter.name)
-                ),
-            });
-        }
-        // The program itself must be there too (an adapter without `binary`,
-        // or one whose argv names another program): checked now, so a
-        // missing one never leaves a session with a dead pane behind. tmux
-        // looks a bare name up on the server's PATH, not the pane's, so it
-        // is resolved on the agent's PATH here.
-        let program = argv[0].clone();
-        let found = if program.contains('/') {
-            crate::adapter::find_on_path(&work_dir.join(&program).to_string_lossy(), &path)
-        } else {
-            crate::adapter::find_on_path(&program, &path)
-        };
-        match found {
-            None => {
-                return Err(Error::AgentLaunch {
-                    agent: adapter.name.clone(),
-                    message: format!("{program:?} (the adapter's argv[0]) was not found on PATH"),
-                });
-            }
-            Some(found) if !program.contains('/') => argv[0] = found.to_string_lossy().into_owned(),
-            Some(_) => {}
-        }
-        if argv.len() == 1 {
-            // tmux runs a lone argument through `sh -c`; two or more are exec'd.
-            argv.insert(0, "env".to_owned());
-        }
-        if self.tmux.has_session(&full_name)? {
-            return Err(Error::SessionAlreadyExists(full_name));
-        }
-        let mut env: Vec<(String, String)> =
-            vec![("PATH".into(), path.to_string_lossy().into_owned())];
-        env.extend(
-            config
-                .env
-                .iter()
-                .filter(|(k, _)| k.as_str() != "PATH")
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        // Agents run in an interactive terminal: a CI=true inherited from the
-        // tmux server's environment (as in a CI job) makes Gemini CLI refuse
-        // to start its TUI (it exits 42), so CI is emptied unless asked for.
-        if !config.env.contains_key("CI") {
-            env.push(("CI".into(), String::new()));
-        }
-        if let Some(token) = &hook_token {
-            env.retain(|(k, _)| k != reports::HOOK_TOKEN_ENV);
-            env.push((reports::HOOK_TOKEN_ENV.into(), token.clone()));
-        }
-        if let Some((key, _)) = env
-            .iter()
-            .find(|(k, _)| k.is_empty() || k.contains('=') || k.contains('\0'))
-        {
-            return Err(Error::InvalidInput(format!(
-                "invalid environment variable name {key:?}"
-            )));
-        }
-        let created_at = now_secs();
-        let mut options = vec![
-            (OPT_AGENT.to_owned(), adapter.name.clone()),
-            (
-                OPT_WORK_DIR.to_owned(),
-                work_dir.to_string_lossy().into_owned(),
-            ),
-            (OPT_CREATED.to_owned(), created_at.to_string()),
-            (OPT_ADAPTER.to_owned(), adapter.source.clone()),
-        ];
-        if let Some(id) = &conversation_id {
-            options.push((OPT_CONVERSATION.to_owned(), id.clone()));
-        }
-        let mut pane_options = Vec::new();
-        if let Some(token) = &hook_token {
-            // The hook command checks the token; seq 0 arms the channel.
-            pane_options.push((reports::OPT_HOOK_TOKEN.to_owned(), token.clone()));
-            let armed = reports::HookValue {
-                seq: 0,
-                event: "armed".into(),
-                detail: String::new(),
-                at_ms: now_ms(),
-            };
-            pane_options.push((reports::OPT_HOOK.to_owned(), armed.encode()));
-        }
-        let pane_id = self
-            .tmux
-            .new_session(&NewSession {
-                name: &full_name,
-                work_dir: &work_dir,
-                argv: &argv,
-                env: &env,
-                options: &options,
-                pane_options: &pane_options,
-                width: PANE_WIDTH,
-                height: PANE_HEIGHT,
-                remain_on_exit: true,
-            })
-            .map_err(|err| {
-                // A chained call can fail after new-session made the session
-                // (a later set-option): remove it, unless the name was taken.
-                let duplicate =
-                    matches!(&err, Error::Tmux { message, .. } if message.contains("duplicate session"));
-                if !duplicate && self.tmux.has_session(&full_name).unwrap_or(false) {
-                    let _ = self.tmux.kill_session(&full_name);
-                }
-                if crate::tmux::is_command_too_long(&err) {
-                    Error::AgentLaunch {
-                        agent: adapter.name.clone(),
-                        message: format!(
-                            "the launch command is too long for tmux (argv, environment and \
-                             options together must stay under {} bytes); launch without the \
-                             prompt and send it with send_message",
-                            crate::tmux::MAX_COMMAND_BYTES
-                        ),
-                    }
-                } else {
-                    err
-                }
-            })?;
-        let mut session = AgentSession {
-            session_name: full_name.clone(),
-            pane_id,
-            agent_type: config.agent_type.clone(),
-            work_dir,
-            created_at,
-            status: SessionStatus::Booting,
-            conversation_id,
-            waiting: None,
-            stopped: false,
-            monitor: MonitorState::new(SessionStatus::Booting),
-            cache: Default::default(),
-            kept: None,
-            registry: Default::default(),
-        };
-        self.save_state(&session, config);
-        let paste = match (adapter.injection, &config.prompt) {
-            (Injection::Tmux, Some(prompt)) => Some(prompt),
-            _ => None,
-        };
-        // An adapter that knows dialogs is watched until it has settled, so
-        // a dialog drawn after its composer is reported, never typed into.
-        if paste.is_some() || config.accept_dialogs || !adapter.dialogs.is_empty() {
-            // A send from elsewhere waits until the prompt is in.
-            let outcome = self.send_lock(&session).and_then(|_one_sender| {
-                match self.start_up(&session, &adapter, config, ready_timeout, paste.is_some())? {
-                    StartUp::Waiting(waiting) => Ok(Some(waiting)),
-                    StartUp::Go => match paste {
-                        Some(prompt) => match self.deliver(&session, &adapter, prompt, true)? {
-                            Delivered::Sent => Ok(None),
-                            Delivered::Held { mut waiting, .. } => {
-                                waiting.prompt_pending = true;
-                                Ok(Some(waiting))
-                            }
-                        },
-                        None => Ok(None),
-                    },
-                }
-            });
-            match outcome {
-                Ok(waiting) => {
-                    if waiting.is_some() {
-                        session.status = SessionStatus::Blocked;
-                    }
-                    session.waiting = waiting;
-                }
-                Err(err) => {
-                    let _ = self.stop_session(&mut session);
-                    return Err(err);
-                }
-            }
-        }
-        Ok(session)
     }
 
     /// A handle on an existing session made by doeff-agents (`NAME` or
@@ -597,31 +343,6 @@ impl Agents {
         let session = self.launch_session(name, config, ready_timeout)?;
         Ok(SessionScope::new(self, session))
     }
-}
-
-fn checked_work_dir(dir: &Path) -> Result<PathBuf> {
-    let canonical = dir.canonicalize().map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    if !canonical.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "work dir {} is not a directory",
-            dir.display()
-        )));
-    }
-    // tmux silently starts the agent in $HOME when it cannot enter the
-    // directory, so an unreadable or unsearchable one is refused here. (For
-    // root, permission bits do not stop either check.)
-    let unusable = |source: std::io::Error| {
-        Error::InvalidInput(format!(
-            "work dir {} cannot be used: {source}",
-            dir.display()
-        ))
-    };
-    std::fs::read_dir(&canonical).map_err(unusable)?;
-    std::fs::metadata(canonical.join(".")).map_err(unusable)?;
-    Ok(canonical)
 }
 
 pub(crate) fn last_lines(screen: &Screen, n: usize) -> String {
