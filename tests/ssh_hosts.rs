@@ -509,3 +509,53 @@ fn a_wedged_shared_connection_does_not_hang_a_command() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("doeff-job"), "{}", stdout(&out));
 }
+
+#[test]
+fn one_lua_script_launches_and_watches_on_two_hosts() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta", "hostb"]);
+    let script = lab.dir.join("both.lua");
+    std::fs::write(
+        &script,
+        r#"
+local hosts = { assert(agents.host("hosta")), assert(agents.host("hostb")) }
+local env = { DOEFF_DEMO_APPROVE_AFTER_MS = "0", DOEFF_DEMO_WORK_MS = "300" }
+for _, h in ipairs(hosts) do
+  local s = assert(h:launch("lj", { agent = "demo", prompt = "hi", env = env }))
+  assert(s.host == h.name and s.name == "doeff-lj")
+end
+local rows = assert(hosts[2]:list())
+assert(#rows == 1 and rows[1].host == "hostb" and rows[1].name == "doeff-lj")
+local missing, why = hosts[1]:session("nope"):status()
+assert(missing == nil and why:find("no doeff session named nope"), why)
+local done = {}
+local stopped = agents.follow_hosts(hosts, function(ev)
+  if ev.kind ~= "status" then return false end
+  print(ev.host, ev.session, tostring(ev.old), ev.new, ev.reason)
+  if ev.new == "blocked" and ev.reason == "permission_prompt" then
+    local h = ev.host == "hosta" and hosts[1] or hosts[2]
+    assert(h:session(ev.session):send_keys({ "1" }))
+  end
+  if ev.new == "done" then done[ev.host] = true end
+  return done.hosta == true and done.hostb == true
+end, { timeout = 60 })
+assert(stopped, "timed out")
+print("final", hosts[1]:session("lj"):status(), hosts[2]:session("lj"):status())
+"#,
+    )
+    .unwrap();
+    let out = lab.cli(&["script", script.to_str().unwrap()]);
+    let printed = stdout(&out);
+    assert!(out.status.success(), "{printed}{}", stderr(&out));
+    for host in ["hosta", "hostb"] {
+        assert!(
+            printed.contains(&format!("{host}\tdoeff-lj\tblocked\trunning")),
+            "{printed}"
+        );
+        assert!(
+            printed.contains(&format!("{host}\tdoeff-lj\trunning\tdone")),
+            "{printed}"
+        );
+    }
+    assert!(printed.contains("final\tdone\tdone"), "{printed}");
+}

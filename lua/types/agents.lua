@@ -215,6 +215,71 @@ function agents.on(event, fn) end
 ---@param n {title: string, body?: string, urgency?: "low"|"normal"|"critical"}
 ---@return "notify-send"|"osascript"|"tmux"|"bell"
 function agents.notify(n) end
+
+---@class agents.HostEvent
+---@field kind "status"|"pr"|"warning"|"host_unreachable"
+---@field host string
+---@field session? string
+---@field old? agents.Status
+---@field new? agents.Status
+---@field reason? string
+---@field seq? integer
+---@field url? string
+---@field message? string
+---@field sessions? {session: string, status: agents.Status, stale: boolean}[]
+
+---A session on another host (see agents.host).
+---@class agents.HostSession
+---@field name string
+---@field host string
+local HostSession = {}
+---@return boolean|nil ok, string? err
+function HostSession:send(text, enter) end
+---@param keys string[]
+---@return boolean|nil ok, string? err
+function HostSession:send_keys(keys) end
+---@return string|nil text, string? err
+function HostSession:capture(opts) end
+---@return agents.Status|nil status, string? err
+function HostSession:status() end
+---@return table|nil observation, string? err
+function HostSession:observe() end
+---@return boolean|nil ok, string? err
+function HostSession:stop() end
+
+---Another machine, reached over ssh (`--host NAME`).
+---@class agents.Host
+---@field name string
+local Host = {}
+---@param name string
+---@param cfg agents.LaunchConfig
+---@return agents.HostSession|nil session, string? err
+function Host:launch(name, cfg) end
+---@return agents.HostSession
+function Host:session(name) end
+---@return table[]|nil rows, string? err
+function Host:list(opts) end
+---@param name string
+---@param opts? {timeout?: number}
+---@return agents.Status|nil status, string? err
+function Host:watch(name, opts) end
+---@param fn fun(ev: agents.HostEvent): boolean?
+---@param opts? {timeout?: number}
+---@return boolean stopped
+function Host:follow(fn, opts) end
+
+---The agents API bound to a host from hosts.toml, an ssh destination, or "local".
+---@param name string
+---@return agents.Host|nil host, string? err
+function agents.host(name) end
+
+---Follows several hosts at once: `fn(event)` per change until it returns true
+---(then true) or the timeout passes (then false).
+---@param hosts agents.Host[]
+---@param fn fun(ev: agents.HostEvent): boolean?
+---@param opts? {timeout?: number}
+---@return boolean stopped
+function agents.follow_hosts(hosts, fn, opts) end
 ---One observation of a batched pass (`agents.observe_all`).
 ---@class agents.PassObservation: agents.Observation
 ---@field name string            the session's name

@@ -13,7 +13,7 @@ use super::{Command, GlobalArgs, style};
 use crate::error::{Error, Result};
 use crate::monitor::SessionStatus;
 use crate::remote::client::{CALL_TIMEOUT, Connection};
-use crate::remote::follow::{HostUpdate, Target, follow};
+use crate::remote::follow::{HostUpdate, LastKnown, Target, follow};
 use crate::remote::hosts::{self, Host, LOCAL};
 use crate::remote::protocol::SessionRow;
 use crate::remote::{cache, ops};
@@ -512,8 +512,7 @@ fn print_rows(rows: &[HostRow], json_out: bool) {
 struct Printer {
     json: bool,
     colour: bool,
-    /// Last known status per (host, session).
-    known: std::collections::BTreeMap<(String, String), SessionStatus>,
+    known: LastKnown,
 }
 
 impl Printer {
@@ -528,16 +527,9 @@ impl Printer {
     /// Prints one update if it concerns `only` (a full session name) or
     /// every session when `only` is none.
     fn print(&mut self, update: &HostUpdate, only: Option<&str>) {
+        self.known.update(update);
         match update {
-            HostUpdate::Connected { host, sessions } => {
-                for (session, status) in sessions {
-                    if let Some(status) = status {
-                        self.known
-                            .entry((host.clone(), session.clone()))
-                            .or_insert(*status);
-                    }
-                }
-            }
+            HostUpdate::Connected { .. } => {}
             HostUpdate::Event { host, event } => {
                 if only.is_some_and(|o| o != event.session) {
                     return;
@@ -545,8 +537,6 @@ impl Printer {
                 match event.kind.as_str() {
                     "status" => {
                         let Some(new) = event.new else { return };
-                        self.known
-                            .insert((host.clone(), event.session.clone()), new);
                         let reason = event.reason.clone().unwrap_or_default();
                         if self.json {
                             let line = json!({
@@ -593,11 +583,11 @@ impl Printer {
                 }
             }
             HostUpdate::Unreachable { host, message } => {
-                let stale: Vec<(&String, &SessionStatus)> = self
+                let stale: Vec<(String, SessionStatus)> = self
                     .known
-                    .iter()
-                    .filter(|((h, s), _)| h == host && only.is_none_or(|o| o == s))
-                    .map(|((_, s), status)| (s, status))
+                    .of(host)
+                    .into_iter()
+                    .filter(|(s, _)| only.is_none_or(|o| o == s))
                     .collect();
                 if self.json {
                     let sessions: Vec<Value> = stale

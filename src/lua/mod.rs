@@ -8,6 +8,7 @@ mod convert;
 mod effects;
 pub(crate) mod fields;
 mod handle;
+mod host;
 mod module;
 pub mod notify;
 mod observe_all;

@@ -205,6 +205,7 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
     super::effects::install(lua, &module, &agents)?;
     super::observe_all::register(lua, &module, &agents)?;
     super::notify::register(lua, &module, &agents)?;
+    super::host::register(lua, &module)?;
 
     let runtime: Table = lua
         .load(RUNTIME)

@@ -224,3 +224,40 @@ fn follow_one(
         }
     }
 }
+
+/// The last known status of every session followed, per host: what a
+/// `host_unreachable` report lists as stale.
+#[derive(Clone, Debug, Default)]
+pub struct LastKnown(BTreeMap<(String, String), SessionStatus>);
+
+impl LastKnown {
+    /// Takes in what `update` says.
+    pub fn update(&mut self, update: &HostUpdate) {
+        match update {
+            HostUpdate::Connected { host, sessions } => {
+                for (session, status) in sessions {
+                    if let Some(status) = status {
+                        self.0
+                            .entry((host.clone(), session.clone()))
+                            .or_insert(*status);
+                    }
+                }
+            }
+            HostUpdate::Event { host, event } if event.kind == "status" => {
+                if let Some(new) = event.new {
+                    self.0.insert((host.clone(), event.session.clone()), new);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `host`'s sessions with their last known status.
+    pub fn of(&self, host: &str) -> Vec<(String, SessionStatus)> {
+        self.0
+            .iter()
+            .filter(|((h, _), _)| h == host)
+            .map(|((_, s), status)| (s.clone(), *status))
+            .collect()
+    }
+}
