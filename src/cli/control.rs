@@ -60,7 +60,7 @@ pub struct AdaptersArgs {
 }
 
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.agents(super::Lifetime::OneShot)?;
     if !args.keys.is_empty() {
         // Refused before the session is even looked up.
         let keys = crate::session::key_names(&args.keys)?;
@@ -78,21 +78,21 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<i32> {
 }
 
 pub fn output(global: &GlobalArgs, args: OutputArgs) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.agents(super::Lifetime::OneShot)?;
     let session = super::resolve(&agents, &args.name, args.raw_target)?;
     println!("{}", agents.capture_output(&session, args.lines)?);
     Ok(0)
 }
 
 pub fn attach(global: &GlobalArgs, args: NameArg) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.agents(super::Lifetime::OneShot)?;
     let session = super::resolve(&agents, &args.name, args.raw_target)?;
     agents.attach_session(&session)?;
     Ok(0)
 }
 
 pub fn stop(global: &GlobalArgs, args: NameArg) -> Result<i32> {
-    let agents = global.agents()?;
+    let agents = global.agents(super::Lifetime::OneShot)?;
     let mut session = match super::resolve(&agents, &args.name, args.raw_target) {
         Ok(session) => session,
         // Idempotent: a session stopped before is not an error.

@@ -63,7 +63,7 @@ impl clap::builder::ValueParserFactory for SessionStatus {
 pub fn run(global: &GlobalArgs, args: ExplainArgs) -> Result<i32> {
     let (verdict, warnings, note) = match (&args.name, &args.screen, &args.agent) {
         (Some(name), _, _) => {
-            let agents = global.monitoring_agents(false)?;
+            let agents = global.agents(super::Lifetime::OneShot)?;
             let mut session = super::resolve(&agents, name, args.raw_target)?;
             let observation = agents.observe(&mut session)?;
             let verdict = Verdict {

@@ -363,7 +363,7 @@ struct HostRow {
 fn list_on(global: &GlobalArgs, place: &Place, all: bool) -> Result<Vec<SessionRow>> {
     let value = match place {
         Place::Local => {
-            let agents = local_global(global).monitoring_agents(false)?;
+            let agents = local_global(global).agents(super::Lifetime::OneShot)?;
             ops::run(&agents, "list", json!({ "all": all })).map_err(|e| Error::Remote {
                 host: LOCAL.into(),
                 kind: e.kind,

@@ -152,35 +152,40 @@ impl GlobalArgs {
         Ok(registry)
     }
 
-    /// The tmux side of [`GlobalArgs::monitoring_agents`].
-    pub fn monitoring_tmux(&self, long_lived: bool) -> Result<Tmux> {
+    /// The tmux connection a command of this `lifetime` gets (see
+    /// [`Tmux::for_monitoring`]): a long-lived one (watching) one
+    /// control-mode client with output events, a one-shot one a tmux process
+    /// per (batched) call; `DOEFF_AGENTS_TRANSPORT=control|subprocess`
+    /// forces either. A long-lived command also ends on SIGINT/SIGTERM/SIGHUP
+    /// only after its control client left gracefully.
+    pub fn tmux(&self, lifetime: Lifetime) -> Result<Tmux> {
         let choice = TransportChoice::from_env()?;
+        let long_lived = lifetime == Lifetime::LongLived;
         if long_lived {
             crate::tmux::leave_control_clients_on_signals();
         }
         Ok(Tmux::for_monitoring(self.server(), choice, long_lived))
     }
 
-    /// The library entry point for these options (one tmux process per call:
-    /// what one-off commands like `send` and `stop` need).
-    pub fn agents(&self) -> Result<Agents> {
-        Ok(
-            Agents::new(Tmux::new(self.server()), Arc::new(self.registry()?))
-                .with_state_dir(crate::session::default_state_dir()),
-        )
+    /// The library entry point for a command of this `lifetime`.
+    pub fn agents(&self, lifetime: Lifetime) -> Result<Agents> {
+        Ok(self.agents_over(self.tmux(lifetime)?, self.registry()?))
     }
 
-    /// The entry point for monitoring commands (`ps`, `explain`, `watch`,
-    /// `run --watch`): `long_lived` ones (watching) get one control-mode
-    /// client with output events, one-shot ones a tmux process per batched
-    /// call; `DOEFF_AGENTS_TRANSPORT=control|subprocess` forces either (see
-    /// [`Tmux::for_monitoring`]). A long-lived command also ends on
-    /// SIGINT/SIGTERM/SIGHUP only after its control client left gracefully.
-    pub fn monitoring_agents(&self, long_lived: bool) -> Result<Agents> {
-        let tmux = self.monitoring_tmux(long_lived)?;
-        Ok(Agents::new(tmux, Arc::new(self.registry()?))
-            .with_state_dir(crate::session::default_state_dir()))
+    /// Every command's [`Agents`] is made here: whatever the transport, the
+    /// same state dir.
+    pub fn agents_over(&self, tmux: Tmux, registry: AdapterRegistry) -> Agents {
+        Agents::new(tmux, Arc::new(registry)).with_state_dir(crate::session::default_state_dir())
     }
+}
+
+/// How long a command talks to tmux: what its transport is chosen by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// One answer and out (`ps`, `send`, `stop`, `explain`...).
+    OneShot,
+    /// Watching for as long as it runs (`watch`, `run --watch`, scripts).
+    LongLived,
 }
 
 /// The session a command's NAME names: one of doeff-agents' own (`NAME` or

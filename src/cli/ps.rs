@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::GlobalArgs;
 use super::style;
 use crate::error::{Error, Result};
-use std::sync::Arc;
 
 use crate::monitor::SessionStatus;
 use crate::session::{AgentSession, Agents, fetch_every, list_sessions};
@@ -48,7 +47,7 @@ pub(super) fn classified(
     global: &GlobalArgs,
     all: bool,
 ) -> Result<(Agents, Vec<(AgentSession, Row)>)> {
-    let tmux = global.monitoring_tmux(false)?;
+    let tmux = global.tmux(super::Lifetime::OneShot)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -67,7 +66,7 @@ pub(super) fn classified(
         (registry, read)
     });
     let (mut sessions, fetched) = read?;
-    let agents = Agents::new(tmux, Arc::new(registry?));
+    let agents = global.agents_over(tmux, registry?);
     let observations = agents.observe_fetched(&mut sessions, fetched);
     let mut rows = Vec::with_capacity(sessions.len());
     for (session, observation) in sessions.iter().zip(observations) {

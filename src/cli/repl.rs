@@ -245,7 +245,7 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
     }
     let helper = ReplHelper {
         functions: module_functions(lua),
-        agents: global.agents()?,
+        agents: global.agents(super::Lifetime::OneShot)?,
     };
     let mut editor: Editor<ReplHelper, rustyline::history::DefaultHistory> =
         Editor::new().map_err(|e| Error::Lua(format!("cannot start the line editor: {e}")))?;

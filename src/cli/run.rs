@@ -97,9 +97,9 @@ pub fn seconds(value: f64, what: &str) -> Result<Duration> {
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     let agents = if args.watch {
-        global.monitoring_agents(true)?
+        global.agents(super::Lifetime::LongLived)?
     } else {
-        global.agents()?
+        global.agents(super::Lifetime::OneShot)?
     };
     let saved = match &args.resume {
         Some(name) => Some(

@@ -24,7 +24,7 @@ pub fn script_host(global: &GlobalArgs, arg0: &str, args: &[String]) -> Result<A
     // A script is long-lived: one control-mode client with output events,
     // so agents.watch and agents.run_loop see changes at once.
     let agents = global
-        .monitoring_agents(true)?
+        .agents(super::Lifetime::LongLived)?
         .with_state_dir(crate::session::default_state_dir());
     install(&host, agents)?;
     let lua = host.lua();

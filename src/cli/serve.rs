@@ -21,7 +21,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> Result<i32> {
             "serve needs --stdio (it never listens on a port; clients reach it over ssh)".into(),
         ));
     }
-    let agents = global.agents()?;
+    let agents = global.agents(super::Lifetime::OneShot)?;
     let state_dir = agents
         .state_dir()
         .map(std::path::Path::to_path_buf)
@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> Result<i32> {
     let monitoring_global = global.clone();
     let server = Server {
         agents,
-        monitoring: Box::new(move || monitoring_global.monitoring_agents(true)),
+        monitoring: Box::new(move || monitoring_global.agents(super::Lifetime::LongLived)),
         journal: Journal::new(&state_dir),
     };
     serve(server, std::io::stdin(), std::io::stdout());

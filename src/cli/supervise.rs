@@ -95,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
     let interval = seconds(args.interval, "--interval")?.max(std::time::Duration::from_millis(10));
     let host = Arc::new(LuaHost::full()?);
     // Long-lived: one control-mode client with output events.
-    let agents = global.monitoring_agents(true)?;
+    let agents = global.agents(super::Lifetime::LongLived)?;
     install(&host, agents.clone())?;
     let mut supervisor = Supervisor::new(host, agents, sources, Arc::new(report))?;
     supervisor.interval = interval;
@@ -117,7 +117,7 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
 /// `--check`: every script loaded once, in a VM of its own; errors printed.
 fn check(global: &GlobalArgs, sources: Vec<Source>) -> Result<i32> {
     let host = Arc::new(LuaHost::full()?);
-    let module = install(&host, global.agents()?)?;
+    let module = install(&host, global.agents(super::Lifetime::OneShot)?)?;
     let mut scripts = Scripts::new(host, module, sources);
     let changes = scripts.poll(false);
     let mut failed = 0;

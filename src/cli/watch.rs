@@ -114,7 +114,7 @@ fn print_change(
 }
 
 pub fn run(global: &GlobalArgs, args: WatchArgs) -> Result<i32> {
-    let agents = global.monitoring_agents(true)?;
+    let agents = global.agents(super::Lifetime::LongLived)?;
     let name = args.name.as_deref().ok_or_else(|| {
         crate::error::Error::InvalidInput(
             "watch needs NAME (or --host/--all-hosts to follow every session there)".into(),
