@@ -367,10 +367,13 @@ fn measure(
         ..SizeResult::default()
     };
 
-    // 1. Pass cost.
+    // 1. Pass cost, Rust and (alternating with it, so both see the same
+    // load) the same pass from a Lua script.
     let mut monitor = Monitor::new(watcher, sessions.to_vec());
     monitor.pass();
+    let (_host, lua_pass) = lua_pass(watcher, sessions)?;
     let mut passes = Vec::new();
+    let mut lua = Vec::new();
     let mut captured = Vec::new();
     for _ in 0..args.passes {
         std::thread::sleep(Duration::from_millis(100));
@@ -381,23 +384,24 @@ fn measure(
         if let Some(Err(err)) = results.into_iter().find(Result::is_err) {
             return Err(err);
         }
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let seen = lua_pass.call::<usize>(())?;
+        lua.push(ms(started.elapsed()));
+        if seen != n {
+            return Err(Error::Lua(format!("observe_all saw {seen} sessions")));
+        }
     }
     result.pass_ms_median = quantile(&passes, 0.5);
     result.pass_ms_p95 = quantile(&passes, 0.95);
     result.per_session_us = result.pass_ms_median * 1000.0 / n as f64;
     result.captured_per_pass_median = quantile(&captured, 0.5);
-    drop(monitor);
-
-    // 1b. The same pass from a Lua script.
-    let lua = lua_passes(watcher, sessions, args.passes)?;
     result.lua_pass_ms_median = quantile(&lua, 0.5);
     result.lua_pass_ms_p95 = quantile(&lua, 0.95);
     result.lua_per_session_us = result.lua_pass_ms_median * 1000.0 / n as f64;
     if result.pass_ms_median > 0.0 {
         result.lua_vs_rust = result.lua_pass_ms_median / result.pass_ms_median;
     }
-    let mut monitor = Monitor::new(watcher, sessions.to_vec());
-    monitor.pass();
 
     // 2. CPU per minute of watching: default loop, then 1 Hz polling.
     let server = server_pid(watcher.tmux());
@@ -452,15 +456,15 @@ fn measure(
     Ok((result, spent))
 }
 
-/// ms per `agents.observe_all(S)` pass of a Lua script over `sessions`
-/// (handles from `agents.session`, every status read in Lua), timed like
-/// the Rust passes (100 ms apart).
-fn lua_passes(watcher: &Agents, sessions: &[AgentSession], passes: usize) -> Result<Vec<f64>> {
+/// A Lua script VM over `sessions` (handles from `agents.session`) and its
+/// pass: `agents.observe_all(S)`, every status read in Lua; returns how
+/// many sessions it saw. (The host must outlive the function.)
+fn lua_pass(watcher: &Agents, sessions: &[AgentSession]) -> Result<(Arc<LuaHost>, mlua::Function)> {
     let host = Arc::new(LuaHost::full()?);
     doeff_agents::lua::install(&host, watcher.clone())?;
-    let lua = host.lua();
     let names: Vec<&str> = sessions.iter().map(|s| s.session_name.as_str()).collect();
-    let pass: mlua::Function = lua
+    let pass: mlua::Function = host
+        .lua()
         .load(
             r#"
 local names = ...
@@ -479,17 +483,7 @@ end
         .set_name("=bench")
         .call(names)?;
     pass.call::<usize>(())?;
-    let mut times = Vec::new();
-    for _ in 0..passes {
-        std::thread::sleep(Duration::from_millis(100));
-        let started = Instant::now();
-        let seen = pass.call::<usize>(())?;
-        times.push(ms(started.elapsed()));
-        if seen != sessions.len() {
-            return Err(Error::Lua(format!("observe_all saw {seen} sessions")));
-        }
-    }
-    Ok(times)
+    Ok((host, pass))
 }
 
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;

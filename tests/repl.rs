@@ -57,10 +57,18 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
         .expect("repl pane");
     let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
     let wait_screen = |what: &str, needle: &str| {
-        wait_for(what, PATIENCE, || {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
             let s = screen();
-            s.contains(needle).then_some(s)
-        })
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     };
     wait_screen("the prompt", "lua>");
 
@@ -111,4 +119,95 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
         message_at < typed_at,
         "the message is printed above the prompt:\n{shown}"
     );
+}
+
+#[test]
+fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_kept_per_line() {
+    let server = TestServer::new();
+    let tmux = &server.tmux;
+    let script = server.path("counter.lua");
+    std::fs::write(
+        &script,
+        "agents.state.n = (agents.state.n or 0) + 1\nprint('loaded ' .. agents.state.n)\nagents.every(0.2, function() print('tick ' .. agents.state.n) end)\n",
+    )
+    .expect("script");
+    let argv = vec![
+        support::bin().to_string_lossy().into_owned(),
+        "-L".to_owned(),
+        server.socket.clone(),
+        "repl".to_owned(),
+    ];
+    let env = vec![
+        (
+            "DOEFF_AGENTS_EXE".to_owned(),
+            support::bin().to_string_lossy().into_owned(),
+        ),
+        ("DOEFF_AGENTS_SHELL_PATH".to_owned(), "0".to_owned()),
+        (
+            "XDG_STATE_HOME".to_owned(),
+            server.path("state").to_string_lossy().into_owned(),
+        ),
+    ];
+    let pane = tmux
+        .new_session(&NewSession {
+            name: "repl",
+            work_dir: &server.dir,
+            argv: &argv,
+            env: &env,
+            options: &[],
+            width: 120,
+            height: 40,
+            remain_on_exit: true,
+        })
+        .expect("repl pane");
+    let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
+    let wait_screen = |what: &str, needle: &str| {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let s = screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_screen("the prompt", "lua>");
+    let enter = || tmux.send_keys(&pane, &["Enter"], false).expect("enter");
+    let ctrl_c = || tmux.send_keys(&pane, &["C-c"], false).expect("C-c");
+
+    type_keys(tmux, &pane, "agents.sleep(120)");
+    enter();
+    // The statement runs (its line echoed, no new prompt yet), then Ctrl-C ends it.
+    wait_screen("the sleep to run", "lua> agents.sleep(120)");
+    ctrl_c();
+    wait_screen("the interrupted sleep", "error: interrupted");
+    type_keys(tmux, &pane, "print('still ' .. 'here')");
+    enter();
+    wait_screen("the REPL still running", "still here");
+
+    // History is on disk already, while the REPL runs.
+    let history = server.path("state/doeff-agents/history");
+    let saved = wait_for("the history file", PATIENCE, || {
+        let text = std::fs::read_to_string(&history).unwrap_or_default();
+        text.contains("print('still ' .. 'here')").then_some(text)
+    });
+    assert!(saved.contains("agents.sleep(120)"), "{saved}");
+
+    type_keys(tmux, &pane, &format!(".load {}", script.display()));
+    enter();
+    wait_screen("the loaded script", "loaded 1");
+    type_keys(tmux, &pane, ".reload");
+    enter();
+    wait_screen("the reloaded script, its state kept", "loaded 2");
+    type_keys(tmux, &pane, "agents.supervise()");
+    enter();
+    wait_screen("its timer under agents.supervise", "tick 2");
+    ctrl_c();
+    type_keys(tmux, &pane, "print('back at ' .. 'the prompt')");
+    enter();
+    wait_screen("the prompt after supervise", "back at the prompt");
 }

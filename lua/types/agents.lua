@@ -164,6 +164,9 @@ function Tmux.attach_session(name) end
 ---@class agents
 ---@field tmux agents.Tmux
 ---@field state table  the script's own table; in `supervise`, one per script file, kept across its reloads
+---@field load? fun(path: string): (boolean|nil), string?   REPL only: runs a script file (or folder of *.lua) with the supervisor's rules
+---@field reload? fun(): (boolean|nil), string?              REPL only: loads every loaded script again (a broken one keeps its last good version)
+---@field supervise? fun(opts?: {timeout?: number}): boolean   REPL only: runs the loaded scripts' handlers until Ctrl-C
 agents = {}
 
 ---@param name string

@@ -4,6 +4,12 @@
 //! status changes of followed sessions (`agents.follow(s)`) print above the
 //! prompt. Incomplete chunks continue on the next line. With piped stdin it
 //! evaluates line by line without line editing (used by tests).
+//!
+//! Ctrl-C while a statement runs (`agents.watch`, `agents.sleep`, a loop)
+//! interrupts it and returns to the prompt (`lua::interrupt`). `.load FILE`
+//! / `agents.load(FILE)` runs a script with the supervisor's rules, `.reload`
+//! loads the loaded files again, `agents.supervise()` runs their handlers
+//! until Ctrl-C. History is saved after each line.
 
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal};
@@ -19,8 +25,9 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
 use super::GlobalArgs;
-use super::script::script_host;
+use super::script::script_host_and_agents;
 use crate::error::{Error, Result};
+use crate::lua::supervise::{Report, Supervisor, in_repl};
 use crate::lua::{Printer, error_message};
 use crate::session::Agents;
 
@@ -223,9 +230,55 @@ fn module_functions(lua: &Lua) -> Vec<String> {
     names
 }
 
+/// A dot command (`.load FILE`, `.reload`), run; false when `line` is none.
+fn dot_command(supervisor: &in_repl::Shared, line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    let result = if let Some(file) = line.strip_prefix(".load ") {
+        in_repl::load(supervisor, std::path::Path::new(file.trim()))
+    } else if line == ".reload" {
+        in_repl::reload(supervisor)
+    } else if line == ".load" {
+        return Some(vec!["usage: .load FILE (or a folder of *.lua)".into()]);
+    } else {
+        return None;
+    };
+    Some(match result {
+        // What was (re)loaded or failed is reported as it happens.
+        Ok(_) => Vec::new(),
+        Err(e) => vec![format!("error: {}", error_message(&e))],
+    })
+}
+
+/// One line of input: a dot command or Lua (Ctrl-C during it interrupts it).
+fn feed_line(
+    evaluator: &mut Evaluator,
+    supervisor: &in_repl::Shared,
+    lua: &Lua,
+    line: &str,
+) -> Step {
+    crate::lua::interrupt::clear();
+    if evaluator.pending.is_empty()
+        && let Some(lines) = dot_command(supervisor, line)
+    {
+        return Step::Done(lines);
+    }
+    evaluator.feed(lua, line)
+}
+
 pub fn run(global: &GlobalArgs) -> Result<i32> {
-    let host = script_host(global, "repl", &[])?;
+    let (host, agents) = script_host_and_agents(global, "repl", &[])?;
+    // Ctrl-C interrupts the running statement instead of ending the REPL.
+    crate::tmux::interrupt_on_sigint(crate::lua::interrupt::interrupt);
     let lua = host.lua();
+    let report: Report = Arc::new(|line| eprintln!("{line}"));
+    let supervisor: in_repl::Shared = Arc::new(Mutex::new(Supervisor::new(
+        host.clone(),
+        agents,
+        Vec::new(),
+        report,
+    )?));
+    let module: mlua::Table = lua.globals().get("agents")?;
+    in_repl::register(lua, &module, &supervisor)?;
     let mut evaluator = Evaluator {
         pending: String::new(),
     };
@@ -235,7 +288,8 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
                 path: PathBuf::from("<stdin>"),
                 source,
             })?;
-            if let Step::Done(lines) = evaluator.feed(lua, &line) {
+            crate::lua::interrupt::clear();
+            if let Step::Done(lines) = feed_line(&mut evaluator, &supervisor, lua, &line) {
                 for l in lines {
                     println!("{l}");
                 }
@@ -250,9 +304,14 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
     let mut editor: Editor<ReplHelper, rustyline::history::DefaultHistory> =
         Editor::new().map_err(|e| Error::Lua(format!("cannot start the line editor: {e}")))?;
     editor.set_helper(Some(helper));
+    // The editor took SIGINT over; Ctrl-C during a statement must interrupt it.
+    crate::lua::interrupt::take_sigint();
     let history = history_path();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
     }
     if let Ok(printer) = editor.create_external_printer() {
         let printer = Arc::new(Mutex::new(printer));
@@ -269,10 +328,17 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
         } else {
             "...> "
         };
+        // An interrupt from now on is for the next statement: while the line
+        // is edited, Ctrl-C is a key to rustyline, not a signal.
+        crate::lua::interrupt::clear();
         match editor.readline(prompt) {
             Ok(line) => {
                 let _ = editor.add_history_entry(line.as_str());
-                if let Step::Done(lines) = evaluator.feed(lua, &line) {
+                // Saved at once: a REPL that is killed keeps its history.
+                if let Some(path) = &history {
+                    let _ = editor.append_history(path);
+                }
+                if let Step::Done(lines) = feed_line(&mut evaluator, &supervisor, lua, &line) {
                     for l in lines {
                         println!("{l}");
                     }
@@ -282,12 +348,6 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(Error::Lua(format!("line editor: {e}"))),
         }
-    }
-    if let Some(path) = &history {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = editor.save_history(path);
     }
     Ok(0)
 }

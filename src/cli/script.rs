@@ -20,13 +20,22 @@ pub struct ScriptArgs {
 
 /// A full Lua VM with `agents` installed and `arg` set.
 pub fn script_host(global: &GlobalArgs, arg0: &str, args: &[String]) -> Result<Arc<LuaHost>> {
+    script_host_and_agents(global, arg0, args).map(|(host, _)| host)
+}
+
+/// [`script_host`] and the entry point its `agents` module talks to.
+pub fn script_host_and_agents(
+    global: &GlobalArgs,
+    arg0: &str,
+    args: &[String],
+) -> Result<(Arc<LuaHost>, crate::session::Agents)> {
     let host = Arc::new(LuaHost::full()?);
     // A script is long-lived: one control-mode client with output events,
     // so agents.watch and agents.run_loop see changes at once.
     let agents = global
         .agents(super::Lifetime::LongLived)?
         .with_state_dir(crate::session::default_state_dir());
-    install(&host, agents)?;
+    install(&host, agents.clone())?;
     let lua = host.lua();
     let arg = lua.create_table()?;
     arg.set(0, arg0)?;
@@ -34,7 +43,7 @@ pub fn script_host(global: &GlobalArgs, arg0: &str, args: &[String]) -> Result<A
         arg.set(i + 1, a.as_str())?;
     }
     lua.globals().set("arg", arg)?;
-    Ok(host)
+    Ok((host, agents))
 }
 
 pub fn run(global: &GlobalArgs, args: ScriptArgs) -> Result<i32> {

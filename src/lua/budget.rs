@@ -64,6 +64,8 @@ enum Check {
 }
 
 fn hook(lua: &Lua, debug: &Debug) -> mlua::Result<VmState> {
+    // Ctrl-C in the REPL (see `interrupt.rs`).
+    super::interrupt::check()?;
     let check = FRAMES.with(|f| match f.borrow().last() {
         None => Check::InTime,
         Some(frame) if frame.spent.is_some() => Check::StillSpent,

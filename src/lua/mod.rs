@@ -9,6 +9,7 @@ mod effects;
 pub(crate) mod fields;
 mod handle;
 mod host;
+pub mod interrupt;
 mod module;
 pub mod notify;
 mod observe_all;

@@ -40,7 +40,7 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         let tmux = agents.tmux();
         let events = tmux.output_events().filter(|_| !panes.is_empty());
         let Some(events) = events else {
-            std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            super::interrupt::sleep_until(deadline)?;
             return Ok(false);
         };
         let wanted: HashSet<String> = panes.into_iter().collect();
@@ -65,8 +65,18 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
             return Ok(true);
         }
         // The events stay recorded: the caller's next batched pass
-        // (`agents.observe_all`) reads which panes printed.
-        Ok(events.wait(deadline, DEFAULT_DEBOUNCE))
+        // (`agents.observe_all`) reads which panes printed. Waited for in
+        // slices, so Ctrl-C in the REPL is noticed.
+        loop {
+            super::interrupt::check()?;
+            let slice = deadline.min(Instant::now() + super::interrupt::SLICE);
+            if events.wait(slice, DEFAULT_DEBOUNCE) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
     })
 }
 
@@ -82,8 +92,8 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
     module.set(
         "_block_sleep",
         lua.create_function(|_, secs: f64| {
-            std::thread::sleep(seconds(secs, "sleep")?);
-            Ok(())
+            let wait = seconds(secs, "sleep")?.min(Duration::from_secs(86_400 * 365));
+            super::interrupt::sleep_until(Instant::now() + wait)
         })?,
     )?;
 

@@ -32,7 +32,7 @@ pub use control::{ControlMode, leave_all as leave_control_clients};
 pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};
-pub use signals::leave_control_clients_on_signals;
+pub use signals::{interrupt_on_sigint, leave_control_clients_on_signals};
 pub use transport::{
     MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
     is_command_too_long,

@@ -14,6 +14,7 @@
 //! last good version keeps running; an error inside a handler is reported as
 //! `file:line: message` and the loop goes on.
 
+pub mod in_repl;
 pub mod instance;
 mod registry;
 mod scripts;
@@ -48,7 +49,7 @@ const REPEAT_AFTER: Duration = Duration::from_secs(30);
 pub type Report = Arc<dyn Fn(String) + Send + Sync>;
 
 /// What is told each script's status whenever one changed.
-pub type OnStatus = Box<dyn FnMut(&[ScriptStatus])>;
+pub type OnStatus = Box<dyn FnMut(&[ScriptStatus]) + Send>;
 
 /// One script as `supervise --status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -128,7 +129,13 @@ impl Supervisor {
     /// and reports what happened; returns the changes.
     pub fn poll_scripts(&mut self, settle: bool) -> Vec<Change> {
         let changes = self.scripts.poll(settle);
-        for change in &changes {
+        self.report_changes(&changes);
+        changes
+    }
+
+    /// Reports what a load did (and tells `on_status`).
+    pub fn report_changes(&mut self, changes: &[Change]) {
+        for change in changes {
             let line = match change {
                 Change::Loaded(path) => format!("loaded {}", path.display()),
                 Change::Reloaded(path) => format!("reloaded {}", path.display()),
@@ -142,7 +149,6 @@ impl Supervisor {
         if !changes.is_empty() {
             self.status_changed();
         }
-        changes
     }
 
     /// Runs until `stop()` says so (checked at least every [`FILE_POLL`]).

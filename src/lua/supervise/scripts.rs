@@ -144,6 +144,14 @@ impl Scripts {
         self.poll(false)
     }
 
+    /// Loads every file again, changed or not (the REPL's `.reload`).
+    pub fn reload_all(&mut self) -> Vec<Change> {
+        for script in self.scripts.values_mut() {
+            script.tried = None;
+        }
+        self.poll(false)
+    }
+
     /// Every live version's registry, in file order.
     pub fn live(&self) -> Vec<(&Path, Shared)> {
         self.scripts
