@@ -155,6 +155,7 @@ fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_ke
             argv: &argv,
             env: &env,
             options: &[],
+            pane_options: &[],
             width: 120,
             height: 40,
             remain_on_exit: true,
