@@ -559,3 +559,197 @@ print("final", hosts[1]:session("lj"):status(), hosts[2]:session("lj"):status())
     }
     assert!(printed.contains("final\tdone\tdone"), "{printed}");
 }
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Starts `count` demo sessions on `host` with the host's own binary
+/// (quicker than one ssh launch each).
+fn launch_on_host(host: &ssh_lab::TestHost, prefix: &str, count: usize, env: &[&str]) {
+    for i in 0..count {
+        let mut command = std::process::Command::new(host.dir.join("bin/remote"));
+        command.args([
+            "run",
+            "-a",
+            "demo",
+            "-s",
+            &format!("{prefix}{i}"),
+            "-p",
+            "hi",
+        ]);
+        for e in env {
+            command.args(["-e", e]);
+        }
+        let out = command.stdin(Stdio::null()).output().expect("launch");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// How long a status change seen by the host's monitor takes to reach a
+/// follower (what `watch` prints from): p50/p95 over 20 sessions x 2 changes.
+#[test]
+#[ignore = "a measurement: cargo test --test ssh_hosts -- --ignored --nocapture"]
+fn measure_remote_event_latency() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta"]);
+    let host = lab.host("hosta");
+    launch_on_host(
+        host,
+        "lat",
+        20,
+        &["DOEFF_DEMO_APPROVE_AFTER_MS=0", "DOEFF_DEMO_WORK_MS=300"],
+    );
+    let remote = doeff_agents::remote::hosts::Host {
+        name: "hosta".into(),
+        destination: "hosta".into(),
+        socket: Some(lab.dir.join("run/cm-a")),
+        remote_binary: host.dir.join("bin/remote").display().to_string(),
+        ssh_config: Some(lab.dir.join("ssh_config")),
+        connect_timeout: Duration::from_secs(10),
+    };
+    use doeff_agents::remote::follow::{HostUpdate, Target, follow};
+    let followers = follow(vec![(Target::Ssh(remote.clone()), Default::default())]);
+    let subscribed = doeff_agents::remote::protocol::now_ms();
+    // Every session at its approval question first.
+    let mut blocked = std::collections::HashSet::new();
+    let deadline = Instant::now() + LONG;
+    while blocked.len() < 20 {
+        assert!(Instant::now() < deadline, "not all blocked: {blocked:?}");
+        if let Ok(HostUpdate::Event { event, .. }) =
+            followers.updates.recv_timeout(Duration::from_secs(1))
+            && event.new.map(|s| s.as_str()) == Some("blocked")
+        {
+            blocked.insert(event.session.clone());
+        }
+    }
+    let sender = doeff_agents::remote::client::Connection::open(&remote).expect("connect");
+    let mut latencies = Vec::new();
+    let mut done = 0;
+    for i in 0..20 {
+        sender
+            .call(
+                "keys",
+                serde_json::json!({"name": format!("lat{i}"), "keys": ["1"]}),
+                Duration::from_secs(20),
+            )
+            .expect("keys");
+    }
+    let mut finished = std::collections::HashSet::new();
+    while done < 20 {
+        if Instant::now() > deadline + LONG {
+            for i in 0..20 {
+                let name = format!("doeff-lat{i}");
+                if !finished.contains(&name) {
+                    let journal = host
+                        .dir
+                        .join(format!("state/doeff-agents/events/{name}.ndjson"));
+                    eprintln!(
+                        "{name}: {}",
+                        std::fs::read_to_string(journal).unwrap_or_default()
+                    );
+                    eprintln!(
+                        "{}",
+                        stdout(&host.tmux(&["capture-pane", "-p", "-t", &format!("={name}:")]))
+                    );
+                }
+            }
+            panic!("not all done ({done})");
+        }
+        let Ok(update) = followers.updates.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if let HostUpdate::Event { event, .. } = update
+            && event.kind == "status"
+            && event.time_ms > subscribed
+        {
+            let now = doeff_agents::remote::protocol::now_ms();
+            latencies.push(now.saturating_sub(event.time_ms) as f64);
+            // Terminal, whichever: the monitor's own race between an exit
+            // and the capture can say `exited` for an exit 0 (reported).
+            if event.new.is_some_and(|s| s.is_terminal()) {
+                done += 1;
+                finished.insert(event.session.clone());
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "MEASURE remote event -> follower: n={} p50={:.1} ms p95={:.1} ms max={:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+}
+
+/// `ps --all-hosts` over 3 hosts x 20 sessions with warm connections.
+#[test]
+#[ignore = "a measurement: cargo test --test ssh_hosts -- --ignored --nocapture"]
+fn measure_ps_all_hosts() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta", "hostb", "hostc"]);
+    for host in &lab.hosts {
+        launch_on_host(host, "ps", 20, &["DOEFF_DEMO_SCENARIO=wait"]);
+    }
+    // Warm: the shared connections exist, the sessions have settled.
+    std::thread::sleep(Duration::from_secs(2));
+    let warm = lab.cli(&["--all-hosts", "ps", "--json"]);
+    assert!(warm.status.success(), "{}", stderr(&warm));
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&warm)).expect("json");
+    assert_eq!(rows.len(), 60);
+    let time = |what: &str, f: &dyn Fn()| {
+        let mut runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                f();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        println!("MEASURE part {what}: p50={:.0} ms", runs[2]);
+    };
+    let host = lab.host("hosta");
+    time("ps on the host itself (no ssh)", &|| {
+        let out = std::process::Command::new(host.dir.join("bin/remote"))
+            .arg("ps")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    });
+    time("ssh (warm master) running true", &|| {
+        let out = std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(lab.dir.join("ssh_config"))
+            .arg("-o")
+            .arg(format!(
+                "ControlPath={}/run/doeff-agents/ssh-%C",
+                lab.dir.display()
+            ))
+            .args(["-o", "ControlMaster=auto", "hosta", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    });
+    time("ps --host hosta", &|| {
+        assert!(lab.cli(&["--host", "hosta", "ps"]).status.success());
+    });
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        let out = lab.cli(&["--all-hosts", "ps"]);
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).lines().count(), 61);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "MEASURE ps --all-hosts (3 hosts x 20 sessions, warm): n={} min={:.0} ms p50={:.0} ms p95={:.0} ms",
+        times.len(),
+        times[0],
+        percentile(&times, 0.5),
+        percentile(&times, 0.95)
+    );
+}
