@@ -16,8 +16,13 @@ pub enum Error {
     #[error("tmux server on {socket} did not answer within {seconds} s")]
     TmuxTimeout { socket: String, seconds: f64 },
     /// A tmux command ran and failed.
+    /// Made by [`Error::tmux`], which decides its [`TmuxErrorKind`] once.
     #[error("tmux {command} failed: {message}")]
-    Tmux { command: String, message: String },
+    Tmux {
+        command: String,
+        message: String,
+        kind: TmuxErrorKind,
+    },
     /// A session name that tmux could misread as a target, or that is otherwise unusable.
     #[error("invalid session name {name:?}: {why}")]
     InvalidSessionName { name: String, why: String },
@@ -85,6 +90,68 @@ pub enum Error {
     },
 }
 
+/// What a failed tmux command means, decided once from tmux's message
+/// when the error is made; callers ask [`Error::tmux_kind`] instead of
+/// reading messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TmuxErrorKind {
+    /// No server runs on the socket, or it exited while the call connected
+    /// (a server whose last session just went answers "no current target").
+    NoServer,
+    /// No such session, window or pane ("can't find ...").
+    NotFound,
+    /// The command is over what tmux (or the OS) takes.
+    TooLong,
+    /// new-session with a name that is taken.
+    DuplicateSession,
+    /// Anything else.
+    Other,
+}
+
+impl TmuxErrorKind {
+    /// The kind of tmux's (or our transports') `message`.
+    pub fn of(message: &str) -> TmuxErrorKind {
+        let has = |text| message.contains(text);
+        if has("no server running")
+            || has("server exited unexpectedly")
+            || has("no current target")
+            || has("error connecting to")
+            || has("No such file or directory")
+        {
+            TmuxErrorKind::NoServer
+        } else if has("can't find") {
+            TmuxErrorKind::NotFound
+        } else if message.starts_with("command too long") {
+            TmuxErrorKind::TooLong
+        } else if has("duplicate session") {
+            TmuxErrorKind::DuplicateSession
+        } else {
+            TmuxErrorKind::Other
+        }
+    }
+}
+
+impl Error {
+    /// A failed tmux `command` with tmux's `message`, its kind decided here.
+    pub fn tmux(command: String, message: String) -> Error {
+        let kind = TmuxErrorKind::of(&message);
+        Error::Tmux {
+            command,
+            message,
+            kind,
+        }
+    }
+
+    /// The kind of a tmux error; `None` for other errors.
+    pub fn tmux_kind(&self) -> Option<TmuxErrorKind> {
+        match self {
+            Error::Tmux { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}
+
 /// A user-given name or path as shown in an error: as is, or quoted and
 /// escaped when it is empty or holds control characters (a newline must not
 /// break a one-line error).
@@ -102,5 +169,31 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<mlua::Error> for Error {
     fn from(err: mlua::Error) -> Self {
         Error::Lua(crate::lua::error_message(&err))
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn tmux_messages_get_their_kind_once() {
+        let kind = |m: &str| Error::tmux("x".into(), m.into()).tmux_kind();
+        assert_eq!(
+            kind("no server running on /tmp/x"),
+            Some(TmuxErrorKind::NoServer)
+        );
+        assert_eq!(kind("no current target"), Some(TmuxErrorKind::NoServer));
+        assert_eq!(kind("can't find pane: %9"), Some(TmuxErrorKind::NotFound));
+        assert_eq!(
+            kind("command too long (9 bytes)"),
+            Some(TmuxErrorKind::TooLong)
+        );
+        assert_eq!(
+            kind("duplicate session: a"),
+            Some(TmuxErrorKind::DuplicateSession)
+        );
+        assert_eq!(kind("unknown option"), Some(TmuxErrorKind::Other));
+        assert_eq!(Error::InvalidInput("x".into()).tmux_kind(), None);
     }
 }

@@ -78,7 +78,7 @@ pub use effects::{
     AsyncMonitorCallbacks, AsyncSessionScope, AsyncTmuxAgentHandler, async_monitor_session,
     async_session_scope,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, TmuxErrorKind};
 pub use monitor::{Evidence, Observation, Screen, SessionStatus, Verdict};
 pub use session::{AgentSession, Agents, Monitor, SessionScope};
 pub use tmux::{Server, Tmux, is_inside_tmux, is_tmux_available};

@@ -184,7 +184,7 @@ fn control_mode_gives_the_same_results_as_subprocess() {
     let err_ctl = ctl.paste_text(&pane_ctl, "").expect_err("empty paste");
     for err in [&err_sub, &err_ctl] {
         assert!(
-            matches!(err, Error::Tmux { command, message }
+            matches!(err, Error::Tmux { command, message, .. }
                 if command == "load-buffer" && message.starts_with("no buffer doeff-paste-")),
             "{err}"
         );

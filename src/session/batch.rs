@@ -117,17 +117,14 @@ impl Agents {
             Ok(states) => states,
             Err(err) => {
                 let (command, message) = match &err {
-                    Error::Tmux { command, message } => (command.clone(), message.clone()),
+                    Error::Tmux {
+                        command, message, ..
+                    } => (command.clone(), message.clone()),
                     other => ("list-panes".to_owned(), other.to_string()),
                 };
                 return sessions
                     .iter()
-                    .map(|_| {
-                        Err(Error::Tmux {
-                            command: command.clone(),
-                            message: message.clone(),
-                        })
-                    })
+                    .map(|_| Err(Error::tmux(command.clone(), message.clone())))
                     .collect();
             }
         };

@@ -17,7 +17,7 @@ use super::{
     undeliverable, user_path,
 };
 use crate::adapter::{Adapter, Injection, LaunchConfig};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TmuxErrorKind};
 use crate::monitor::{MonitorState, SessionStatus};
 use crate::tmux::NewSession;
 
@@ -201,8 +201,7 @@ impl Agents {
             .map_err(|err| {
                 // A chained call can fail after new-session made the session
                 // (a later set-option): remove it, unless the name was taken.
-                let duplicate =
-                    matches!(&err, Error::Tmux { message, .. } if message.contains("duplicate session"));
+                let duplicate = err.tmux_kind() == Some(TmuxErrorKind::DuplicateSession);
                 if !duplicate && self.tmux.has_session(full_name).unwrap_or(false) {
                     let _ = self.tmux.kill_session(full_name);
                 }

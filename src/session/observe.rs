@@ -172,14 +172,10 @@ fn first_look(kept: Option<&Kept>, hash: u64, activity: Option<u64>, now_ms: u64
 /// The same error for every session of a failed shared query.
 fn shared_error(err: &Error, command: &str) -> Error {
     match err {
-        Error::Tmux { command, message } => Error::Tmux {
-            command: command.clone(),
-            message: message.clone(),
-        },
-        other => Error::Tmux {
-            command: command.to_owned(),
-            message: other.to_string(),
-        },
+        Error::Tmux {
+            command, message, ..
+        } => Error::tmux(command.clone(), message.clone()),
+        other => Error::tmux(command.to_owned(), other.to_string()),
     }
 }
 
@@ -439,12 +435,9 @@ impl Agents {
                 if session.stopped {
                     return Ok(Reading::without_screen(Process::Stopped));
                 }
-                let capture = captures.next().unwrap_or_else(|| {
-                    Err(Error::Tmux {
-                        command: "capture-pane".into(),
-                        message: "no reply".into(),
-                    })
-                });
+                let capture = captures
+                    .next()
+                    .unwrap_or_else(|| Err(Error::tmux("capture-pane".into(), "no reply".into())));
                 let states = states
                     .as_ref()
                     .map_err(|err| shared_error(err, "list-panes"))?;

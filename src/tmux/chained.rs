@@ -56,15 +56,16 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
             done.push(Err(match failure {
                 // tmux names no command: the failing one is the one after
                 // the last marker seen.
-                Some(Error::Tmux { message, .. }) => Error::Tmux {
+                Some(Error::Tmux { message, kind, .. }) => Error::Tmux {
                     command: first_word(rest.get(succeeded)),
                     message,
+                    kind,
                 },
                 Some(other) => other,
-                None => Error::Tmux {
-                    command: first_word(rest.get(succeeded)),
-                    message: "the reply ended early".into(),
-                },
+                None => Error::tmux(
+                    first_word(rest.get(succeeded)),
+                    "the reply ended early".into(),
+                ),
             }));
         }
         if is_ambiguous(count, &done) {
@@ -72,12 +73,11 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
             continue;
         }
         let no_server = match done.last() {
-            Some(Err(err @ Error::Tmux { command, message })) if is_no_server(err) => {
-                Some(Error::Tmux {
-                    command: command.clone(),
-                    message: message.clone(),
-                })
-            }
+            Some(Err(
+                err @ Error::Tmux {
+                    command, message, ..
+                },
+            )) if is_no_server(err) => Some(Error::tmux(command.clone(), message.clone())),
             Some(Err(Error::TmuxTimeout { socket, seconds })) => Some(Error::TmuxTimeout {
                 socket: socket.clone(),
                 seconds: *seconds,
@@ -94,10 +94,9 @@ pub fn run_each_chained<R: ChainRunner + Transport + ?Sized>(
                         socket: socket.clone(),
                         seconds: *seconds,
                     },
-                    Error::Tmux { command, message } => Error::Tmux {
-                        command: command.clone(),
-                        message: message.clone(),
-                    },
+                    Error::Tmux {
+                        command, message, ..
+                    } => Error::tmux(command.clone(), message.clone()),
                     other => Error::InvalidInput(other.to_string()),
                 }));
             }

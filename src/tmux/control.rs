@@ -338,10 +338,7 @@ impl ControlMode {
                     }
                     Ok(Ok(out)) => return Some(Ok(out)),
                     Ok(Err(message)) => {
-                        return Some(Err(Error::Tmux {
-                            command: request.name,
-                            message,
-                        }));
+                        return Some(Err(Error::tmux(request.name, message)));
                     }
                     Err(lost) => {
                         let left = take_client(&mut state);
@@ -462,9 +459,8 @@ impl ControlMode {
                     .into_iter()
                     .zip(chunk)
                     .map(|(reply, command)| {
-                        reply.map_err(|message| Error::Tmux {
-                            command: command.first().cloned().unwrap_or_default(),
-                            message,
+                        reply.map_err(|message| {
+                            Error::tmux(command.first().cloned().unwrap_or_default(), message)
                         })
                     })
                     .collect(),
@@ -873,10 +869,7 @@ fn send_all(stream: &UnixStream, mut data: &[u8]) -> nix::Result<()> {
 }
 
 fn connect_error(why: &str) -> Error {
-    Error::Tmux {
-        command: "control client".into(),
-        message: why.to_owned(),
-    }
+    Error::tmux("control client".into(), why.to_owned())
 }
 
 /// The reader thread: parses the client's output and forwards replies;

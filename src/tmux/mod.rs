@@ -38,7 +38,7 @@ pub use transport::{
     is_command_too_long,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TmuxErrorKind};
 
 /// The hidden session a control-mode client stays attached to (see
 /// [`ControlMode`]); this name and every name starting with it plus `-`
@@ -163,35 +163,18 @@ fn exact(name: &str) -> String {
 }
 
 /// True for the errors tmux gives when no server runs on the socket (or it
-/// exited while the call connected).
+/// exited while the call connected): [`TmuxErrorKind::NoServer`].
 pub fn is_no_server(err: &Error) -> bool {
-    match err {
-        Error::Tmux { message, .. } => {
-            message.contains("no server running")
-                || message.contains("server exited unexpectedly")
-                // A server whose last session just went answers a listing
-                // with this while it shuts down: nothing is there either.
-                || message.contains("no current target")
-                || message.contains("error connecting to")
-                || message.contains("No such file or directory")
-        }
-        _ => false,
-    }
+    err.tmux_kind() == Some(TmuxErrorKind::NoServer)
 }
 
-/// True for tmux's "can't find session/pane/window" errors, and "no current
-/// target", which a server whose last session just went gives for any target.
+/// True for tmux's "can't find session/pane/window" errors, and when no
+/// server runs (nothing can be found there either).
 pub fn is_not_found(err: &Error) -> bool {
-    match err {
-        // "no current target": a server left with no session (e.g. while it
-        // exits after its last one was killed).
-        Error::Tmux { message, .. } => {
-            message.contains("can't find")
-                || message.contains("no current target")
-                || is_no_server(err)
-        }
-        _ => false,
-    }
+    matches!(
+        err.tmux_kind(),
+        Some(TmuxErrorKind::NotFound | TmuxErrorKind::NoServer)
+    )
 }
 
 impl Tmux {
@@ -383,10 +366,10 @@ impl Tmux {
         if pane.starts_with('%') {
             Ok(pane)
         } else {
-            Err(Error::Tmux {
-                command: "new-session".into(),
-                message: format!("unexpected reply {pane:?}"),
-            })
+            Err(Error::tmux(
+                "new-session".into(),
+                format!("unexpected reply {pane:?}"),
+            ))
         }
     }
 
@@ -495,10 +478,10 @@ impl Tmux {
         if status.success() {
             Ok(())
         } else {
-            Err(Error::Tmux {
-                command: "attach-session".into(),
-                message: format!("exited with {status}"),
-            })
+            Err(Error::tmux(
+                "attach-session".into(),
+                format!("exited with {status}"),
+            ))
         }
     }
 
@@ -538,12 +521,9 @@ impl Tmux {
         let commands = [capture_command(pane_id), list_one_pane(pane_id)];
         let mut results = self.transport.run_each(&commands).into_iter();
         let mut next = || {
-            results.next().unwrap_or_else(|| {
-                Err(Error::Tmux {
-                    command: "capture-pane".into(),
-                    message: "no reply".into(),
-                })
-            })
+            results
+                .next()
+                .unwrap_or_else(|| Err(Error::tmux("capture-pane".into(), "no reply".into())))
         };
         let screen = into_text(next());
         (screen, parse_pane_state(next(), pane_id))
@@ -619,9 +599,11 @@ fn record_format(variables: &[&str]) -> String {
 /// The records of a [`record_format`] reply, `fields` values each. A reply
 /// that does not follow the format is an error, never a guess.
 fn parse_records(out: &[u8], fields: usize, command: &str) -> Result<Vec<Vec<String>>> {
-    let malformed = |at: usize| Error::Tmux {
-        command: command.to_owned(),
-        message: format!("unexpected reply (malformed record at byte {at})"),
+    let malformed = |at: usize| {
+        Error::tmux(
+            command.to_owned(),
+            format!("unexpected reply (malformed record at byte {at})"),
+        )
     };
     let mut records = Vec::new();
     let mut at = 0;

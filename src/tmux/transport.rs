@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::chained::{ChainRunner, run_each_chained};
 use super::events::OutputEvents;
 use super::server::Server;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TmuxErrorKind};
 
 /// The most argument bytes (each argument plus its NUL) one `tmux` client
 /// invocation can send to the server: tmux refuses a larger command with
@@ -185,14 +185,12 @@ impl Subprocess {
             return Ok(output.stdout);
         }
         let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        let err = Error::Tmux {
-            command: name,
-            message: if message.is_empty() {
-                format!("exited with {}", output.status)
-            } else {
-                message.replace('\n', "; ")
-            },
+        let message = if message.is_empty() {
+            format!("exited with {}", output.status)
+        } else {
+            message.replace('\n', "; ")
         };
+        let err = Error::tmux(name, message);
         Err((output.stdout, err))
     }
 }
@@ -239,17 +237,17 @@ fn checked_chain(commands: &[TmuxArgs]) -> Result<Vec<String>> {
 
 /// The error for a command over [`MAX_COMMAND_BYTES`].
 pub fn command_too_long(name: &str, size: usize) -> Error {
-    Error::Tmux {
-        command: name.to_owned(),
-        message: format!(
+    Error::tmux(
+        name.to_owned(),
+        format!(
             "command too long ({size} bytes of arguments; tmux takes at most {MAX_COMMAND_BYTES})"
         ),
-    }
+    )
 }
 
 /// True for [`command_too_long`] errors (and tmux's own).
 pub fn is_command_too_long(err: &Error) -> bool {
-    matches!(err, Error::Tmux { message, .. } if message.starts_with("command too long"))
+    err.tmux_kind() == Some(TmuxErrorKind::TooLong)
 }
 
 /// Spawn failures: a missing binary is `TmuxNotAvailable`, an argv the OS
@@ -259,10 +257,7 @@ pub fn spawn_error(err: std::io::Error) -> Error {
     if err.kind() == std::io::ErrorKind::NotFound {
         Error::TmuxNotAvailable("the tmux binary was not found on PATH".into())
     } else if err.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
-        Error::Tmux {
-            command: "tmux".into(),
-            message: format!("command too long ({err})"),
-        }
+        Error::tmux("tmux".into(), format!("command too long ({err})"))
     } else {
         Error::TmuxNotAvailable(err.to_string())
     }
