@@ -677,3 +677,57 @@ fn one_detached_supervisor_per_server_with_status_and_stop() {
     // The sessions it watched keep running.
     assert!(server.session_names().contains(&"doeff-seen".to_owned()));
 }
+
+#[test]
+fn a_watched_run_is_resumable_and_run_resume_watch_relaunches_it() {
+    let server = TestServer::new();
+    let demo = [
+        "-e",
+        "DOEFF_DEMO_WORK_MS=200",
+        "-e",
+        "DOEFF_DEMO_APPROVE_AFTER_MS=300",
+    ];
+    let mut first = vec![
+        "run",
+        "-a",
+        "demo",
+        "-s",
+        "again",
+        "-p",
+        "go",
+        "--watch",
+        "--timeout",
+        "30",
+    ];
+    first.extend_from_slice(&demo);
+    let out = server.cli(&first);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("-> done"), "{}", stdout(&out));
+    // The ended session is still there (its last screen kept); resuming
+    // relaunches it and watches it again.
+    let mut resume = vec![
+        "run",
+        "--resume",
+        "again",
+        "-p",
+        "more",
+        "--watch",
+        "--timeout",
+        "30",
+    ];
+    resume.extend_from_slice(&demo);
+    let out = server.cli(&resume);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("launched doeff-again"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("-> done"), "{}", stdout(&out));
+
+    // One still running is not replaced.
+    server.launch_waiting_demo("busy");
+    let out = server.cli(&["run", "--resume", "busy", "--watch", "--timeout", "5"]);
+    let err = support::assert_one_line_error(&out);
+    assert!(err.contains("still running"), "{err}");
+}

@@ -149,6 +149,9 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         })
         .unwrap_or_else(|| default_name(&agent));
     let ready_timeout = seconds(args.ready_timeout, "--ready-timeout")?;
+    if saved.is_some() {
+        clear_ended(&agents, &name)?;
+    }
     let spinner = super::progress::Spinner::start(format!(
         "launching {}{name}, waiting for it to be ready",
         crate::session::PREFIX
@@ -178,6 +181,23 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         json: args.json,
     };
     watch_session(&agents, &mut session, &watch).map(|exit| exit.code())
+}
+
+/// Before `--resume NAME`: a session NAME whose agent ended (kept by tmux
+/// with its last screen, e.g. after `run --watch`) is removed so it can be
+/// relaunched; one still running is an error.
+fn clear_ended(agents: &crate::session::Agents, name: &str) -> Result<()> {
+    let Ok(mut session) = agents.session(name) else {
+        return Ok(());
+    };
+    let observation = agents.observe(&mut session)?;
+    if !observation.is_terminal {
+        return Err(Error::InvalidInput(format!(
+            "{} is still running ({}); stop it first (doeff-agents stop {name})",
+            session.session_name, observation.status
+        )));
+    }
+    agents.tmux().kill_session(&session.session_name)
 }
 
 /// The launched session as one JSON object (`run --json` without `--watch`).
