@@ -164,7 +164,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
     }
     if !args.watch {
         if args.json {
-            println!("{}", launched_json(&session));
+            println!("{}", session.launch_json());
         } else {
             println!("{}", session.session_name);
         }
@@ -198,23 +198,4 @@ fn clear_ended(agents: &crate::session::Agents, name: &str) -> Result<()> {
         )));
     }
     agents.tmux().kill_session(&session.session_name)
-}
-
-/// The launched session as one JSON object (`run --json` without `--watch`).
-fn launched_json(session: &crate::session::AgentSession) -> serde_json::Value {
-    serde_json::json!({
-        "name": session.session_name,
-        "agent": session.agent_type.to_string(),
-        "status": session.status,
-        "work_dir": session.work_dir,
-        "pane_id": session.pane_id,
-        "created": session.created_at,
-        "conversation_id": session.conversation_id,
-        "waiting": session.waiting.as_ref().map(|w| serde_json::json!({
-            "dialog": w.dialog,
-            "reason": w.reason,
-            "answer": w.answer,
-            "prompt_pending": w.prompt_pending,
-        })),
-    })
 }

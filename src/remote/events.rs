@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::journal::Journal;
-use super::protocol::{Event, now_ms};
+use super::protocol::Event;
 use super::stream::Stream;
 use crate::monitor::{Observation, SessionStatus};
 use crate::session::{AgentSession, Agents, Monitor, list_sessions};
@@ -20,33 +20,18 @@ pub const PASS_INTERVAL: Duration = Duration::from_millis(500);
 
 fn warning(session: &str, message: String) -> Event {
     Event {
-        kind: "warning".into(),
-        session: session.to_owned(),
-        seq: None,
-        pane: None,
-        old: None,
-        new: None,
-        reason: None,
-        evidence: None,
-        url: None,
         message: Some(message),
-        time_ms: now_ms(),
+        ..Event::new("warning", session)
     }
 }
 
 fn status_event(session: &str, pane: &str, observation: &Observation) -> Event {
     Event {
-        kind: "status".into(),
-        session: session.to_owned(),
-        seq: None,
         pane: Some(pane.to_owned()),
-        old: None,
         new: Some(observation.status),
         reason: Some(observation.reason.clone()),
         evidence: serde_json::to_value(&observation.evidence).ok(),
-        url: None,
-        message: None,
-        time_ms: now_ms(),
+        ..Event::new("status", session)
     }
 }
 

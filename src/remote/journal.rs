@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use super::protocol::{Event, now_ms};
+use super::protocol::Event;
 use crate::monitor::SessionStatus;
 
 /// Records kept per session.
@@ -145,17 +145,8 @@ impl Journal {
     /// Records a PR URL seen on `session`'s screen, once per URL.
     pub fn record_pr(&self, session: &str, url: &str) -> io::Result<Event> {
         let event = Event {
-            kind: "pr".into(),
-            session: session.to_owned(),
-            seq: None,
-            pane: None,
-            old: None,
-            new: None,
-            reason: None,
-            evidence: None,
             url: Some(url.to_owned()),
-            message: None,
-            time_ms: now_ms(),
+            ..Event::new("pr", session)
         };
         self.append_unless(session, move |records| {
             match records
@@ -226,17 +217,10 @@ mod tests {
 
     fn status(new: SessionStatus, reason: &str) -> Event {
         Event {
-            kind: "status".into(),
-            session: String::new(),
-            seq: None,
-            pane: None,
-            old: None,
             new: Some(new),
             reason: Some(reason.into()),
-            evidence: None,
-            url: None,
-            message: None,
             time_ms: 1,
+            ..Event::new("status", "")
         }
     }
 

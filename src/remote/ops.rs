@@ -212,20 +212,5 @@ fn launch(agents: &Agents, args: LaunchArgs) -> Outcome {
     let session = agents
         .launch_session(&args.name, &config, ready)
         .map_err(|e| wire(&e))?;
-    Ok(json!({
-        "name": session.session_name,
-        "agent": session.agent_type.to_string(),
-        "status": session.status,
-        "work_dir": session.work_dir,
-        "pane_id": session.pane_id,
-        "created": session.created_at,
-        "conversation_id": session.conversation_id,
-        "waiting": session.waiting.as_ref().map(|w| json!({
-            "dialog": w.dialog,
-            "reason": w.reason,
-            "answer": w.answer,
-            "prompt_pending": w.prompt_pending,
-            "advice": w.advice(&session.session_name),
-        })),
-    }))
+    Ok(session.launch_json())
 }

@@ -147,6 +147,25 @@ pub struct Event {
     pub time_ms: u64,
 }
 
+impl Event {
+    /// An event of `kind` on `session`, seen now, every other field empty.
+    pub fn new(kind: &str, session: &str) -> Event {
+        Event {
+            kind: kind.to_owned(),
+            session: session.to_owned(),
+            seq: None,
+            pane: None,
+            old: None,
+            new: None,
+            reason: None,
+            evidence: None,
+            url: None,
+            message: None,
+            time_ms: now_ms(),
+        }
+    }
+}
+
 /// Everything a server writes, by its `type` field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -89,6 +89,27 @@ impl AgentSession {
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()
     }
+
+    /// The session just launched, as one JSON object (`run --json`, the
+    /// remote protocol's `launch`): where it runs and what it waits for.
+    pub fn launch_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.session_name,
+            "agent": self.agent_type.to_string(),
+            "status": self.status,
+            "work_dir": self.work_dir,
+            "pane_id": self.pane_id,
+            "created": self.created_at,
+            "conversation_id": self.conversation_id,
+            "waiting": self.waiting.as_ref().map(|w| serde_json::json!({
+                "dialog": w.dialog,
+                "reason": w.reason,
+                "answer": w.answer,
+                "prompt_pending": w.prompt_pending,
+                "advice": w.advice(&self.session_name),
+            })),
+        })
+    }
 }
 
 /// The entry point of the Rust API: a tmux server and the adapters.
