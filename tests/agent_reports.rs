@@ -62,20 +62,7 @@ fn config(server: &TestServer) -> LaunchConfig {
 }
 
 fn hook_option(server: &TestServer, session: &AgentSession) -> String {
-    let out = server
-        .tmux
-        .run(
-            &[vec![
-                "display-message".into(),
-                "-p".into(),
-                "-t".into(),
-                session.pane_id.clone(),
-                "#{@doeff-hook}".into(),
-            ]],
-            None,
-        )
-        .expect("display");
-    String::from_utf8_lossy(&out).trim().to_owned()
+    server.display(&session.pane_id, "#{@doeff-hook}")
 }
 
 fn type_line(server: &TestServer, session: &AgentSession, line: &str) {
@@ -136,42 +123,10 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
     assert!(text.contains("report:  hook Fail(quota)"), "{text}");
 
     // Another pane, even with the token and TMUX_PANE pointing here: refused.
-    let token = String::from_utf8_lossy(
-        &server
-            .tmux
-            .run(
-                &[vec![
-                    "display-message".into(),
-                    "-p".into(),
-                    "-t".into(),
-                    session.pane_id.clone(),
-                    "#{@doeff-hook-token}".into(),
-                ]],
-                None,
-            )
-            .expect("token"),
-    )
-    .trim()
-    .to_owned();
+    let token = server.display(&session.pane_id, "#{@doeff-hook-token}");
     assert!(!token.is_empty());
     let before = hook_option(&server, &session);
-    let socket = String::from_utf8_lossy(
-        &server
-            .tmux
-            .run(
-                &[vec![
-                    "display-message".into(),
-                    "-p".into(),
-                    "-t".into(),
-                    session.pane_id.clone(),
-                    "#{socket_path}".into(),
-                ]],
-                None,
-            )
-            .expect("socket"),
-    )
-    .trim()
-    .to_owned();
+    let socket = server.display(&session.pane_id, "#{socket_path}");
     let forged = Command::new(bin())
         .args(["hook", "End"])
         .env("TMUX_PANE", &session.pane_id)

@@ -212,22 +212,8 @@ fn a_process_named_like_a_shell_is_alive_and_only_a_launched_shell_counts() {
     );
     adapter(&server, "disguised", &[lossy(&disguised), "x".into()], "");
     run(&server, "disguised", "disguised");
-    let current = |name: &str| {
-        let out = server
-            .tmux
-            .run(
-                &[vec![
-                    "display-message".into(),
-                    "-p".into(),
-                    "-t".into(),
-                    format!("=doeff-{name}:"),
-                    "#{pane_current_command}".into(),
-                ]],
-                None,
-            )
-            .expect("display");
-        String::from_utf8_lossy(&out).trim().to_owned()
-    };
+    let current =
+        |name: &str| server.display(&format!("=doeff-{name}:"), "#{pane_current_command}");
     wait_for("the process renamed", PATIENCE, || {
         (current("disguised") == "bash").then_some(())
     });
@@ -270,20 +256,7 @@ fn a_process_named_like_a_shell_is_alive_and_only_a_launched_shell_counts() {
 
 /// The pane id of session `name`, asked by exact target (not parsed from a list).
 fn pane_of(server: &TestServer, name: &str) -> String {
-    let out = server
-        .tmux
-        .run(
-            &[vec![
-                "display-message".into(),
-                "-p".into(),
-                "-t".into(),
-                format!("={name}:"),
-                "#{pane_id}".into(),
-            ]],
-            None,
-        )
-        .expect("display");
-    String::from_utf8_lossy(&out).trim().to_owned()
+    server.display(&format!("={name}:"), "#{pane_id}")
 }
 
 #[test]

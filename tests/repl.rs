@@ -21,10 +21,9 @@ fn type_keys(tmux: &doeff_agents::Tmux, pane: &str, text: &str) {
     }
 }
 
-#[test]
-fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() {
-    let server = TestServer::new();
-    let tmux = &server.tmux;
+/// Starts `doeff-agents repl` in a 120x40 pane of `server` and waits for
+/// its prompt; returns the pane.
+fn start_repl(server: &TestServer) -> String {
     let argv = vec![
         support::bin().to_string_lossy().into_owned(),
         "-L".to_owned(),
@@ -42,7 +41,8 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
             server.path("state").to_string_lossy().into_owned(),
         ),
     ];
-    let pane = tmux
+    let pane = server
+        .tmux
         .new_session(&NewSession {
             name: "repl",
             work_dir: &server.dir,
@@ -55,22 +55,33 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
             remain_on_exit: true,
         })
         .expect("repl pane");
-    let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
-    let wait_screen = |what: &str, needle: &str| {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let s = screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+    screen_showing(&server.tmux, &pane, "the prompt", "lua>");
+    pane
+}
+
+/// The pane's screen once it shows `needle` (panics after [`PATIENCE`]).
+fn screen_showing(tmux: &doeff_agents::Tmux, pane: &str, what: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let screen = tmux.capture_pane(pane, 0).unwrap_or_default();
+        if screen.contains(needle) {
+            return screen;
         }
-    };
-    wait_screen("the prompt", "lua>");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() {
+    let server = TestServer::new();
+    let tmux = &server.tmux;
+    let pane = start_repl(&server);
+    let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
+    let wait_screen = |what: &str, needle: &str| screen_showing(tmux, &pane, what, needle);
 
     // Completion: "agents.sess" + Tab becomes "agents.session".
     type_keys(tmux, &pane, "agents.sess");
@@ -131,52 +142,8 @@ fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_ke
         "agents.state.n = (agents.state.n or 0) + 1\nprint('loaded ' .. agents.state.n)\nagents.every(0.2, function() print('tick ' .. agents.state.n) end)\n",
     )
     .expect("script");
-    let argv = vec![
-        support::bin().to_string_lossy().into_owned(),
-        "-L".to_owned(),
-        server.socket.clone(),
-        "repl".to_owned(),
-    ];
-    let env = vec![
-        (
-            "DOEFF_AGENTS_EXE".to_owned(),
-            support::bin().to_string_lossy().into_owned(),
-        ),
-        ("DOEFF_AGENTS_SHELL_PATH".to_owned(), "0".to_owned()),
-        (
-            "XDG_STATE_HOME".to_owned(),
-            server.path("state").to_string_lossy().into_owned(),
-        ),
-    ];
-    let pane = tmux
-        .new_session(&NewSession {
-            name: "repl",
-            work_dir: &server.dir,
-            argv: &argv,
-            env: &env,
-            options: &[],
-            pane_options: &[],
-            width: 120,
-            height: 40,
-            remain_on_exit: true,
-        })
-        .expect("repl pane");
-    let screen = || tmux.capture_pane(&pane, 0).unwrap_or_default();
-    let wait_screen = |what: &str, needle: &str| {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let s = screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    wait_screen("the prompt", "lua>");
+    let pane = start_repl(&server);
+    let wait_screen = |what: &str, needle: &str| screen_showing(tmux, &pane, what, needle);
     let enter = || tmux.send_keys(&pane, &["Enter"], false).expect("enter");
     let ctrl_c = || tmux.send_keys(&pane, &["C-c"], false).expect("C-c");
 

@@ -4,6 +4,7 @@
 //! namespaces cannot be created.
 
 mod ssh_lab;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -11,7 +12,8 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ssh_lab::{Lab, stderr, stdout, wait_for};
+use ssh_lab::Lab;
+use support::{stderr, stdout, wait_for};
 
 const LONG: Duration = Duration::from_secs(60);
 

@@ -26,6 +26,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// `display-message -p -t TARGET FORMAT` on this server, trimmed.
+    pub fn display(&self, target: &str, format: &str) -> String {
+        let out = self
+            .tmux
+            .run(
+                &[vec![
+                    "display-message".into(),
+                    "-p".into(),
+                    "-t".into(),
+                    target.to_owned(),
+                    format.to_owned(),
+                ]],
+                None,
+            )
+            .expect("display-message");
+        String::from_utf8_lossy(&out).trim().to_owned()
+    }
+
     pub fn new() -> TestServer {
         Self::with_prefix("doeff-test")
     }
