@@ -106,11 +106,13 @@ pub(crate) fn hook_exe(self_exe: &str) -> Option<PathBuf> {
     std::fs::canonicalize(self_exe).ok()
 }
 
-/// A session's registry folder, found once per process.
+/// A session's registry folder and its process's start time, found once
+/// per process (not on every pass).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RegistryCache {
     pid: u32,
     dir: Option<PathBuf>,
+    started: Option<String>,
     /// The last report read: it stands while the file is being rewritten
     /// or already removed by a CLI on its way out.
     last: Option<AgentReport>,
@@ -217,6 +219,7 @@ pub(crate) fn registry_report(
         *cache = RegistryCache {
             pid,
             dir: claude_dir(pid),
+            started: proc_start(pid),
             last: None,
         };
     }
@@ -225,7 +228,8 @@ pub(crate) fn registry_report(
         .as_deref()?
         .join("sessions")
         .join(format!("{pid}.json"));
-    let read = read_small(&path).and_then(|text| parse_registry(&text, pid, &proc_start(pid)?));
+    let started = cache.started.as_deref()?;
+    let read = read_small(&path).and_then(|text| parse_registry(&text, pid, started));
     if read.is_some() {
         cache.last = read;
     }
