@@ -348,3 +348,34 @@ fn run_waiting(server: &TestServer, name: &str, dir: &Path) {
     let dir = dir.to_str().expect("a UTF-8 work dir");
     server.launch_demo(name, "wait", &["-w", dir]);
 }
+
+/// tmux's "Pane is dead (...)" trailer is its word on a pane it knows is
+/// dead; a live agent printing that line has not exited (and a pane that
+/// dies between the state read and the capture is judged by its state on
+/// the next pass, with its exit code, not by the line).
+#[test]
+fn a_live_agent_printing_tmux_s_dead_pane_line_has_not_exited() {
+    let server = TestServer::new();
+    let forger = script(
+        &server,
+        "forger.sh",
+        "printf 'Pane is dead (status 0, Wed Dec  2 10:00:00 2026)\\r\\nthinking\\r\\n'\nexec sleep 600\n",
+    );
+    adapter(
+        &server,
+        "forger",
+        &[lossy(&forger), "x".into()],
+        "exit_zero_is_done = true,",
+    );
+    run(&server, "forger", "forger");
+    wait_for("the forged line on screen", PATIENCE, || {
+        let out = server.cli(&["output", "forger"]);
+        stdout(&out).contains("Pane is dead").then_some(())
+    });
+    for _ in 0..2 {
+        let status = status_of(&server, "doeff-forger");
+        assert!(status != "exited" && status != "done", "ps says {status}");
+    }
+    let explained = explain_status(&server, "forger");
+    assert_ne!(explained["status"], "exited", "{explained}");
+}

@@ -142,13 +142,18 @@ const DEFAULT_RULES: &[DefaultRule] = &[
     )
     .region(Region::Last(3))
     .unless_busy(),
+    // tmux's own trailer under a dead pane: evidence only where there are
+    // no process facts (a saved screen, a dead pane whose exit status tmux
+    // has not said); a live pane's state says otherwise, and a pane that
+    // died after its state was read is judged by its exit code next pass.
     DefaultRule::new(
         "default.pane_dead",
         S::Exited,
         "process_exited",
         &[r"^Pane is dead \("],
     )
-    .region(Region::Last(2)),
+    .region(Region::Last(2))
+    .screen_only(),
     DefaultRule::new(
         "default.billing",
         S::BlockedApi,
