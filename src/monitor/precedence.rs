@@ -2,8 +2,9 @@
 //! known dialogs (modal), then its own `patterns`, then the built-in
 //! defaults it keeps (in their precedence, see `defaults.rs`). Waiting
 //! rules (`blocked`) are cancelled by a live activity marker. Rules that
-//! decide only on saved screens (exit by a shell prompt, tmux's dead-pane line, a `Killed` line, a
-//! goodbye) are tried first there by the classifier.
+//! decide only on saved screens (exit by a shell prompt, tmux's dead-pane
+//! line, a `Killed` line, a goodbye) are tried first there by the
+//! classifier.
 
 use super::defaults::{COMPLETION_RULE, default_rules};
 use super::matcher_set::MatcherSet;
