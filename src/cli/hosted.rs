@@ -461,51 +461,15 @@ fn print_rows(rows: &[HostRow], json_out: bool) {
         );
         return;
     }
-    if rows.is_empty() {
-        println!("no sessions");
-        return;
-    }
-    for warning in rows.iter().flat_map(|r| &r.row.warnings) {
-        eprintln!("doeff-agents: {warning}");
-    }
-    let colour = style::colour_enabled();
-    let printable = super::ps::printable;
-    let shown: Vec<(String, String, String)> = rows
+    let table: Vec<super::ps::TableRow<'_>> = rows
         .iter()
-        .map(|r| {
-            (
-                printable(&r.host),
-                printable(&r.row.name),
-                printable(&r.row.agent),
-            )
+        .map(|r| super::ps::TableRow {
+            host: Some(&r.host),
+            row: &r.row,
+            stale: r.stale,
         })
         .collect();
-    let width = |pick: fn(&(String, String, String)) -> usize, min: usize| {
-        shown.iter().map(pick).max().unwrap_or(min).max(min)
-    };
-    let host_width = width(|s| s.0.len(), 4);
-    let name_width = width(|s| s.1.len(), 4);
-    let agent_width = width(|s| s.2.len(), 5);
-    println!(
-        "{:<host_width$}  {:<name_width$}  {:<agent_width$}  {:<19}  {:>4}  WORK DIR",
-        "HOST", "NAME", "AGENT", "STATUS", "AGE"
-    );
-    for (r, (host, name, agent)) in rows.iter().zip(&shown) {
-        let status = style::status(r.row.status, colour);
-        let mut plain = r.row.status.as_str().len();
-        let stale = if r.stale {
-            plain += " (stale)".len();
-            " (stale)"
-        } else {
-            ""
-        };
-        println!(
-            "{host:<host_width$}  {name:<name_width$}  {agent:<agent_width$}  {status}{stale}{}  {:>4}  {}",
-            " ".repeat(19usize.saturating_sub(plain)),
-            style::age(r.row.age_seconds),
-            printable(&r.row.work_dir)
-        );
-    }
+    super::ps::print_table(&table);
 }
 
 /// How `watch` prints what followers report.

@@ -5,13 +5,12 @@
 //! The session list and that read happen while the adapters load on
 //! another thread.
 
-use serde::Serialize;
-
 use super::GlobalArgs;
 use super::style;
 use crate::error::{Error, Result};
 
-use crate::monitor::SessionStatus;
+use crate::remote::SessionRow;
+use crate::remote::ops::row as session_row;
 use crate::session::{AgentSession, Agents, fetch_every, list_sessions};
 
 #[derive(Debug, clap::Args)]
@@ -27,18 +26,13 @@ pub struct PsArgs {
     pub finished: bool,
 }
 
-#[derive(Serialize)]
-pub(super) struct Row {
-    pub(super) name: String,
-    agent: String,
-    pub(super) status: SessionStatus,
-    pub(super) reason: String,
-    created: u64,
-    age_seconds: u64,
-    work_dir: String,
-    pane_id: String,
-    /// A hook's error, a failed reload: what went wrong while observing.
-    warnings: Vec<String>,
+/// One row of the table: a session, the host it runs on (shown as a
+/// HOST column when any row has one) and whether its status is only the
+/// last known one of a host that cannot be reached.
+pub(super) struct TableRow<'a> {
+    pub(super) host: Option<&'a str>,
+    pub(super) row: &'a SessionRow,
+    pub(super) stale: bool,
 }
 
 /// Every session (with `all`, foreign ones too) with its row, classified
@@ -46,12 +40,8 @@ pub(super) struct Row {
 pub(super) fn classified(
     global: &GlobalArgs,
     all: bool,
-) -> Result<(Agents, Vec<(AgentSession, Row)>)> {
+) -> Result<(Agents, Vec<(AgentSession, SessionRow)>)> {
     let tmux = global.tmux(super::Lifetime::OneShot)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     // The adapters load (Lua, rules) on one core while tmux answers on the
     // other: most of a one-shot command's time is these two waits.
     let (registry, read) = std::thread::scope(|scope| {
@@ -70,18 +60,7 @@ pub(super) fn classified(
     let observations = agents.observe_fetched(&mut sessions, fetched);
     let mut rows = Vec::with_capacity(sessions.len());
     for (session, observation) in sessions.iter().zip(observations) {
-        let observation = observation?;
-        rows.push(Row {
-            name: session.session_name.clone(),
-            agent: session.agent_type.to_string(),
-            status: observation.status,
-            reason: observation.reason,
-            created: session.created_at,
-            age_seconds: now.saturating_sub(session.created_at),
-            work_dir: session.work_dir.to_string_lossy().into_owned(),
-            pane_id: session.pane_id.clone(),
-            warnings: observation.warnings,
-        });
+        rows.push(session_row(session, &observation?));
     }
     let paired = sessions.into_iter().zip(rows).collect();
     Ok((agents, paired))
@@ -89,7 +68,7 @@ pub(super) fn classified(
 
 pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
     let (_agents, paired) = classified(global, args.all)?;
-    let rows: Vec<Row> = paired
+    let rows: Vec<SessionRow> = paired
         .into_iter()
         .map(|(_, row)| row)
         .filter(|row| !args.finished || row.status.is_terminal())
@@ -101,38 +80,79 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> Result<i32> {
         );
         return Ok(0);
     }
+    let table: Vec<TableRow<'_>> = rows
+        .iter()
+        .map(|row| TableRow {
+            host: None,
+            row,
+            stale: false,
+        })
+        .collect();
+    print_table(&table);
+    Ok(0)
+}
+
+/// Prints `rows` as the `ps` table (warnings to stderr), with a HOST
+/// column when a row has a host.
+pub(super) fn print_table(rows: &[TableRow<'_>]) {
     if rows.is_empty() {
         println!("no sessions");
-        return Ok(0);
+        return;
     }
-    for warning in rows.iter().flat_map(|r| &r.warnings) {
+    for warning in rows.iter().flat_map(|r| &r.row.warnings) {
         eprintln!("doeff-agents: {warning}");
     }
     let colour = style::colour_enabled();
-    // Names of foreign sessions (`--all`) and metadata are free text too.
-    let shown: Vec<(String, String)> = rows
+    let hosts = rows.iter().any(|r| r.host.is_some());
+    // Names of foreign sessions (`--all`), hosts and metadata are free text too.
+    let shown: Vec<[String; 3]> = rows
         .iter()
-        .map(|r| (printable(&r.name), printable(&r.agent)))
+        .map(|r| {
+            [
+                printable(r.host.unwrap_or_default()),
+                printable(&r.row.name),
+                printable(&r.row.agent),
+            ]
+        })
         .collect();
-    let name_width = shown.iter().map(|s| s.0.len()).max().unwrap_or(4).max(4);
-    let agent_width = shown.iter().map(|s| s.1.len()).max().unwrap_or(5).max(5);
+    let width = |column: usize, min: usize| {
+        shown
+            .iter()
+            .map(|s| s[column].len())
+            .max()
+            .unwrap_or(min)
+            .max(min)
+    };
+    let (host_width, name_width, agent_width) = (width(0, 4), width(1, 4), width(2, 5));
+    // Room for "(stale)" after a status where hosts are shown.
+    let status_width = if hosts { 19 } else { 11 };
+    let host_cell = |host: &str| {
+        if hosts {
+            format!("{host:<host_width$}  ")
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<name_width$}  {:<agent_width$}  {:<11}  {:>4}  WORK DIR",
-        "NAME", "AGENT", "STATUS", "AGE"
+        "{}{:<name_width$}  {:<agent_width$}  {:<status_width$}  {:>4}  WORK DIR",
+        host_cell("HOST"),
+        "NAME",
+        "AGENT",
+        "STATUS",
+        "AGE"
     );
-    for (r, (name, agent)) in rows.iter().zip(&shown) {
-        let status = style::status(r.status, colour);
-        let pad = 11usize.saturating_sub(r.status.as_str().len());
+    for (r, [host, name, agent]) in rows.iter().zip(&shown) {
+        let status = style::status(r.row.status, colour);
+        let stale = if r.stale { " (stale)" } else { "" };
+        let pad = status_width.saturating_sub(r.row.status.as_str().len() + stale.len());
         println!(
-            "{:<name_width$}  {:<agent_width$}  {status}{}  {:>4}  {}",
-            name,
-            agent,
+            "{}{name:<name_width$}  {agent:<agent_width$}  {status}{stale}{}  {:>4}  {}",
+            host_cell(host),
             " ".repeat(pad),
-            style::age(r.age_seconds),
-            printable(&r.work_dir)
+            style::age(r.row.age_seconds),
+            printable(&r.row.work_dir)
         );
     }
-    Ok(0)
 }
 
 /// `text` with control characters shown as escapes (`\n`, `\u{1f}`): a
