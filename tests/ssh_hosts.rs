@@ -211,6 +211,21 @@ fn launch_ps_watch_send_stop_across_two_hosts() {
         stdout(&single)
     );
 
+    // explain over the link says what a local explain says, host first.
+    let explained = stdout(&lab.cli(&["--host", "hostb", "explain", "other"]));
+    let keys: Vec<&str> = explained
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(
+        keys[..7],
+        [
+            "host", "status", "reason", "rule", "region", "line", "source"
+        ],
+        "{explained}"
+    );
+    assert!(explained.contains("status:  blocked"), "{explained}");
+
     let stop = lab.cli(&["--host", "hostb", "stop", "other"]);
     assert!(stop.status.success(), "{}", stderr(&stop));
     assert_eq!(stdout(&stop).trim(), "stopped doeff-other");

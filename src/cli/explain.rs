@@ -117,7 +117,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn print_verdict(verdict: &Verdict, warnings: &[String], note: &ReportNote, json: bool) {
+/// Prints a verdict as `explain` does (also for a remote host's answer).
+pub(super) fn print_verdict(verdict: &Verdict, warnings: &[String], note: &ReportNote, json: bool) {
     if json {
         let explained = Explained {
             status: verdict.status,

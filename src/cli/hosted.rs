@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Command, GlobalArgs, style};
 use crate::error::{Error, Result};
 use crate::monitor::SessionStatus;
+use crate::monitor::{ReportNote, Verdict};
 use crate::remote::client::{CALL_TIMEOUT, Connection};
 use crate::remote::follow::{HostUpdate, LastKnown, Target, follow};
 use crate::remote::hosts::{self, Host, LOCAL};
@@ -184,34 +185,22 @@ fn one_host(global: &GlobalArgs, host: &Host, command: Command) -> Result<i32> {
             if args.json {
                 println!("{result}");
             } else {
-                let text = |key: &str| {
-                    result
-                        .get(key)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let evidence = |key: &str| {
-                    result
-                        .pointer(&format!("/evidence/{key}"))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                println!("host:    {}", host.name);
-                println!("status:  {}", text("status"));
-                println!("reason:  {}", text("reason"));
-                println!("rule:    {}", evidence("rule"));
-                println!("region:  {}", evidence("region"));
-                println!("line:    {}", evidence("line"));
-                for warning in result
+                let verdict: Verdict = serde_json::from_value(result.clone()).map_err(|e| {
+                    Error::InvalidInput(format!(
+                        "{}: an answer this client cannot read: {e}",
+                        host.name
+                    ))
+                })?;
+                let note: ReportNote = result
+                    .get("agent")
+                    .and_then(|agent| serde_json::from_value(agent.clone()).ok())
+                    .unwrap_or_default();
+                let warnings: Vec<String> = result
                     .get("warnings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    println!("warning: {}", warning.as_str().unwrap_or_default());
-                }
+                    .and_then(|w| serde_json::from_value(w.clone()).ok())
+                    .unwrap_or_default();
+                println!("host:    {}", host.name);
+                super::explain::print_verdict(&verdict, &warnings, &note, false);
             }
             Ok(0)
         }

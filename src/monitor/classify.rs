@@ -15,7 +15,7 @@
 //! 3. On a still screen, the waiting-for-input rules ([`When::Unchanged`]).
 //! 4. Change: a changed screen is `running`; otherwise the previous status holds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::layout::{Layout, ScreenModel};
 use super::rule::{Rule, When};
@@ -25,7 +25,7 @@ use super::status::SessionStatus;
 /// Which rule decided, the region of the screen model it looked at
 /// (`turn`, `footer`, `last_lines(6)`; `process`, `change` or `hook` for
 /// the other layers), and the line it matched.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub rule: String,
     pub region: String,
@@ -33,7 +33,7 @@ pub struct Evidence {
 }
 
 /// A classification: status, a short snake_case reason, and evidence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub status: SessionStatus,
     pub reason: String,

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classify::{Evidence, Verdict};
 use super::screen::Screen;
@@ -39,7 +39,7 @@ pub const SAME_EVENT_MS: u64 = 1_500;
 pub const HOOK_DEAD_AFTER_MS: u64 = 5_000;
 
 /// Which layer decided a status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The process layer: pane gone, process ended, stopped.
@@ -81,7 +81,7 @@ impl std::fmt::Display for Source {
 }
 
 /// One report of the agent about itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentReport {
     pub source: Source,
     pub status: SessionStatus,
@@ -192,7 +192,7 @@ pub struct Facts<'a> {
 }
 
 /// The state of a session's hook channel, as the pane option shows it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// No hooks were passed to this run.
@@ -207,9 +207,10 @@ pub enum Channel {
 }
 
 /// What layer 2 found, for `explain` and `watch --json`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportNote {
     /// The layer that decided.
+    #[serde(default)]
     pub source: Source,
     /// The agent's report that was considered (decided or not).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,6 +222,7 @@ pub struct ReportNote {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overruled: Option<String>,
     /// The hook channel.
+    #[serde(default)]
     pub hooks: Channel,
 }
 

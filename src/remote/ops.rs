@@ -127,6 +127,8 @@ pub fn run(agents: &Agents, op: &str, args: Value) -> Outcome {
                 "output_snippet": observation.output_snippet,
                 "is_terminal": observation.is_terminal,
                 "warnings": observation.warnings,
+                "source": observation.agent.source,
+                "agent": observation.agent,
             }))
         }
         "capture" => {
