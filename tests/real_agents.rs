@@ -228,6 +228,9 @@ impl World {
                     "hasCompletedOnboarding": true,
                     "theme": "dark",
                     "lastReleaseNotesSeen": "999.0.0",
+                    // Its idle reminder (the Notification hook) after 1 s, not
+                    // 60 s: a test holding a status sees it arrive.
+                    "messageIdleNotifThresholdMs": 1000,
                     "customApiKeyResponses": {"approved": [&CLAUDE_KEY[CLAUDE_KEY.len() - 20..]], "rejected": []},
                 });
                 if trusted {
@@ -596,6 +599,10 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
 /// One session through rate limit, overload and auth failure (each a new
 /// message under a new mock scenario), then a start-up trust dialog that is
 /// reported, and one that is answered when asked.
+/// How long a reached API-trouble status must hold (Claude's idle reminder
+/// comes 1 s after it went idle, see `messageIdleNotifThresholdMs` above).
+const HOLD: Duration = Duration::from_secs(3);
+
 fn api_trouble(agent: &'static str, cases: &[(&str, SessionStatus, &'static str)]) {
     let Some(bin) = npm_bin() else { return };
     let started = Instant::now();
@@ -629,6 +636,21 @@ fn api_trouble(agent: &'static str, cases: &[(&str, SessionStatus, &'static str)
             reason,
             is(*status, reason),
         );
+        // It stays so: what the agent does next while waiting (Claude's
+        // idle reminder right after its StopFailure hook) changes nothing.
+        let hold = Instant::now() + HOLD;
+        while Instant::now() < hold {
+            let o = agents.observe(&mut session).expect("observe");
+            assert!(
+                o.status == *status && o.reason == *reason,
+                "{agent}: {scenario} became {}/{} ({}); trail {:?}",
+                o.status.as_str(),
+                o.reason,
+                o.evidence.line,
+                trail.names()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
         eprintln!(
             "[{agent}] {scenario} -> {}/{reason} at {:.0?}",
             status.as_str(),
@@ -738,7 +760,9 @@ fn claude_api_trouble() {
         "claude",
         &[
             ("429", SessionStatus::BlockedApi, "rate_limit"),
-            ("529", SessionStatus::BlockedApi, "overloaded"),
+            // Claude Code's own report of a 529 (its StopFailure hook) is
+            // `server_error`; it decides over the screen's `overloaded`.
+            ("529", SessionStatus::BlockedApi, "server_error"),
             ("401", SessionStatus::Failed, "auth_failed"),
         ],
     );

@@ -27,7 +27,9 @@ return agents.adapter {
       PermissionRequest = "blocked/permission_prompt",
       Notification = { detail = "notification_type",
         permission_prompt = "blocked/permission_prompt",
-        idle_prompt = "blocked/idle_prompt",
+        -- A reminder that it waits, sent also right after StopFailure:
+        -- no status, so the turn's own end (Stop, StopFailure) stands.
+        idle_prompt = false,
         elicitation_dialog = "blocked/elicitation_dialog" },
       Stop = "blocked/idle_prompt",
       StopFailure = { detail = "error",

@@ -168,6 +168,8 @@ pub struct ReportMemory {
     overruled: Option<(Source, u64)>,
     /// When the screen first showed the agent working.
     first_running_ms: Option<u64>,
+    /// The last hook report with a status (see [`ReportMemory::standing_hook`]).
+    last_hook: Option<AgentReport>,
 }
 
 fn line_hash(line: &str) -> u64 {
@@ -259,6 +261,25 @@ fn report_verdict(report: &AgentReport, now_ms: u64) -> Verdict {
 }
 
 impl ReportMemory {
+    /// The hook report that stands: the channel keeps only the last event,
+    /// and an event the adapter maps to no status (`false`: Claude Code's
+    /// idle reminder, which follows `StopFailure(...)` at once) must not
+    /// erase what the last event with one said. `seen`: the channel holds
+    /// an event (with or without a status).
+    pub fn standing_hook(&mut self, hook: Option<AgentReport>, seen: bool) -> Option<AgentReport> {
+        match hook {
+            Some(report) => {
+                self.last_hook = Some(report.clone());
+                Some(report)
+            }
+            None if seen => self.last_hook.clone(),
+            None => {
+                self.last_hook = None;
+                None
+            }
+        }
+    }
+
     /// Layer 2: fuses the screen's verdict (layers 3-4) with the agent's
     /// report. `screen` must not come from the process layer (it beats
     /// both). Returns the decision and what explains it.
@@ -514,6 +535,30 @@ mod tests {
         );
         let (verdict, _) = at(&mut memory, limit, Some(&submitted), 2_500);
         assert_eq!(verdict.status, SessionStatus::Running);
+    }
+
+    #[test]
+    fn an_event_with_no_status_does_not_erase_the_last_report() {
+        let mut memory = ReportMemory::default();
+        let failure = report(Source::Hook, SessionStatus::BlockedApi, "server_error", 7);
+        assert_eq!(
+            memory.standing_hook(Some(failure.clone()), true),
+            Some(failure.clone())
+        );
+        // The idle reminder (mapped to no status) follows: the failure stands.
+        assert_eq!(memory.standing_hook(None, true), Some(failure.clone()));
+        assert_eq!(memory.standing_hook(None, true), Some(failure));
+        // A new event with a status replaces it.
+        let busy = report(
+            Source::Hook,
+            SessionStatus::Running,
+            "user_prompt_submit",
+            9,
+        );
+        assert_eq!(memory.standing_hook(Some(busy.clone()), true), Some(busy));
+        // No event at all (hooks not armed or reset): nothing stands.
+        assert_eq!(memory.standing_hook(None, false), None);
+        assert_eq!(memory.standing_hook(None, true), None);
     }
 
     #[test]

@@ -376,7 +376,11 @@ impl Agents {
             .pid
             .and_then(|pid| reports::registry_report(adapter, pid, &mut session.registry));
         let now = now_ms();
-        let report = merge_reports(hook.report, registry, now);
+        let hook_report = session
+            .monitor
+            .reports
+            .standing_hook(hook.report, hook.seen);
+        let report = merge_reports(hook_report, registry, now);
         let facts = Facts {
             now_ms: now,
             screen: &reading.screen,
