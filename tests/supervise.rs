@@ -303,6 +303,18 @@ fn check_reports_each_broken_script_as_file_line_and_fails() {
 }
 
 #[test]
+fn the_supervisor_examples_pass_check() {
+    let server = TestServer::new();
+    let out = server.cli(&["supervise", "--check", &example("")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 script(s) loaded"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn observe_all_is_one_pass_over_given_or_all_sessions_and_keeps_history() {
     let server = TestServer::new();
     server.launch_waiting_demo("one");
@@ -384,7 +396,7 @@ fn notify_calls(log: &Path) -> Vec<Vec<String>> {
 
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("lua/examples")
+        .join("lua/examples/supervise")
         .join(name)
         .to_string_lossy()
         .into_owned()

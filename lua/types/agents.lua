@@ -19,6 +19,13 @@
 ---@field env? table<string,string>
 ---@field skip_permissions? boolean
 ---@field ready_timeout? number      seconds (default 30)
+---@field hooks? boolean|agents.HookLaunch  false: no per-run hooks; in `launch(cfg)`, the hook commands to pass
+
+---What `launch(cfg)` gets in `cfg.hooks` when the adapter declares `signals.hooks`.
+---@class agents.HookLaunch
+---@field exe string                         absolute path of this doeff-agents
+---@field argv table<string, string[]>       per event: the hook's command as words
+---@field command table<string, string>      per event: the same as one shell-quoted command line
 
 ---@class agents.Evidence
 ---@field rule string     the rule that decided (`default.rate_limit`, `claude.classify`, `process`, `change`)
@@ -110,6 +117,25 @@ function Session:info() end
 ---@field activity? string|string[]   busy lines (spinner, "esc to cancel") beyond the built-in ones
 ---@field goodbye? string|string[]    lines the CLI prints as it exits (a saved screen showing one is exited)
 
+---A start-up or in-turn dialog the adapter knows. A dialog on screen is
+---`blocked` with its `reason`; `accept_dialogs` answers only `safe` ones.
+---@class agents.Dialog
+---@field id string
+---@field reason string
+---@field match? string|string[]      substring(s), any of them
+---@field regex? string|string[]      regex(es), any of them
+---@field nocase? boolean
+---@field answer? string[]            named keys that answer it (see Session:send_keys)
+---@field safe? boolean               may be answered for the user (`accept_dialogs`)
+
+---What the agent says about itself, beside its screen.
+---`hooks` maps each hook event to a status ("running", "blocked/permission_prompt"),
+---false (an event that changes nothing), or a table keyed by one field of the
+---event's JSON: `{ detail = "notification_type", permission_prompt = "blocked/permission_prompt" }`.
+---@class agents.Signals
+---@field registry? "claude"|false    Claude Code's session registry (sessions/<pid>.json)
+---@field hooks? table<string, string|false|table<string, string|false>>|false
+
 ---@class agents.AdapterSpec
 ---@field name string
 ---@field binary? string
@@ -127,6 +153,11 @@ function Session:info() end
 ---@field busy? string|string[]     same as screen.activity
 ---@field shell? boolean             launch runs the agent through an interactive shell: the shell alone in the foreground again means the agent exited
 ---@field disable? string[]
+---@field dialogs? agents.Dialog[]
+---@field composer? string           regex with one capture group: the text in the composer (e.g. restored unsent text)
+---@field conversation? string|string[]  regex(es) with one capture group: the agent's own conversation id on screen
+---@field conversation_at_launch? boolean  the CLI takes the id a new conversation gets (`cfg.conversation_id`)
+---@field signals? agents.Signals|false
 ---@field description? string
 
 ---@class agents.Tmux
@@ -167,6 +198,9 @@ function Tmux.attach_session(name) end
 ---@field load? fun(path: string): (boolean|nil), string?   REPL only: runs a script file (or folder of *.lua) with the supervisor's rules
 ---@field reload? fun(): (boolean|nil), string?              REPL only: loads every loaded script again (a broken one keeps its last good version)
 ---@field supervise? fun(opts?: {timeout?: number}): boolean   REPL only: runs the loaded scripts' handlers until Ctrl-C
+---@field self_exe? fun(): string                          adapter files only: this doeff-agents binary (the demo agent runs it)
+---@field json? fun(value: any): string                     adapter files only: a value as JSON (e.g. Claude Code's --settings)
+---@field is_root? fun(): boolean                          adapter files only: running as root
 agents = {}
 
 ---@param name string

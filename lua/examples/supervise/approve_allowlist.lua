@@ -5,7 +5,7 @@
 -- (; & | $ ` < > and newlines never pass). Everything else is left for you,
 -- and you are notified. Dialogs read: Claude Code's "Bash command" box and
 -- the demo agent's "I want to run a command:" line, answered with "1" (Yes).
---   doeff-agents supervise lua/examples/approve_allowlist.lua
+--   doeff-agents supervise lua/examples/supervise/approve_allowlist.lua
 -- DOEFF_APPROVE_ALLOW: the allow-list, patterns separated by newlines
 -- (default below).
 local ALLOW = {

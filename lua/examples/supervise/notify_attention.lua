@@ -1,7 +1,7 @@
 -- Supervisor script: tells you when an agent needs you — `blocked` (a
 -- dialog, or its turn ended), `blocked_api` (a rate or usage limit) or
 -- `failed` — once per transition, not on every pass.
---   doeff-agents supervise lua/examples/notify_attention.lua
+--   doeff-agents supervise lua/examples/supervise/notify_attention.lua
 -- (or copy it into ~/.config/doeff-agents/scripts/).
 local URGENCY = { blocked = "normal", blocked_api = "normal", failed = "critical" }
 

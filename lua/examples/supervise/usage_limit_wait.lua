@@ -4,7 +4,7 @@
 -- minutes"), waits until then plus a margin and sends "continue". When the
 -- screen shows no time it does nothing: it never guesses. Clock times are
 -- read as this machine's local time (a "(Europe/London)" suffix is ignored).
---   doeff-agents supervise lua/examples/usage_limit_wait.lua
+--   doeff-agents supervise lua/examples/supervise/usage_limit_wait.lua
 -- Opt in by running it (or copying it into ~/.config/doeff-agents/scripts/).
 -- DOEFF_LIMIT_MARGIN: seconds to add after the reset (default 60).
 local MARGIN = tonumber(os.getenv("DOEFF_LIMIT_MARGIN") or "60") or 60
