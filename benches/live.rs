@@ -74,6 +74,9 @@ struct BenchArgs {
     /// Extra folder of adapter files (*.lua) to load; repeatable
     #[arg(long = "adapters", value_name = "DIR")]
     adapter_dirs: Vec<PathBuf>,
+    /// Measure only the cost of classifying saved screens (no tmux)
+    #[arg(long)]
+    classify_only: bool,
     /// Added by `cargo bench`; ignored
     #[arg(long, hide = true)]
     bench: bool,
@@ -284,6 +287,16 @@ fn run(args: BenchArgs) -> Result<i32> {
         report.normalise_and_classify_us_per_screen,
         report.classify_us_other_screens,
     ) = classification_us(&registry)?;
+    if args.classify_only {
+        println!(
+            "classify claude: {:.1} µs/screen ({:.1} with normalising)",
+            report.classify_us_per_screen, report.normalise_and_classify_us_per_screen
+        );
+        for (screen, us) in &report.classify_us_other_screens {
+            println!("classify {screen}: {us:.1} µs/screen");
+        }
+        return Ok(0);
+    }
 
     let socket = format!("doeff-bench-{}", std::process::id());
     let server = Server::named(socket.clone()).with_config_file("/dev/null");

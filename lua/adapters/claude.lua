@@ -84,7 +84,7 @@ return agents.adapter {
       argv[#argv + 1] = "--session-id"
       argv[#argv + 1] = cfg.conversation_id
     end
-    if cfg.hooks then
+    if type(cfg.hooks) == "table" then
       -- Per-run hooks (doeff-agents hook EVENT): --settings adds its hook
       -- arrays to the user's own (checked on 2.1.197); no file is written.
       local hooks = {}

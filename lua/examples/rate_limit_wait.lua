@@ -3,14 +3,14 @@
 -- number of times; reports how it ended.
 --   doeff-agents script lua/examples/rate_limit_wait.lua NAME [FIRST_WAIT] [RETRIES]
 local name = assert(arg[1], "usage: rate_limit_wait.lua NAME [FIRST_WAIT] [RETRIES]")
-local wait = tonumber(arg[2] or "60")
-local retries = tonumber(arg[3] or "5")
+local wait = tonumber(arg[2] or "60") or error("FIRST_WAIT must be a number of seconds", 0)
+local retries = tonumber(arg[3] or "5") or error("RETRIES must be a number", 0)
 local s, err = agents.session(name)
 if not s then error(err, 0) end
 
 local tries = 0
 while true do
-  local obs = s:observe()
+  local obs = assert(s:observe())
   if obs.is_terminal then
     print(name .. " ended " .. obs.status)
     break

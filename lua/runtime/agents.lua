@@ -3,9 +3,12 @@
 -- coroutine driven by `agents.run_loop`, and `agents.sleep` inside such a
 -- task yields to the loop instead of blocking the whole script.
 local agents = ...
+-- The scheduler yields from tasks it resumes itself (see agents.spawn).
+---@diagnostic disable: await-in-sync
 
 local tasks = {}      -- { co = coroutine, wake = time }
 local timers = {}     -- { every = seconds, fn = function, next = time }
+---@type table<string, function[]>
 local handlers = { status_changed = {}, pr = {} }
 local task_set = setmetatable({}, { __mode = "k" })
 

@@ -94,6 +94,7 @@ function Session:info() end
 ---@field region? agents.Region       default "latest"
 ---@field unless_busy? boolean        a live activity marker cancels it (always so for "blocked" rules)
 ---@field unless? string|string[]    regexes that cancel the rule
+---@field unless_region? agents.Region  where `unless` looks (default: the rule's own region)
 ---@field when? "always"|"unchanged"   default "always"; "unchanged" = a waiting-for-input rule, only on a still screen
 ---@field joined? boolean            match the region as one multi-line text
 ---@field id? string
@@ -136,10 +137,16 @@ function Session:info() end
 ---@field registry? "claude"|false    Claude Code's session registry (sessions/<pid>.json)
 ---@field hooks? table<string, string|false|table<string, string|false>>|false
 
+---What an adapter's `launch(cfg)` gets: the config with its defaults filled in.
+---@class agents.LaunchArgs: agents.LaunchConfig
+---@field work_dir string
+---@field env table<string,string>
+---@field hooks? false|agents.HookLaunch  the per-run hook commands, false when hooks are off
+
 ---@class agents.AdapterSpec
 ---@field name string
 ---@field binary? string
----@field launch fun(cfg: agents.LaunchConfig): string[]
+---@field launch fun(cfg: agents.LaunchArgs): string[]
 ---@field injection? "arg"|"tmux"
 ---@field ready_pattern? string
 ---@field status_bar_lines? integer
@@ -198,9 +205,9 @@ function Tmux.attach_session(name) end
 ---@field load? fun(path: string): (boolean|nil), string?   REPL only: runs a script file (or folder of *.lua) with the supervisor's rules
 ---@field reload? fun(): (boolean|nil), string?              REPL only: loads every loaded script again (a broken one keeps its last good version)
 ---@field supervise? fun(opts?: {timeout?: number}): boolean   REPL only: runs the loaded scripts' handlers until Ctrl-C
----@field self_exe? fun(): string                          adapter files only: this doeff-agents binary (the demo agent runs it)
----@field json? fun(value: any): string                     adapter files only: a value as JSON (e.g. Claude Code's --settings)
----@field is_root? fun(): boolean                          adapter files only: running as root
+---@field self_exe fun(): string                           adapter files only: this doeff-agents binary (the demo agent runs it)
+---@field json fun(value: any): string                      adapter files only: a value as JSON (e.g. Claude Code's --settings)
+---@field is_root fun(): boolean                           adapter files only: running as root
 agents = {}
 
 ---@param name string

@@ -21,11 +21,11 @@ local function reset_in(line, now)
   local lower = line:lower()
   local rel = lower:match("reset%a*%s+in%s+(.+)") or lower:match("try again in%s+(.+)")
   if rel then
-    local total, any = 0, false
+    local total, any = 0, false ---@type number, boolean
     for n, unit in rel:gmatch("(%d+)%s*(%a+)") do
       local k = UNITS[unit]
       if not k then break end
-      total, any = total + tonumber(n) * k, true
+      total, any = total + (tonumber(n) or 0) * k, true
     end
     if any then return total end
   end
@@ -34,12 +34,12 @@ local function reset_in(line, now)
   if not clock then return nil end
   local h, m = clock:match("^(%d+):(%d%d)")
   h = tonumber(h or clock:match("^(%d+)"))
-  m = tonumber(m or 0)
+  m = tonumber(m or 0) or 0
   if not h or h > 23 or m > 59 then return nil end
   if clock:find("p") and h < 12 then h = h + 12 end
   if clock:find("a") and h == 12 then h = 0 end
   local t = os.date("*t", now)
-  t.hour, t.min, t.sec = h, m, 0
+  t.hour, t.min, t.sec = math.floor(h), math.floor(m), 0
   local at = os.time(t)
   if at <= now then at = at + 86400 end
   return at - now
