@@ -331,3 +331,88 @@ fn a_trust_dialog_after_the_composer_gets_no_input() {
         );
     }
 }
+
+/// A dialog whose answer is two keys (`Down`, then `Enter`), as Claude
+/// Code's bypass-permissions one: `deaf` never redraws on a key (as a TUI
+/// that has not started reading yet), else `Down` moves the choice.
+const CHOICE: &str = r#"
+return agents.adapter {
+  name = "choice",
+  binary = "sh",
+  injection = "tmux",
+  ready_pattern = "^>( |$)",
+  dialogs = {
+    { id = "pick", match = "Pick one", reason = "pick_dialog", answer = { "Down", "Enter" }, safe = true },
+  },
+  launch = function(cfg)
+    local script = [[
+      stty raw -echo
+      printf 'Pick one\r\n❯ 1. No, exit\r\n  2. Yes, I accept\r\n'
+      if [ -n "$DEAF" ]; then exec cat > "$KEYS"; fi
+      dd bs=3 count=1 >/dev/null 2>&1
+      printf '\033[2J\033[HPick one\r\n  1. No, exit\r\n❯ 2. Yes, I accept\r\n'
+      dd bs=1 count=1 >/dev/null 2>&1
+      stty sane
+      printf '\033[2J\033[Hthe choice was yes\n> '
+      read msg
+      printf '\033[2J\033[Hgot: %s\n' "$msg"
+      sleep 30
+    ]]
+    return { "sh", "-c", script }
+  end,
+}
+"#;
+
+fn choice_config(server: &TestServer, deaf: bool) -> LaunchConfig {
+    let mut cfg = LaunchConfig::new(AgentType::Custom("choice".into()), &server.dir)
+        .env("KEYS", server.path("keys").to_string_lossy())
+        .prompt("hello there");
+    if deaf {
+        cfg = cfg.env("DEAF", "1");
+    }
+    cfg.accept_dialogs = true;
+    cfg
+}
+
+fn choice_agents(server: &TestServer) -> doeff_agents::Agents {
+    let agents = server.agents();
+    let file = server.path("choice.lua");
+    std::fs::write(&file, CHOICE).expect("write adapter");
+    agents.adapters().load_file(&file).expect("adapter loads");
+    agents
+}
+
+#[test]
+fn a_multi_key_answer_sends_each_key_once_the_screen_showed_the_one_before() {
+    let server = TestServer::new();
+    let agents = choice_agents(&server);
+    let mut session = agents
+        .launch_session("pick", &choice_config(&server, false), PATIENCE)
+        .expect("answered and ready");
+    assert!(session.waiting.is_none(), "{:?}", session.waiting);
+    wait_for("the prompt after the answer", PATIENCE, || {
+        let screen = agents.capture_output(&session, 20).ok()?;
+        screen.contains("got: hello there").then_some(())
+    });
+    agents.stop_session(&mut session).expect("stop");
+}
+
+#[test]
+fn the_rest_of_an_answer_is_withheld_when_the_screen_ignores_a_key() {
+    let server = TestServer::new();
+    let agents = choice_agents(&server);
+    let session = agents
+        .launch_session("deaf", &choice_config(&server, true), PATIENCE)
+        .expect("left for the user");
+    let waiting = session.waiting.clone().expect("waiting for the user");
+    assert_eq!(waiting.dialog.as_deref(), Some("pick"));
+    assert!(!waiting.safe, "{waiting:?}");
+    let keys = server.path("keys");
+    let got = wait_for("the first key to arrive", PATIENCE, || {
+        let bytes = std::fs::read(&keys).ok()?;
+        (!bytes.is_empty()).then_some(bytes)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let got = std::fs::read(&keys).unwrap_or(got);
+    assert_eq!(got, b"\x1b[B", "only Down was typed, never Enter");
+}

@@ -13,6 +13,11 @@
 //! dialog that is not to be answered, or another screen waiting for the
 //! user that stays put as long, ends the wait with the session left as it
 //! is ([`WaitingForUser`]): `blocked`, nothing typed, the prompt not sent.
+//!
+//! A dialog is answered only once it has stayed put for [`DIALOG_SETTLE`],
+//! and each key of a multi-key answer but the last must show on screen
+//! (within [`KEY_REACTION`]) before the next is sent: `Enter` after a `Down`
+//! the TUI missed would pick the default choice instead.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,6 +37,13 @@ const POLL: Duration = Duration::from_millis(100);
 /// once, with tmux starved) and 0.73–1.61 s for Codex 0.171; 3 s covers
 /// every sample.
 pub const READY_SETTLE: Duration = Duration::from_secs(3);
+/// How long a dialog must stay unchanged before it is answered: a TUI that
+/// has just drawn it may not read keys yet, and a lost first key (the
+/// `Down` of `Down, Enter`) would make the next one pick another choice.
+const DIALOG_SETTLE: Duration = Duration::from_millis(500);
+/// How long the screen may take to show a key of a multi-key answer
+/// (the choice moving) before the rest of the answer is withheld.
+const KEY_REACTION: Duration = Duration::from_secs(3);
 
 /// What one screen says about taking input.
 #[derive(Debug)]
@@ -241,19 +253,31 @@ impl Agents {
                         deadline = since + 2 * READY_SETTLE;
                     }
                 }
-                Readiness::Dialog(dialog) => {
-                    let count = answered.entry(dialog.id.clone()).or_default();
-                    if config.accept_dialogs && dialog.safe && *count < MAX_ANSWERS {
-                        *count += 1;
-                        for key in &dialog.answer {
-                            self.tmux.send_keys(&session.pane_id, &[key], false)?;
-                            std::thread::sleep(Duration::from_millis(100));
+                Readiness::Dialog(dialog)
+                    if config.accept_dialogs
+                        && dialog.safe
+                        && answered.get(&dialog.id).copied().unwrap_or(0) < MAX_ANSWERS =>
+                {
+                    if since.elapsed() < DIALOG_SETTLE {
+                        waiting_on = format!("the {} dialog to settle", dialog.id);
+                    } else {
+                        *answered.entry(dialog.id.clone()).or_default() += 1;
+                        if !self.answer(&session.pane_id, &dialog.answer, &last)? {
+                            return Ok(StartUp::Waiting(WaitingForUser {
+                                dialog: Some(dialog.id.clone()),
+                                reason: dialog.reason.clone(),
+                                answer: dialog.answer.clone(),
+                                safe: false,
+                                prompt_pending: need_idle,
+                            }));
                         }
                         // Give the TUI time to take the answer down.
                         std::thread::sleep(Duration::from_millis(700));
                         settled = None;
                         continue;
                     }
+                }
+                Readiness::Dialog(dialog) => {
                     return Ok(StartUp::Waiting(WaitingForUser {
                         dialog: Some(dialog.id.clone()),
                         reason: dialog.reason.clone(),
@@ -293,5 +317,31 @@ impl Agents {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Types `keys` into a dialog shown as `shown`, each but the last only
+    /// once the screen shows the one before it took effect. False (the rest
+    /// withheld) when the screen did not react within [`KEY_REACTION`].
+    fn answer(&self, pane: &str, keys: &[String], shown: &Screen) -> Result<bool> {
+        let mut before = shown.lines.clone();
+        for (i, key) in keys.iter().enumerate() {
+            self.tmux.send_keys(pane, &[key], false)?;
+            if i + 1 == keys.len() {
+                break;
+            }
+            let deadline = Instant::now() + KEY_REACTION;
+            loop {
+                std::thread::sleep(POLL);
+                let now = Screen::from_text(&self.tmux.capture_pane(pane, 0)?);
+                if now.lines != before {
+                    before = now.lines;
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 }
