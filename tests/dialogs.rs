@@ -2,8 +2,10 @@
 //! server, with a scripted fake agent (a Lua adapter running `sh`): a known
 //! safe dialog is answered only when asked, otherwise the session is left
 //! `blocked` for the user; an unsafe one is never typed into; a dialog drawn
-//! after the composer gets no input; bad `dialogs` tables are load errors; `run
-//! --resume` relaunches from the saved state.
+//! after the composer gets no input; Codex's hook review (its saved screen,
+//! under the shipped adapter's dialogs) is never answered, even when asked;
+//! bad `dialogs` tables are load errors; `run --resume` relaunches from the
+//! saved state.
 
 mod support;
 
@@ -415,4 +417,57 @@ fn the_rest_of_an_answer_is_withheld_when_the_screen_ignores_a_key() {
     std::thread::sleep(Duration::from_millis(500));
     let got = std::fs::read(&keys).unwrap_or(got);
     assert_eq!(got, b"\x1b[B", "only Down was typed, never Enter");
+}
+
+/// The shipped Codex adapter's dialogs, with a stand-in launch that draws
+/// the saved screen `screen` (tests/screens) and records every key typed.
+fn codex_stand_in(server: &TestServer, screen: &str) -> doeff_agents::Agents {
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lua/adapters/codex.lua"),
+    )
+    .expect("codex.lua");
+    assert!(
+        shipped.contains("return agents.adapter {"),
+        "codex.lua's shape"
+    );
+    let script = format!(
+        "stty raw -echo; cat {}; exec cat > \"$KEYS\"",
+        support::screens_dir().join(screen).display()
+    );
+    let adapter = shipped.replacen("return agents.adapter {", "local spec = {", 1)
+        + &format!(
+            "\nspec.name = \"codexstandin\"\nspec.binary = \"sh\"\n\
+             spec.launch = function(cfg) return {{ \"sh\", \"-c\", {script:?} }} end\n\
+             return agents.adapter(spec)\n"
+        );
+    let agents = server.agents();
+    let file = server.path("codexstandin.lua");
+    std::fs::write(&file, adapter).expect("write adapter");
+    agents.adapters().load_file(&file).expect("adapter loads");
+    agents
+}
+
+#[test]
+fn codexs_hook_review_is_left_for_the_user_even_with_accept_trust() {
+    let server = TestServer::new();
+    let agents = codex_stand_in(&server, "codex-0.171.0-hook_review.txt");
+    let keys = server.path("keys");
+    let mut cfg = LaunchConfig::new(AgentType::Custom("codexstandin".into()), &server.dir)
+        .env("KEYS", keys.to_string_lossy())
+        .prompt("hello there");
+    cfg.accept_dialogs = true;
+    let session = agents
+        .launch_session("hooks", &cfg, PATIENCE)
+        .expect("left for the user");
+    let waiting = session.waiting.clone().expect("waiting for the user");
+    assert_eq!(
+        (waiting.dialog.as_deref(), waiting.reason.as_str()),
+        (Some("hook_review"), "hook_review")
+    );
+    assert!(!waiting.safe && waiting.answer.is_empty(), "{waiting:?}");
+    let advice = waiting.advice(&session.session_name);
+    assert!(advice.contains("never answered automatically"), "{advice}");
+    std::thread::sleep(Duration::from_millis(700));
+    let typed = std::fs::read(&keys).unwrap_or_default();
+    assert!(typed.is_empty(), "nothing typed into it: {typed:?}");
 }

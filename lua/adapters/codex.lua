@@ -24,6 +24,18 @@ return agents.adapter {
       match = { "Trust this folder?", "1. Trust and continue" } },
     -- Never answered: its first choice is "Update now".
     { id = "update", reason = "update_dialog", safe = false, match = "Update available" },
+    -- Hooks not yet trusted (the user's [hooks], a repository's, a plugin's,
+    -- or a per-run `-c hooks.…`): "Hooks need review / N hooks are new or
+    -- changed" over "1. Review hooks 2. Trust all and continue 3. Continue
+    -- without trusting (hooks won't run)". Never answered: trusting hooks is
+    -- the user's call, and so is running without them. Anchored on its own
+    -- rows (the title alone on its row, the count line, the numbered trust
+    -- choices), not on the start-up warning "N hooks need review before they
+    -- can run" that follows skipping it.
+    { id = "hook_review", reason = "hook_review", safe = false,
+      regex = { "^\\s*Hooks need review\\s*$",
+                "^\\s*[0-9]+ hooks? (is|are) new or changed\\.\\s*$",
+                "^(› )?\\s*[1-9]\\. (Trust all and continue|Continue without trusting \\(hooks won't run\\))\\s*$" } },
   },
   launch = function(cfg)
     local argv = { "codex" }

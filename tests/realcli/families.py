@@ -118,6 +118,9 @@ fam("codex", "older_429_retrying", "running", "busy",
 fam("codex", "model_picker", "blocked", "model_choice",
     "families.py: /model typed: Codex's model selection list (with a custom provider 0.171 shows no model-upgrade "
     "notice for gpt-5, gpt-5-codex, gpt-5.1, o3 …)")
+fam("codex", "hook_review", "blocked", "hook_review",
+    "families.py: an untrusted [[hooks.Stop]] command hook in config.toml: the start-up 'Hooks need review · 1 hook is new "
+    "or changed … 1. Review hooks 2. Trust all and continue 3. Continue without trusting' menu; never answered")
 fam("codex", "warnings_panel", "blocked", "dialog",
     "families.py: f2 opened the startup warnings panel ('Warnings · 1 of 1 · Startup … esc dismiss & close')")
 
@@ -481,6 +484,16 @@ class Families(Runner):
             t.wait("s", r"Warnings ·", 10)
             self.save(A, "warnings_panel", t.settle("s", 1.5))
 
+        def hook_review(t):
+            # A hook of the user's own, never trusted: Codex asks before the composer comes up
+            # (the same menu as for a per-run `-c hooks.…`). The hook itself never runs.
+            home = self.codex_home("hooks")
+            with open(os.path.join(home, ".codex", "config.toml"), "a") as f:
+                f.write('\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = "command"\ncommand = "true"\n')
+            self.launch(t, "s", CX, self.codex_env(home))
+            t.wait("s", r"Hooks need review", 30)
+            self.save(A, "hook_review", t.settle("s", 1.5))
+
         def idle_z(t, z, size):
             self.launch(t, "s", CX, env("idle-" + z), size=size)
             t.wait("s", READY[A])
@@ -501,7 +514,7 @@ class Families(Runner):
         flows = [("billing", billing), ("interrupted", interrupted), ("interrupted_early", restored),
                  ("restored_queued", queued),
                  ("booting_loading", booting), ("api_key_entry", api_key), ("older_429", older),
-                 ("warnings_panel", warnings), ("model_picker", model)]
+                 ("warnings_panel", warnings), ("model_picker", model), ("hook_review", hook_review)]
         flows += self.size_flows(A, idle_z, stream_z, perm_z)
         flows += self.exit_flows(A, lambda st: env(st), CX)
         for st, fn in flows:
