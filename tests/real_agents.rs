@@ -168,7 +168,6 @@ impl Drop for Mock {
 /// One agent's private world: HOME, work dir, environment, the mock.
 struct World {
     agent: &'static str,
-    #[allow(dead_code)]
     home: PathBuf,
     work: PathBuf,
     env: BTreeMap<String, String>,
@@ -239,6 +238,11 @@ impl World {
                     });
                 }
                 write(&home.join(".claude.json"), &cfg.to_string());
+                // The user's own settings, which a run must leave as they are.
+                write(
+                    &home.join(".claude/settings.json"),
+                    "{\n  \"cleanupPeriodDays\": 30,\n  \"hooks\": {}\n}\n",
+                );
                 env.insert("ANTHROPIC_API_KEY".into(), CLAUDE_KEY.into());
                 env.insert("ANTHROPIC_BASE_URL".into(), mock.url());
                 env.insert("CLAUDE_CODE_MAX_RETRIES".into(), "1".into());
@@ -255,6 +259,13 @@ impl World {
                         "\n[projects.\"{ws}\"]\ntrust_level = \"trusted\"\n"
                     ));
                 }
+                // What Codex writes into its config on its own, already there
+                // (a screen-reader check, a model notice it counts up to a
+                // cap): the user's file is then one a run must not change.
+                toml.push_str(
+                    "\n[tui]\nscreen_reader_detection_done = true\n\n\
+                     [tui.model_availability_nux]\n\"gpt-6.1-sol\" = 99\n",
+                );
                 write(&home.join(".codex/config.toml"), &toml);
                 env.insert(
                     "CODEX_HOME".into(),
@@ -263,12 +274,17 @@ impl World {
                 env.insert("MOCK_API_KEY".into(), "mock-key".into());
             }
             "gemini" => {
+                // In the form Gemini itself writes it (it migrates older keys
+                // such as general.disableAutoUpdate on start-up).
                 let settings = serde_json::json!({
+                    "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
                     "privacy": {"usageStatisticsEnabled": false},
-                    "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
                     "security": {"auth": {"selectedType": "gemini-api-key"}},
                 });
-                write(&home.join(".gemini/settings.json"), &settings.to_string());
+                write(
+                    &home.join(".gemini/settings.json"),
+                    &serde_json::to_string_pretty(&settings).expect("json"),
+                );
                 if trusted {
                     write(
                         &home.join(".gemini/trustedFolders.json"),
@@ -286,6 +302,18 @@ impl World {
             work,
             env,
         }
+    }
+
+    /// The user's own settings files of this CLI, with their bytes.
+    fn user_settings(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let file = match self.agent {
+            "claude" => ".claude/settings.json",
+            "codex" => ".codex/config.toml",
+            _ => ".gemini/settings.json",
+        };
+        let path = self.home.join(file);
+        let bytes = std::fs::read(&path).expect("the user's settings file");
+        vec![(path, bytes)]
     }
 
     fn config(&self) -> LaunchConfig {
@@ -426,6 +454,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     let xdg_state = root.0.join("xdg-state");
     let state = xdg_state.join("doeff-agents");
     let world = World::new(agent, &root.0, &bin, &mock, true);
+    let user_settings = world.user_settings();
     let agents = server.agents().with_state_dir(Some(state.clone()));
 
     let mut config = world.config().prompt("make a marker file");
@@ -589,6 +618,16 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         "{agent}: the resumed conversation lost its history: {last}"
     );
     agents.stop_session(&mut session).expect("stop");
+    // Hooks and settings are passed per run: the user's files are untouched.
+    for (path, bytes) in &user_settings {
+        let after = std::fs::read(path).expect("the user's settings file after the run");
+        assert!(
+            &after == bytes,
+            "{agent}: {} changed during the session:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&after)
+        );
+    }
     drop(world);
     drop(root);
     eprintln!("[{agent}] whole session: {:.0?}", started.elapsed());
