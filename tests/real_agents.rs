@@ -23,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use doeff_agents::monitor::Source;
 use doeff_agents::{AgentSession, Agents, LaunchConfig, SessionStatus};
 use support::TestServer;
 
@@ -327,13 +328,23 @@ impl World {
 
 /// Every (status, reason) change seen, in order.
 #[derive(Default)]
-struct Trail(Vec<(SessionStatus, String)>);
+struct Trail(Vec<(SessionStatus, String)>, Vec<Source>);
 
 impl Trail {
     fn names(&self) -> Vec<String> {
         self.0
             .iter()
             .map(|(s, r)| format!("{}/{r}", s.as_str()))
+            .collect()
+    }
+
+    /// The layer that decided each change to `status`/`reason`.
+    fn sources_of(&self, status: SessionStatus, reason: &str) -> Vec<Source> {
+        self.0
+            .iter()
+            .zip(&self.1)
+            .filter(|((s, r), _)| *s == status && r == reason)
+            .map(|(_, source)| *source)
             .collect()
     }
 
@@ -368,6 +379,7 @@ fn watch_until(
                 o.evidence.line.chars().take(80).collect::<String>()
             );
             trail.0.push((o.status, o.reason.clone()));
+            trail.1.push(o.agent.source);
         }
         if done(o.status, &o.reason) {
             return;
@@ -464,6 +476,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         .expect("launch");
     let mut trail = Trail::default();
     trail.0.push((session.status, "launched".into()));
+    trail.1.push(Source::Process);
     watch_until(
         &agents,
         &mut session,
@@ -492,6 +505,16 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         "{agent}: trail {:?}",
         trail.names()
     );
+    if agent == "claude" {
+        // Claude reports these itself (PermissionRequest, Stop): the report decides.
+        for reason in ["permission_prompt", "idle_prompt"] {
+            let sources = trail.sources_of(SessionStatus::Blocked, reason);
+            assert!(
+                !sources.is_empty() && sources.iter().all(|s| *s != Source::Screen),
+                "claude: blocked/{reason} decided by {sources:?}, not the agent's report"
+            );
+        }
+    }
     let requests = mock.main_requests();
     assert!(
         requests.iter().any(|r| r["model"] == model),
