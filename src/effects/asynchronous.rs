@@ -16,7 +16,7 @@ use super::{Effect, EffectResult, SessionHandle};
 use crate::adapter::LaunchConfig;
 use crate::error::{Error, Result};
 use crate::monitor::{Observation, SessionStatus};
-use crate::session::{AgentSession, Agents, lookup_candidates};
+use crate::session::{AgentSession, Agents, Monitor, lookup_candidates};
 
 /// Runs a blocking closure on tokio's blocking pool.
 async fn blocking<T, F>(work: F) -> Result<T>
@@ -187,14 +187,25 @@ pub async fn async_monitor_session(
     mut callbacks: AsyncMonitorCallbacks<'_>,
 ) -> Result<SessionStatus> {
     let mut answered = false;
+    // The watch core every loop shares (the batched pass); the wait between
+    // passes is tokio's, so no blocking thread is held while waiting.
+    let mut monitor = Some(Monitor::new(agents, vec![session.clone()]));
     loop {
-        let (worker, mut snapshot) = (agents.clone(), session.clone());
-        let (snapshot, observation) = blocking(move || {
-            let observation = worker.observe(&mut snapshot)?;
-            Ok((snapshot, observation))
+        let mut pass = monitor
+            .take()
+            .unwrap_or_else(|| Monitor::new(agents, vec![session.clone()]));
+        let (pass, observation) = blocking(move || {
+            let observation = pass
+                .pass()
+                .pop()
+                .unwrap_or_else(|| Err(Error::Task("the monitor lost its session".into())))?;
+            Ok((pass, observation))
         })
         .await?;
-        *session = snapshot;
+        if let Some(snapshot) = pass.sessions.first() {
+            *session = snapshot.clone();
+        }
+        monitor = Some(pass);
         if let Some(on_pr) = callbacks.on_pr_detected.as_mut() {
             for url in &observation.new_pr_urls {
                 on_pr(url);
