@@ -124,7 +124,7 @@ struct SizeResult {
     lua_pass_ms_median: f64,
     lua_pass_ms_p95: f64,
     lua_per_session_us: f64,
-    /// Lua pass cost / Rust pass cost (issue 15: within 1.5).
+    /// Lua pass cost / Rust pass cost (the aim: within 1.5).
     lua_vs_rust: f64,
     reference_pass_ms_median: Option<f64>,
     reference_pass_ms_p95: Option<f64>,

@@ -1,4 +1,4 @@
-//! Command-line polish (issue 13 item 18): clap's own usage messages on one
+//! Command-line polish: clap's own usage messages on one
 //! line, `adapters` failing on a broken file, `run --json`, spinners only on
 //! a terminal, `watch` on a finished session, `ps --finished` and `prune`.
 

@@ -1,4 +1,4 @@
-//! Robustness of the screen model (issue 12 point 6): every saved screen of
+//! Robustness of the screen model: every saved screen of
 //! `tests/screens/EXPECTED.tsv`, perturbed the way real life does, keeps its
 //! status — hard re-flow to 80 columns, a 24-row re-draw (the bottom kept),
 //! each shell-prompt family above the agent (for exit screens: the prompt

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The harder screen families of issue 12, photographed on the real CLIs (capture.py's harness:
-throwaway HOME per run, private tmux server, loopback mock API, proxies on a closed port).
+"""The harder screen families (billing, interrupts, OAuth codes, model notices, API-key
+boxes, restored composer text, older turns' errors, exits under other shell prompts...),
+photographed on the real CLIs (capture.py's harness: throwaway HOME per run, private tmux
+server, loopback mock API, proxies on a closed port).
 
     python3 tests/realcli/families.py --bin <node_modules/.bin> --out tests/screens \
         --work <scratch> --table NEW.tsv [--agents claude,codex,gemini] [--states billing,...]

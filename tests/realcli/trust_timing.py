@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How long after its composer first appears does a CLI draw its folder-trust dialog?
-(issue 13 item 13: Gemini and Codex draw the composer first and the dialog a moment later, so a
+(Gemini and Codex draw the composer first and the dialog a moment later, so a
 launch that pastes its prompt as soon as the composer shows answers the dialog by accident.)
 
     python3 tests/realcli/trust_timing.py --bin <node_modules/.bin> --work <scratch> \
