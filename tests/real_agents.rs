@@ -515,6 +515,40 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
             );
         }
     }
+    if agent == "codex" {
+        // Codex reports a finished turn through `notify` (TurnEnd): once it
+        // came, the report decides the idle composer. Its title side turn,
+        // which ends during the first turn, made nothing idle early.
+        let at = |reason: &str| {
+            trail
+                .0
+                .iter()
+                .position(|(s, r)| *s == SessionStatus::Blocked && r == reason)
+        };
+        assert!(
+            at("idle_prompt") > at("permission_prompt"),
+            "codex: idle before the approval: {:?}",
+            trail.names()
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let o = agents.observe(&mut session).expect("observe");
+            let hook = server.display(&session.pane_id, "#{@doeff-hook}");
+            if o.agent.source == Source::Hook {
+                assert_eq!(
+                    (o.status, o.reason.as_str()),
+                    (SessionStatus::Blocked, "idle_prompt")
+                );
+                assert!(hook.contains("|TurnEnd|agent-turn-complete|"), "{hook}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "codex: notify never reported the end of the turn (@doeff-hook {hook})"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
     let requests = mock.main_requests();
     assert!(
         requests.iter().any(|r| r["model"] == model),

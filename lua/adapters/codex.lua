@@ -8,6 +8,12 @@
 -- still holds a legacy [profiles.NAME] table makes `--profile NAME` a hard
 -- error before the TUI starts (the pane shows it and the process exits).
 -- Never emitted: --dangerously-bypass-hook-trust, --approve-for-me.
+
+-- Codex titles a new thread with a side turn of its own, during the first
+-- turn, and reports its end through `notify` like any other turn; its
+-- first input message starts with this (0.171.0).
+local TITLE_TURN = "Generate a concise, single-line task title"
+
 return agents.adapter {
   name = "codex",
   binary = "codex",
@@ -18,6 +24,15 @@ return agents.adapter {
   composer = "^› (.*)$",
   -- Printed on exit ("Session ID: …", "codex resume …") and by /status.
   conversation = { "codex resume ([0-9a-f-]{36})", "Session ID:\\s+([0-9a-f-]{36})" },
+  -- What Codex says about itself: its `notify` program (see `launch`),
+  -- run with an "agent-turn-complete" JSON as its last argument when a turn
+  -- finished; not after an error or an interrupt, nor for an approval
+  -- (the screen tells those). Its side turns (TITLE_TURN) carry no status.
+  signals = {
+    hooks = {
+      TurnEnd = { detail = "type", side = false, ["*"] = "blocked/idle_prompt" },
+    },
+  },
   dialogs = {
     -- Only in a git repository without a trust_level for it.
     { id = "trust", reason = "trust_dialog", answer = { "Enter" }, safe = true,
@@ -48,6 +63,18 @@ return agents.adapter {
       end
     end
     argv[#argv + 1] = "--no-daemon"
+    if type(cfg.hooks) == "table" and cfg.hooks.argv.TurnEnd then
+      -- Per run, `-c notify=[...]`: Codex runs it without asking the user
+      -- to trust it (checked on 0.171.0), unlike `-c hooks.…`, whose hooks
+      -- wait for the hook_review dialog. It stands in for the user's own
+      -- `notify` during this run (Codex runs one program).
+      local notify = {}
+      for i, word in ipairs(cfg.hooks.argv.TurnEnd) do notify[i] = word end
+      notify[#notify + 1] = "--side"
+      notify[#notify + 1] = "input-messages=" .. TITLE_TURN
+      argv[#argv + 1] = "-c"
+      argv[#argv + 1] = "notify=" .. agents.json(notify)
+    end
     if cfg.profile then
       argv[#argv + 1] = "--profile"
       argv[#argv + 1] = cfg.profile

@@ -1,9 +1,11 @@
 //! `doeff-agents hook EVENT`: what an agent CLI runs for a hook this product
 //! passed to it per run (Claude Code's `--settings`, Codex's `notify`).
 //! It reads the hook's JSON (stdin, or the last argument), takes the value
-//! of `--field` as the event's detail, and records `SEQ|EVENT|DETAIL|UNIX_MS`
-//! in the pane option `@doeff-hook` of the pane it runs in, where a watcher
-//! sees it without polling files (a control-mode subscription).
+//! of `--field` as the event's detail (`side` when a `--side FIELD=PREFIX`
+//! rule says the CLI reports a side turn of its own), and records
+//! `SEQ|EVENT|DETAIL|UNIX_MS` in the pane option `@doeff-hook` of the pane
+//! it runs in, where a watcher sees it without polling files (a
+//! control-mode subscription).
 //!
 //! It always exits 0 and prints nothing (a hook must never disturb the
 //! agent), and records only when the pane is a doeff-agents session whose
@@ -30,6 +32,10 @@ pub struct HookArgs {
     /// The field of the hook's JSON whose value details the event (e.g. `error`)
     #[arg(long)]
     pub field: Option<String>,
+    /// A hook JSON whose FIELD starts with PREFIX is the CLI's own side
+    /// turn (Codex titling a new thread): its detail is `side`; repeatable
+    #[arg(long, value_name = "FIELD=PREFIX")]
+    pub side: Vec<String>,
     /// The hook's JSON when the CLI passes it as an argument; else it is read from stdin
     pub payload: Option<String>,
 }
@@ -79,11 +85,17 @@ fn record(args: &HookArgs) -> Result<(), &'static str> {
         Some(payload) => Some(payload.clone()),
         None => read_stdin(),
     };
-    let detail = args
-        .field
+    let side = payload
         .as_deref()
-        .and_then(|field| detail(payload.as_deref()?, field))
-        .unwrap_or_default();
+        .is_some_and(|json| args.side.iter().any(|rule| starts(json, rule)));
+    let detail = if side {
+        SIDE.to_owned()
+    } else {
+        args.field
+            .as_deref()
+            .and_then(|field| detail(payload.as_deref()?, field))
+            .unwrap_or_default()
+    };
     let tmux = Tmux::new(Server::at_path(socket));
     let format = format!("#{{pane_pid}}|#{{{OPT_HOOK_TOKEN}}}|#{{{OPT_HOOK}}}");
     let reply = tmux
@@ -147,11 +159,36 @@ fn read_stdin() -> Option<String> {
     receiver.recv_timeout(STDIN_DEADLINE).ok()
 }
 
-/// The value of `field` in the JSON object `payload`, as a word safe in the
-/// option (letters, digits, `_`, `-`, `.`; others become `_`; 64 at most).
+/// The text of `field` in the JSON object `json`: a string, or the first
+/// string of a list (Codex's `input-messages`).
+fn field_text<'a>(json: &'a serde_json::Value, field: &str) -> Option<&'a str> {
+    match json.get(field)? {
+        serde_json::Value::Array(items) => items.first()?.as_str(),
+        value => value.as_str(),
+    }
+}
+
+/// The detail of an event `--side` recognised as the CLI's own side turn.
+const SIDE: &str = "side";
+
+/// True when `rule` (`FIELD=PREFIX`) matches the JSON object `payload`.
+fn starts(payload: &str, rule: &str) -> bool {
+    let Some((field, prefix)) = rule.split_once('=') else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .as_ref()
+        .and_then(|json| field_text(json, field))
+        .is_some_and(|text| !prefix.is_empty() && text.starts_with(prefix))
+}
+
+/// The text of `field` in the JSON object `payload` (see [`field_text`]),
+/// as a word safe in the option (letters, digits, `_`, `-`, `.`; others
+/// become `_`; 64 at most).
 fn detail(payload: &str, field: &str) -> Option<String> {
     let json: serde_json::Value = serde_json::from_str(payload).ok()?;
-    let value = json.get(field)?.as_str()?;
+    let value = field_text(&json, field)?;
     let word: String = value
         .chars()
         .take(64)
@@ -212,6 +249,25 @@ mod tests {
         );
         assert_eq!(detail("not json", "error"), None);
         assert_eq!(detail(r#"{"error":5}"#, "error"), None);
+        // Codex's notify: the thread's first input message.
+        let turn = r#"{"type":"agent-turn-complete","input-messages":["fix it","and test"]}"#;
+        assert_eq!(detail(turn, "input-messages").as_deref(), Some("fix_it"));
+        assert_eq!(detail(r#"{"input-messages":[]}"#, "input-messages"), None);
+        assert_eq!(detail(r#"{"input-messages":[3]}"#, "input-messages"), None);
+    }
+
+    #[test]
+    fn side_rules_match_payloads_whose_field_starts_with_the_prefix() {
+        let title = r#"{"type":"agent-turn-complete","input-messages":["Generate a concise, single-line task title of at most 36"]}"#;
+        let turn = r#"{"type":"agent-turn-complete","input-messages":["Generate a README"]}"#;
+        let rule = "input-messages=Generate a concise, single-line task title";
+        assert!(starts(title, rule));
+        assert!(!starts(turn, rule));
+        assert!(starts(turn, "type=agent-turn"));
+        assert!(!starts(turn, "type="), "an empty prefix matches nothing");
+        assert!(!starts(turn, "no equals sign"));
+        assert!(!starts("not json", rule));
+        assert!(!starts(turn, "missing=x"));
     }
 
     #[test]
