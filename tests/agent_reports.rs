@@ -211,3 +211,147 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
     let hooked = agents.session("hooked").expect("launched");
     assert!(hook_option(&server, &hooked).starts_with("0|armed"));
 }
+
+/// A CLI that takes its hooks only from a settings file named in its
+/// environment (as Gemini CLI does): `cfg.hooks.settings_file`.
+const FILE_ADAPTER: &str = r#"
+return agents.adapter {
+  name = "filey",
+  signals = { hooks = { Begin = "running", End = "blocked/idle_prompt" } },
+  launch = function(cfg)
+    if type(cfg.hooks) == "table" then
+      local text = "Begin=" .. cfg.hooks.command.Begin .. "\nEnd=" .. cfg.hooks.command.End .. "\n"
+      local path = cfg.hooks.settings_file(text, "FILEY_SETTINGS")
+      assert(path == nil or path:match("/settings%.json$"), path)
+    end
+    return { "bash", cfg.work_dir .. "/filey.sh" }
+  end,
+}
+"#;
+
+/// Says where its settings are; `begin`/`end` run the hook commands read
+/// from that file (nothing comes in argv).
+const FILE_AGENT: &str = r#"
+echo "settings at [${FILEY_SETTINGS:-none}]"
+begin=""; end=""
+if [ -n "$FILEY_SETTINGS" ]; then
+  begin=$(sed -n 's/^Begin=//p' "$FILEY_SETTINGS"); end=$(sed -n 's/^End=//p' "$FILEY_SETTINGS")
+fi
+while IFS= read -r line; do
+  case "$line" in
+    begin) [ -n "$begin" ] && echo '{}' | sh -c "$begin"; echo "working on it";;
+    end) [ -n "$end" ] && echo '{}' | sh -c "$end"; echo "all done";;
+  esac
+done
+"#;
+
+/// A state dir whose every parent is private (not under the shared /tmp).
+fn private_state_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("reports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("state dir");
+    dir
+}
+
+fn file_agents(server: &TestServer, state: &std::path::Path) -> (Agents, LaunchConfig) {
+    let registry =
+        AdapterRegistry::builtin_with_exe(bin().to_string_lossy().into_owned()).expect("builtins");
+    registry
+        .load_source("filey.lua", FILE_ADAPTER)
+        .expect("the adapter loads");
+    let agents =
+        Agents::new(server.tmux.clone(), Arc::new(registry)).with_state_dir(Some(state.into()));
+    let work = server.dir.join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    std::fs::write(work.join("filey.sh"), FILE_AGENT).expect("agent");
+    (
+        agents,
+        LaunchConfig::new("filey".parse().expect("agent"), &work),
+    )
+}
+
+/// The path the agent says its settings are at ("none": unset).
+fn settings_path(agents: &Agents, session: &AgentSession) -> String {
+    let screen = wait_for("the agent's first line", Duration::from_secs(20), || {
+        agents
+            .capture_output(session, 20)
+            .ok()
+            .filter(|s| s.contains("settings at ["))
+    });
+    let start = screen.find("settings at [").expect("line") + "settings at [".len();
+    let end = start + screen[start..].find(']').expect("]");
+    screen[start..end].to_owned()
+}
+
+#[test]
+fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_stop() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::new();
+    let state = private_state_dir("file");
+    let (agents, config) = file_agents(&server, &state);
+    let mut session = agents
+        .launch_session("filey", &config, Duration::from_secs(10))
+        .expect("launch");
+    let path = std::path::PathBuf::from(settings_path(&agents, &session));
+    let dir = state.join("run").join("doeff-filey");
+    assert_eq!(path, dir.join("settings.json"));
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("there").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the directory is the run's own");
+    assert_eq!(mode(&path), 0o600);
+    let text = std::fs::read_to_string(&path).expect("settings");
+    assert!(
+        text.starts_with("Begin='") && text.contains(" 'hook' 'End'"),
+        "{text}"
+    );
+
+    // The hooks in the file report, and decide.
+    type_line(&server, &session, "begin");
+    until(&agents, &mut session, SessionStatus::Running);
+    wait_for("the Begin hook", Duration::from_secs(20), || {
+        hook_option(&server, &session)
+            .contains("|Begin|")
+            .then_some(())
+    });
+    type_line(&server, &session, "end");
+    let o = wait_for("the End report", Duration::from_secs(20), || {
+        let o2 = agents.observe(&mut session).expect("observe");
+        (o2.agent.source.as_str() == "hook" && o2.reason == "idle_prompt").then_some(o2)
+    });
+    assert!(o.evidence.line.starts_with("End "), "{:?}", o.evidence);
+
+    agents.stop_session(&mut session).expect("stop");
+    assert!(!dir.exists(), "stop removes the run's settings");
+
+    // --no-hooks: no file, no variable.
+    let mut plain = agents
+        .launch_session(
+            "filey",
+            &config.clone().hooks(false),
+            Duration::from_secs(10),
+        )
+        .expect("launch");
+    assert_eq!(settings_path(&agents, &plain), "none");
+    assert!(!dir.exists());
+    assert_eq!(hook_option(&server, &plain), "", "not armed");
+    agents.stop_session(&mut plain).expect("stop");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn no_settings_file_where_others_could_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::new();
+    let open = private_state_dir("open");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let state = open.join("state");
+    let (agents, config) = file_agents(&server, &state);
+    let mut session = agents
+        .launch_session("filey", &config, Duration::from_secs(10))
+        .expect("launch");
+    assert_eq!(settings_path(&agents, &session), "none");
+    assert!(!state.join("run").join("doeff-filey").exists());
+    agents.stop_session(&mut session).expect("stop");
+    let _ = std::fs::remove_dir_all(&open);
+}

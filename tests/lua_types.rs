@@ -170,14 +170,17 @@ local reads = {}
 local cfg = setmetatable({}, { __index = function(_, k)
   reads[k] = true
   if k == "env" then return {} end
-  if k == "hooks" then return { exe = "/x", argv = {}, command = {} } end
+  if k == "hooks" then
+    return { exe = "/x", argv = {}, command = {}, settings_file = function() return "/x" end }
+  end
   if k == "agent" or k == "work_dir" then return "x" end
   return nil
 end })
 agents = {
   self_exe = function() return "/x" end,
   json = function() return "{}" end,
-  is_root = function() return false end,
+  is_root = function() return true end,
+  file_exists = function() return false end,
   adapter = function(spec)
     note("agents.AdapterSpec", spec)
     note("agents.ScreenModel", spec.screen)

@@ -26,6 +26,7 @@
 ---@field exe string                         absolute path of this doeff-agents
 ---@field argv table<string, string[]>       per event: the hook's command as words
 ---@field command table<string, string>      per event: the same as one shell-quoted command line
+---@field settings_file fun(text: string, var: string): string|nil  writes text to settings.json in a fresh 0700 directory of this run and sets var to its path in the agent's environment; nil (nothing written) when the run has no private place for it
 
 ---@class agents.Evidence
 ---@field rule string     the rule that decided (`default.rate_limit`, `claude.classify`, `process`, `change`)
@@ -208,6 +209,7 @@ function Tmux.attach_session(name) end
 ---@field self_exe fun(): string                           adapter files only: this doeff-agents binary (the demo agent runs it)
 ---@field json fun(value: any): string                      adapter files only: a value as JSON (e.g. Claude Code's --settings)
 ---@field is_root fun(): boolean                           adapter files only: running as root
+---@field file_exists fun(path: string): boolean          adapter files only: a file is at path
 agents = {}
 
 ---@param name string

@@ -64,7 +64,7 @@ const PATTERN_FIELDS: &[&str] = &[
 ];
 
 /// `cfg.hooks` for `launch(cfg)`: `{ exe, argv = { EVENT = {...} },
-/// command = { EVENT = "shell words" } }`.
+/// command = { EVENT = "shell words" }, settings_file = function }`.
 pub(crate) fn hooks_table(lua: &Lua, hooks: &HookLaunch) -> mlua::Result<Table> {
     let table = lua.create_table()?;
     table.set("exe", hooks.exe.as_str())?;
@@ -81,6 +81,15 @@ pub(crate) fn hooks_table(lua: &Lua, hooks: &HookLaunch) -> mlua::Result<Table> 
         commands.set(event, command)?;
     }
     table.set("command", commands)?;
+    // settings_file(text, VAR): the path of the file written, or nil.
+    let launch = hooks.clone();
+    let settings_file = lua.create_function(move |_, (text, var): (String, String)| {
+        launch
+            .settings_file(&text, &var)
+            .map(|path| path.map(|p| p.to_string_lossy().into_owned()))
+            .map_err(bad)
+    })?;
+    table.set("settings_file", settings_file)?;
     Ok(table)
 }
 
@@ -679,6 +688,12 @@ pub(crate) fn load_adapter_chunk(
         agents.set(
             "is_root",
             lua.create_function(|_, ()| Ok(nix::unistd::Uid::effective().is_root()))?,
+        )?;
+        // Whether a file is there (Gemini's system defaults, which a per-run
+        // GEMINI_CLI_SYSTEM_DEFAULTS_PATH would hide).
+        agents.set(
+            "file_exists",
+            lua.create_function(|_, path: String| Ok(std::path::Path::new(&path).is_file()))?,
         )?;
         env.set("agents", agents)?;
         host.with_budget(LOAD_BUDGET, || {

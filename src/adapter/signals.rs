@@ -18,9 +18,15 @@
 //! `signals = false` (or `hooks = false`) turns them off for the adapter.
 //! [`HookLaunch`] is what a launch gives `launch(cfg)` as `cfg.hooks`: the
 //! command each event runs (the absolute path of doeff-agents, never a
-//! shell string built from user data).
+//! shell string built from user data), and for a CLI that takes its hooks
+//! only from a settings file named in its environment (Gemini CLI's
+//! `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`), `settings_file(text, VAR)`: the text
+//! in a fresh 0700 directory of this run, VAR set to its path.
 
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use mlua::{Table, Value};
 
@@ -72,15 +78,63 @@ impl Signals {
         }
         Some(hook.default.as_ref())
     }
+
+    /// Whether `event` maps `detail` by name.
+    pub fn lists(&self, event: &str, detail: &str) -> bool {
+        self.hooks
+            .iter()
+            .any(|h| h.name == event && h.by_detail.iter().any(|(d, _)| d == detail))
+    }
 }
 
 /// What a launch passes to `launch(cfg)` as `cfg.hooks`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct HookLaunch {
     /// The absolute path of the doeff-agents binary.
     pub exe: String,
     /// Per event: its argv (`exe hook EVENT [--field F]`).
     pub argv: Vec<(String, Vec<String>)>,
+    /// The directory a per-run settings file goes in (made by
+    /// [`HookLaunch::settings_file`]); `None`: there is no place for one.
+    pub run_dir: Option<PathBuf>,
+    /// What [`HookLaunch::settings_file`] wrote.
+    pub written: Arc<Mutex<Option<RunFile>>>,
+}
+
+/// A per-run settings file, and the variable that names it to the agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunFile {
+    pub var: String,
+    pub path: PathBuf,
+}
+
+/// The file name of a per-run settings file in its directory.
+pub const RUN_FILE_NAME: &str = "settings.json";
+
+/// An environment variable name: `A-Z`, `0-9`, `_`, not starting with a digit.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// True when `path` and every directory above it belong to this user or
+/// root and no group or other may write them: nobody else can change or
+/// swap a file there (Gemini CLI asks the same of its system settings, and
+/// root ownership too).
+pub fn is_private_chain(path: &Path) -> bool {
+    let me = nix::unistd::Uid::effective().as_raw();
+    path.ancestors().all(|p| {
+        p.as_os_str().is_empty()
+            || std::fs::symlink_metadata(p).is_ok_and(|m| {
+                (m.uid() == me || m.uid() == 0)
+                    && m.mode() & 0o022 == 0
+                    && (m.is_dir() || m.is_file())
+            })
+    })
 }
 
 /// A word safe in a command line and a tmux option: letters, digits, `_`, `-`, `.`.
@@ -113,7 +167,70 @@ impl HookLaunch {
                 (hook.name.clone(), argv)
             })
             .collect();
-        HookLaunch { exe, argv }
+        HookLaunch {
+            exe,
+            argv,
+            run_dir: None,
+            written: Arc::default(),
+        }
+    }
+
+    /// Where [`HookLaunch::settings_file`] may write (see [`RunFile`]).
+    pub fn with_run_dir(mut self, dir: Option<PathBuf>) -> HookLaunch {
+        self.run_dir = dir;
+        self
+    }
+
+    /// Writes `text` to `settings.json` in a fresh 0700 directory of this
+    /// run and has the launch set `var` to its path. `Ok(None)` (nothing
+    /// left behind) when the run has no such place, or the place is not
+    /// private ([`is_private_chain`]).
+    pub fn settings_file(&self, text: &str, var: &str) -> Result<Option<PathBuf>, String> {
+        if !is_env_name(var) {
+            return Err(format!(
+                "settings_file: {var:?} is not an environment variable name (A-Z, 0-9, _)"
+            ));
+        }
+        let Some(dir) = &self.run_dir else {
+            return Ok(None);
+        };
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        // A leftover of a run of the same name that ended without a stop.
+        let _ = std::fs::remove_dir_all(dir);
+        *written = None;
+        let path = dir.join(RUN_FILE_NAME);
+        let made = (|| -> std::io::Result<()> {
+            if let Some(parent) = dir.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)?;
+            }
+            std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(text.as_bytes())
+        })();
+        if made.is_err() || !is_private_chain(&path) {
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(None);
+        }
+        *written = Some(RunFile {
+            var: var.to_owned(),
+            path: path.clone(),
+        });
+        Ok(Some(path))
+    }
+
+    /// The settings file written for this run, if any.
+    pub fn run_file(&self) -> Option<RunFile> {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Per event: its argv as one shell command (each word quoted).

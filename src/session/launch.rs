@@ -36,6 +36,8 @@ struct Command {
     conversation_id: Option<String>,
     /// The token of this run's per-run hooks, when it has some.
     hook_token: Option<String>,
+    /// The settings file the adapter had written for this run's hooks.
+    run_file: Option<crate::adapter::signals::RunFile>,
 }
 
 impl Agents {
@@ -54,12 +56,22 @@ impl Agents {
         config: &LaunchConfig,
         ready_timeout: Duration,
     ) -> Result<AgentSession> {
-        let command = self.command(name, config)?;
-        if self.tmux.has_session(&command.full_name)? {
-            return Err(Error::SessionAlreadyExists(command.full_name));
+        // Before the adapter runs: a live session's settings file is its own.
+        let full_name = session_name(name)?;
+        if self.tmux.has_session(&full_name)? {
+            return Err(Error::SessionAlreadyExists(full_name));
         }
-        let env = environment(config, &command.path, command.hook_token.as_deref())?;
-        let mut session = self.create_session(&command, config, &env)?;
+        let command = self.command(name, config)?;
+        let env = environment(
+            config,
+            &command.path,
+            command.hook_token.as_deref(),
+            command.run_file.as_ref(),
+        )
+        .inspect_err(|_| self.remove_run_dir(&command.full_name))?;
+        let mut session = self
+            .create_session(&command, config, &env)
+            .inspect_err(|_| self.remove_run_dir(&command.full_name))?;
         self.save_state(&session, config);
         match self.start_up_launched(&session, &command.adapter, config, ready_timeout) {
             Ok(waiting) => {
@@ -120,19 +132,26 @@ impl Agents {
         let hooks = (config.hooks && !adapter.signals.hooks.is_empty())
             .then(|| reports::hook_exe(self.adapters.self_exe()))
             .flatten()
-            .map(|exe| crate::adapter::HookLaunch::new(&exe, &adapter.signals));
-        let hook_token = hooks.as_ref().map(|_| new_uuid());
-        let mut argv = adapter.launch_argv_with(&argv_config, hooks.as_ref())?;
-        if !adapter.is_available(&path) {
-            return Err(Error::AgentLaunch {
-                agent: adapter.name.clone(),
-                message: format!(
-                    "{} was not found on PATH",
-                    adapter.binary.as_deref().unwrap_or(&adapter.name)
-                ),
+            .map(|exe| {
+                crate::adapter::HookLaunch::new(&exe, &adapter.signals)
+                    .with_run_dir(self.run_dir(&full_name))
             });
-        }
-        resolve_program(&adapter, &mut argv, &work_dir, &path)?;
+        let hook_token = hooks.as_ref().map(|_| new_uuid());
+        let argv = adapter.launch_argv_with(&argv_config, hooks.as_ref());
+        let run_file = hooks.as_ref().and_then(|h| h.run_file());
+        let checked = argv.and_then(|mut argv| {
+            self.checked_program(&adapter, &mut argv, &work_dir, &path)?;
+            Ok(argv)
+        });
+        let argv = match checked {
+            Ok(argv) => argv,
+            Err(err) => {
+                if run_file.is_some() {
+                    self.remove_run_dir(&full_name);
+                }
+                return Err(err);
+            }
+        };
         Ok(Command {
             full_name,
             work_dir,
@@ -141,7 +160,47 @@ impl Agents {
             argv,
             conversation_id,
             hook_token,
+            run_file,
         })
+    }
+
+    /// The agent's CLI is on `path` and argv[0] resolves there.
+    fn checked_program(
+        &self,
+        adapter: &Adapter,
+        argv: &mut Vec<String>,
+        work_dir: &Path,
+        path: &OsString,
+    ) -> Result<()> {
+        if !adapter.is_available(path) {
+            return Err(Error::AgentLaunch {
+                agent: adapter.name.clone(),
+                message: format!(
+                    "{} was not found on PATH",
+                    adapter.binary.as_deref().unwrap_or(&adapter.name)
+                ),
+            });
+        }
+        resolve_program(adapter, argv, work_dir, path)
+    }
+
+    /// The directory of `full_name`'s per-run settings file:
+    /// `STATE_DIR/run/NAME`, or `$XDG_RUNTIME_DIR/doeff-agents/run/NAME`
+    /// without a state dir.
+    pub(crate) fn run_dir(&self, full_name: &str) -> Option<PathBuf> {
+        let base = match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty())?)
+                .join("doeff-agents"),
+        };
+        base.is_absolute().then(|| base.join("run").join(full_name))
+    }
+
+    /// Removes `full_name`'s per-run settings directory, if there is one.
+    pub(crate) fn remove_run_dir(&self, full_name: &str) {
+        if let Some(dir) = self.run_dir(full_name) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// Step 3: the tmux session with the agent in its pane and the
@@ -325,12 +384,13 @@ fn resolve_program(
 }
 
 /// Step 2: the agent's environment: PATH first, the config's variables,
-/// CI emptied unless asked for, the per-run hook token; a malformed name
-/// is refused.
+/// CI emptied unless asked for, the per-run hook token and settings file;
+/// a malformed name is refused.
 fn environment(
     config: &LaunchConfig,
     path: &OsString,
     hook_token: Option<&str>,
+    run_file: Option<&crate::adapter::signals::RunFile>,
 ) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = vec![("PATH".into(), path.to_string_lossy().into_owned())];
     env.extend(
@@ -349,6 +409,10 @@ fn environment(
     if let Some(token) = hook_token {
         env.retain(|(k, _)| k != reports::HOOK_TOKEN_ENV);
         env.push((reports::HOOK_TOKEN_ENV.into(), token.to_owned()));
+    }
+    if let Some(file) = run_file {
+        env.retain(|(k, _)| *k != file.var);
+        env.push((file.var.clone(), file.path.to_string_lossy().into_owned()));
     }
     if let Some((key, _)) = env
         .iter()

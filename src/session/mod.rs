@@ -296,6 +296,7 @@ impl Agents {
                 Err(err) => return Err(err),
             }
         }
+        self.remove_run_dir(&session.session_name);
         session.stopped = true;
         session.status = SessionStatus::Stopped;
         session.monitor.status = SessionStatus::Stopped;
