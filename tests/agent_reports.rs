@@ -355,3 +355,88 @@ fn no_settings_file_where_others_could_write() {
     agents.stop_session(&mut session).expect("stop");
     let _ = std::fs::remove_dir_all(&open);
 }
+
+/// A stand-in for `gemini`: records the settings path it was given and the
+/// file's text, then shows a composer.
+const GEMINI_STAND_IN: &str = r#"#!/bin/sh
+printf '%s' "${GEMINI_CLI_SYSTEM_DEFAULTS_PATH:-none}" > seen_path
+[ -n "$GEMINI_CLI_SYSTEM_DEFAULTS_PATH" ] && cat "$GEMINI_CLI_SYSTEM_DEFAULTS_PATH" > seen_settings
+echo "Gemini CLI v0.61.0"
+echo "────────────────────────────────────────"
+echo " >   Type your message or @path/to/file"
+exec sleep 600
+"#;
+
+/// Gemini takes per-run hooks only through GEMINI_CLI_SYSTEM_DEFAULTS_PATH,
+/// and reads that file only when root owns it: as root the adapter asks for
+/// one, otherwise (and with --no-hooks) it passes nothing.
+#[test]
+fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::new();
+    let state = private_state_dir("gemini");
+    let bin_dir = server.dir.join("bin");
+    std::fs::create_dir_all(&bin_dir).expect("bin");
+    let stand_in = bin_dir.join("gemini");
+    std::fs::write(&stand_in, GEMINI_STAND_IN).expect("stand-in");
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let agents = server.agents().with_state_dir(Some(state.clone()));
+    let work = server.dir.join("gemini-work");
+    std::fs::create_dir_all(&work).expect("work");
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let config = LaunchConfig::new("gemini".parse().expect("agent"), &work).env("PATH", &path);
+    let seen = |name: &str| {
+        wait_for(name, Duration::from_secs(20), || {
+            std::fs::read_to_string(work.join(name)).ok()
+        })
+    };
+    let dir = state.join("run").join("doeff-gem");
+    let root = nix::unistd::Uid::effective().is_root();
+
+    let mut session = agents
+        .launch_session("gem", &config, Duration::from_secs(10))
+        .expect("launch");
+    let given = seen("seen_path");
+    if root {
+        assert_eq!(given, dir.join("settings.json").display().to_string());
+        let mode = std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let settings: serde_json::Value =
+            serde_json::from_str(&seen("seen_settings")).expect("JSON");
+        let command = settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"]
+            .as_str()
+            .expect("an AfterAgent command");
+        assert!(
+            command.ends_with("'hook' 'AfterAgent' '--field' 'prompt_response'"),
+            "{command}"
+        );
+        for event in [
+            "SessionStart",
+            "BeforeAgent",
+            "BeforeTool",
+            "AfterTool",
+            "Notification",
+            "SessionEnd",
+        ] {
+            assert!(settings["hooks"][event].is_array(), "{event}: {settings}");
+        }
+        assert!(hook_option(&server, &session).starts_with("0|armed"));
+    } else {
+        assert_eq!(
+            given, "none",
+            "gemini skips a system-defaults file root does not own"
+        );
+        assert!(!dir.exists());
+    }
+    agents.stop_session(&mut session).expect("stop");
+    assert!(!dir.exists(), "stop removes it");
+
+    std::fs::remove_file(work.join("seen_path")).expect("rm");
+    let mut plain = agents
+        .launch_session("gem", &config.clone().hooks(false), Duration::from_secs(10))
+        .expect("launch");
+    assert_eq!(seen("seen_path"), "none", "--no-hooks passes nothing");
+    assert!(!dir.exists());
+    agents.stop_session(&mut plain).expect("stop");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -850,6 +850,141 @@ fn gemini_whole_session() {
     whole_session("gemini", "gemini-mock-model-7", "/quit");
 }
 
+/// Gemini's own word: its hooks come from a per-run system-defaults file
+/// (GEMINI_CLI_SYSTEM_DEFAULTS_PATH), which 0.61 reads only when root owns
+/// it and every directory above it and no group or other can write them;
+/// as another user the adapter passes nothing and this checks that.
+#[test]
+fn gemini_hooks() {
+    let Some(bin) = npm_bin() else { return };
+    let mock = Mock::start("tool");
+    let root = Root::new("gemini-hooks");
+    let server = TestServer::with_prefix("doeff-real-gemini-h");
+    // The run's settings go under the state dir: not under the shared /tmp.
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("real-gemini-hooks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let world = World::new("gemini", &root.0, &bin, &mock, true);
+    let user_settings = world.user_settings();
+    let agents = server.agents().with_state_dir(Some(state.clone()));
+    let mut session = agents
+        .launch_session("hooks", &world.config().prompt("make a marker file"), BOOT)
+        .expect("launch");
+    let hook = |session: &AgentSession| server.display(&session.pane_id, "#{@doeff-hook}");
+    let run_dir = state.join("run").join("doeff-hooks");
+    let mut trail = Trail::default();
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(!run_dir.exists() && hook(&session).is_empty());
+        agents.stop_session(&mut session).expect("stop");
+        let _ = std::fs::remove_dir_all(&state);
+        return;
+    }
+    assert!(run_dir.join("settings.json").is_file());
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the approval prompt",
+        is(SessionStatus::Blocked, "permission_prompt"),
+    );
+    let o = wait_for_report(&agents, &mut session, "Notification(ToolPermission)");
+    assert_eq!(o.reason, "permission_prompt");
+    agents.send_keys(&session, &["Enter"]).expect("approve");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the end of the turn",
+        is(SessionStatus::Blocked, "idle_prompt"),
+    );
+    let o = wait_for_report(&agents, &mut session, "AfterAgent");
+    assert_eq!(o.status, SessionStatus::Blocked);
+    let value = hook(&session);
+    let seq: u64 = value
+        .split('|')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        seq >= 5 && value.contains("|AfterAgent|"),
+        "@doeff-hook {value}"
+    );
+    let out = server.cli(&["explain", "hooks"]);
+    let text = support::stdout(&out);
+    assert!(text.contains("source:  hook"), "{text}");
+    assert!(text.contains("report:  hook AfterAgent "), "{text}");
+
+    // A failed turn ends with AfterAgent too ("[no response text]"): no
+    // status, so the error on screen decides.
+    mock.scenario("401");
+    agents
+        .send_message(&session, "try the 401 case", true)
+        .expect("send");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "auth_failed",
+        is(SessionStatus::Failed, "auth_failed"),
+    );
+    std::thread::sleep(HOLD);
+    let o = agents.observe(&mut session).expect("observe");
+    assert_eq!(
+        (o.status, o.reason.as_str()),
+        (SessionStatus::Failed, "auth_failed"),
+        "{o:?}"
+    );
+    assert!(hook(&session).contains("|AfterAgent|_no_response_text_|"));
+
+    mock.scenario("ok");
+    agents.send_message(&session, "/quit", true).expect("quit");
+    watch_until(
+        &agents,
+        &mut session,
+        &mut trail,
+        TURN,
+        "the exit",
+        |s, _| s == SessionStatus::Exited,
+    );
+    assert!(
+        hook(&session).contains("|SessionEnd|exit|"),
+        "{}",
+        hook(&session)
+    );
+    agents.stop_session(&mut session).expect("stop");
+    assert!(!run_dir.exists(), "stop removes the run's settings");
+    for (path, bytes) in &user_settings {
+        let after = std::fs::read(path).expect("the user's settings file after the run");
+        assert!(
+            &after == bytes,
+            "{} changed during the session:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&after)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// Observes until the deciding layer is the hook `said` (its event and detail).
+fn wait_for_report(
+    agents: &Agents,
+    session: &mut AgentSession,
+    said: &str,
+) -> doeff_agents::Observation {
+    let deadline = Instant::now() + TURN;
+    loop {
+        let o = agents.observe(session).expect("observe");
+        if o.agent.source.as_str() == "hook" && o.evidence.line.starts_with(&format!("{said} ")) {
+            return o;
+        }
+        assert!(Instant::now() < deadline, "no report {said}: {o:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn claude_api_trouble() {
     api_trouble(

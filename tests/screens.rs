@@ -174,6 +174,14 @@ fn geminis_esc_to_cancel_is_busy_on_its_spinner_and_a_dialog_in_a_box() {
         status_of("gemini", &spinner, &Process::Unknown),
         ("running".into(), "busy".into())
     );
+    // Its spinner while a hook runs (3 s at least, also after the turn) is not the agent busy.
+    let hook = format!(
+        " ▝▜▄     Gemini CLI v0.61.0\n > hi\n✦ Hello.\n ⠋ Executing Hook: doeff-agents (esc to cancel, 0s)     ? for shortcuts\n{chrome}"
+    );
+    assert_eq!(
+        status_of("gemini", &hook, &Process::Unknown),
+        ("blocked".into(), "idle_prompt".into())
+    );
     let dialog = " ▝▜▄     Gemini CLI v0.61.0\n > hi\n╭──────────────────────╮\n│ Allow execution of [Shell]? │\n│ ● 1. Allow once       │\n│   2. No (esc to cancel) │\n╰──────────────────────╯";
     assert_eq!(
         status_of("gemini", dialog, &Process::Unknown),

@@ -83,7 +83,11 @@ pub(crate) fn hook_reading(adapter: &Adapter, value: &str) -> HookReading {
             source: Source::Hook,
             status: mapped.status,
             reason: mapped.reason.clone(),
-            said: if hook.detail.is_empty() {
+            // The detail, when it is a word the adapter lists or a short one
+            // (not the first words of a reply: Gemini's AfterAgent).
+            said: if hook.detail.is_empty()
+                || (hook.detail.len() > 24 && !adapter.signals.lists(&hook.event, &hook.detail))
+            {
                 hook.event.clone()
             } else {
                 format!("{}({})", hook.event, hook.detail)
