@@ -81,7 +81,24 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
     let work = server.dir.join("codex-work");
     std::fs::create_dir_all(&work).expect("work");
     let path = stand_in(&server.dir);
-    let config = LaunchConfig::new("codex".parse().expect("agent"), &work).env("PATH", &path);
+    // The user's own notify program, which ours runs after recording.
+    let codex_home = server.dir.join("codex-home");
+    std::fs::create_dir_all(&codex_home).expect("codex home");
+    let users_notify = codex_home.join("users-notify.sh");
+    std::fs::write(
+        &users_notify,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/users-notify.log\"\n",
+    )
+    .expect("user's notify");
+    std::fs::set_permissions(&users_notify, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        codex_home.join("config.toml"),
+        format!("notify = [\"{}\", \"from-user\"]\n", users_notify.display()),
+    )
+    .expect("config.toml");
+    let config = LaunchConfig::new("codex".parse().expect("agent"), &work)
+        .env("PATH", &path)
+        .env("CODEX_HOME", codex_home.to_string_lossy());
     let seen = |name: &str| {
         wait_for(name, Duration::from_secs(20), || {
             std::fs::read_to_string(work.join(name)).ok()
@@ -102,6 +119,8 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
             "type",
             "--side",
             "input-messages=Generate a concise, single-line task title",
+            "--forward-notify",
+            "codex",
         ],
         "the notify argv"
     );
@@ -134,6 +153,12 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
         "{}",
         hook_option(&server, &session)
     );
+    // The user's own notify ran too, with its arguments and Codex's JSON.
+    let log = wait_for("the user's notify", Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(codex_home.join("users-notify.log")).ok()?;
+        (log.matches("from-user").count() == 2).then_some(log)
+    });
+    assert!(log.contains("\"agent-turn-complete\""), "{log}");
     agents.stop_session(&mut session).expect("stop");
 
     std::fs::remove_file(work.join("seen_notify")).expect("rm");

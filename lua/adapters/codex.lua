@@ -66,12 +66,14 @@ return agents.adapter {
     if type(cfg.hooks) == "table" and cfg.hooks.argv.TurnEnd then
       -- Per run, `-c notify=[...]`: Codex runs it without asking the user
       -- to trust it (checked on 0.171.0), unlike `-c hooks.…`, whose hooks
-      -- wait for the hook_review dialog. It stands in for the user's own
-      -- `notify` during this run (Codex runs one program).
+      -- wait for the hook_review dialog. Codex runs one notify program:
+      -- ours runs the user's own `notify` (from their config.toml) after it.
       local notify = {}
       for i, word in ipairs(cfg.hooks.argv.TurnEnd) do notify[i] = word end
       notify[#notify + 1] = "--side"
       notify[#notify + 1] = "input-messages=" .. TITLE_TURN
+      notify[#notify + 1] = "--forward-notify"
+      notify[#notify + 1] = "codex"
       argv[#argv + 1] = "-c"
       argv[#argv + 1] = "notify=" .. agents.json(notify)
     end

@@ -36,6 +36,11 @@ pub struct HookArgs {
     /// turn (Codex titling a new thread): its detail is `side`; repeatable
     #[arg(long, value_name = "FIELD=PREFIX")]
     pub side: Vec<String>,
+    /// Then run the user's own notify program of this CLI with the same
+    /// JSON (`codex`: `notify` in `$CODEX_HOME/config.toml`, default
+    /// `~/.codex/config.toml`), which the per-run one stands in for
+    #[arg(long, value_name = "CLI", value_parser = ["codex"])]
+    pub forward_notify: Option<String>,
     /// The hook's JSON when the CLI passes it as an argument; else it is read from stdin
     pub payload: Option<String>,
 }
@@ -47,6 +52,11 @@ const LOG_ENV: &str = "DOEFF_AGENTS_HOOK_LOG";
 /// Records the event if it may; exits 0 whatever happens.
 pub fn run(args: HookArgs) -> i32 {
     let outcome = record(&args);
+    if args.forward_notify.is_some()
+        && let Some(payload) = &args.payload
+    {
+        forward_to_users_codex_notify(payload);
+    }
     if let Some(path) = std::env::var_os(LOG_ENV).filter(|p| !p.is_empty()) {
         use std::io::Write;
         if let Ok(mut file) = std::fs::OpenOptions::new()
@@ -145,6 +155,48 @@ fn record(args: &HookArgs) -> Result<(), &'static str> {
     )
     .map_err(|_| "tmux set-option failed")?;
     Ok(())
+}
+
+/// Starts the user's own Codex `notify` program (top-level `notify` in
+/// `$CODEX_HOME/config.toml`, default `~/.codex/config.toml`) with the
+/// payload as its last argument, as Codex would have; not waited for.
+/// Nothing when there is none, or it is this program itself.
+fn forward_to_users_codex_notify(payload: &str) {
+    let home = std::env::var_os("CODEX_HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".codex")));
+    let Some(config) = home.map(|h| h.join("config.toml")) else {
+        return;
+    };
+    let Ok(file) = std::fs::File::open(&config) else {
+        return;
+    };
+    let mut text = String::new();
+    if file.take(MAX_PAYLOAD).read_to_string(&mut text).is_err() {
+        return;
+    }
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return;
+    };
+    let Some(argv) = table.get("notify").and_then(toml::Value::as_array) else {
+        return;
+    };
+    let argv: Vec<&str> = argv.iter().filter_map(toml::Value::as_str).collect();
+    let Some((program, rest)) = argv.split_first() else {
+        return;
+    };
+    let ours = std::env::current_exe().ok();
+    if ours.is_some_and(|exe| exe == std::path::Path::new(program)) {
+        return;
+    }
+    let _ = std::process::Command::new(program)
+        .args(rest)
+        .arg(payload)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 /// The hook's JSON from stdin: at most [`MAX_PAYLOAD`] bytes, waiting at
