@@ -440,3 +440,63 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
     agents.stop_session(&mut plain).expect("stop");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// An event mapped to "screen" hands the decision back to the screen: a
+/// failed turn whose start the watcher missed is not judged by the report
+/// of the turn before (Gemini's AfterAgent after an API error).
+const HANDING_ADAPTER: &str = r#"
+return agents.adapter {
+  name = "handy",
+  signals = { hooks = {
+    Begin = "running",
+    Done = { detail = "reply", ["*"] = "blocked/idle_prompt", none = "screen" },
+  } },
+  launch = function(cfg)
+    return { "bash", cfg.work_dir .. "/handy.sh", cfg.hooks.command.Begin, cfg.hooks.command.Done }
+  end,
+}
+"#;
+
+const HANDING_AGENT: &str = r#"
+begin="$1"; done="$2"
+echo "handy up"
+while IFS= read -r line; do
+  case "$line" in
+    ok) echo '{"reply":"fine"}' | sh -c "$done"; echo "all done";;
+    fail) echo '{}' | sh -c "$begin"; echo "API Error: 401 Unauthorized"
+          echo '{"reply":"none"}' | sh -c "$done";;
+  esac
+done
+"#;
+
+#[test]
+fn an_event_mapped_to_screen_lets_the_screen_decide() {
+    let server = TestServer::new();
+    let registry =
+        AdapterRegistry::builtin_with_exe(bin().to_string_lossy().into_owned()).expect("builtins");
+    registry
+        .load_source("handy.lua", HANDING_ADAPTER)
+        .expect("the adapter loads");
+    let agents = Agents::new(server.tmux.clone(), Arc::new(registry));
+    let work = server.dir.join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    std::fs::write(work.join("handy.sh"), HANDING_AGENT).expect("agent");
+    let config = LaunchConfig::new("handy".parse().expect("agent"), &work);
+    let mut session = agents
+        .launch_session("handy", &config, Duration::from_secs(10))
+        .expect("launch");
+    type_line(&server, &session, "ok");
+    let o = until(&agents, &mut session, SessionStatus::Blocked);
+    assert_eq!(o.agent.source.as_str(), "hook");
+    // At once, unobserved in between: Begin, the error, Done(none).
+    type_line(&server, &session, "fail");
+    wait_for("Done(none)", Duration::from_secs(20), || {
+        hook_option(&server, &session)
+            .contains("|Done|none|")
+            .then_some(())
+    });
+    let o = until(&agents, &mut session, SessionStatus::Failed);
+    assert_eq!(o.reason, "auth_failed");
+    assert_eq!(o.agent.source.as_str(), "screen", "{o:?}");
+    agents.stop_session(&mut session).expect("stop");
+}

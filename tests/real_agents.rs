@@ -890,6 +890,8 @@ fn gemini_hooks() {
     );
     let o = wait_for_report(&agents, &mut session, "Notification(ToolPermission)");
     assert_eq!(o.reason, "permission_prompt");
+    // The report comes as the dialog is drawn: a key typed at once can be lost.
+    settled_with(&agents, &session, "Allow execution");
     agents.send_keys(&session, &["Enter"]).expect("approve");
     watch_until(
         &agents,
@@ -966,6 +968,27 @@ fn gemini_hooks() {
         );
     }
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// Waits until the screen shows `text` and stays the same for a second.
+fn settled_with(agents: &Agents, session: &AgentSession, text: &str) {
+    let deadline = Instant::now() + TURN;
+    let mut last = String::new();
+    let mut since = Instant::now();
+    loop {
+        let screen = agents.capture_output(session, 60).unwrap_or_default();
+        if screen != last {
+            last = screen;
+            since = Instant::now();
+        } else if last.contains(text) && since.elapsed() >= Duration::from_secs(1) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never settled with {text:?}:\n{last}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Observes until the deciding layer is the hook `said` (its event and detail).

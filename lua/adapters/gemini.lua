@@ -18,8 +18,9 @@ return agents.adapter {
   -- prompt is submitted, BeforeTool/AfterTool around each tool,
   -- Notification(ToolPermission) when a tool waits for approval,
   -- AfterAgent at the end of a turn — also of a failed one, whose
-  -- prompt_response is "[no response text]": no status, the error on
-  -- screen decides. Gemini's hooks carry no error kind.
+  -- prompt_response is "[no response text]": "screen", the error on screen
+  -- decides (and not the turn before's report, when a watcher missed this
+  -- turn's BeforeAgent). Gemini's hooks carry no error kind.
   signals = {
     hooks = {
       SessionStart = false,
@@ -29,7 +30,7 @@ return agents.adapter {
       Notification = { detail = "notification_type",
         ToolPermission = "blocked/permission_prompt", ["*"] = false },
       AfterAgent = { detail = "prompt_response",
-        _no_response_text_ = false, ["*"] = "blocked/idle_prompt" },
+        _no_response_text_ = "screen", ["*"] = "blocked/idle_prompt" },
       SessionEnd = { detail = "reason", clear = false, ["*"] = "exited/session_end" },
     },
   },

@@ -132,7 +132,8 @@ function Session:info() end
 
 ---What the agent says about itself, beside its screen.
 ---`hooks` maps each hook event to a status ("running", "blocked/permission_prompt"),
----false (an event that changes nothing), or a table keyed by one field of the
+---false (an event that changes nothing), "screen" (no status, and the last report stands no
+---more: the screen decides), or a table keyed by one field of the
 ---event's JSON: `{ detail = "notification_type", permission_prompt = "blocked/permission_prompt" }`.
 ---@class agents.Signals
 ---@field registry? "claude"|false    Claude Code's session registry (sessions/<pid>.json)

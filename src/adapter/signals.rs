@@ -9,6 +9,8 @@
 //!     UserPromptSubmit = "running",       -- status (reason: user_prompt_submit)
 //!     PermissionRequest = "blocked/permission_prompt",
 //!     SessionStart = false,               -- proves the channel works; no status
+//!     TurnEnd = { detail = "reply", ["*"] = "blocked/idle_prompt",
+//!       none = "screen" },                -- no status, and the screen decides
 //!     StopFailure = { detail = "error",   -- the hook JSON's field that says more
 //!       rate_limit = "blocked_api/rate_limit", ["*"] = "failed/api_error" },
 //!   },
@@ -57,6 +59,11 @@ pub struct HookEvent {
     pub default: Option<Mapped>,
     /// Meanings by detail value.
     pub by_detail: Vec<(String, Option<Mapped>)>,
+    /// Without (or for an unlisted) detail, the event hands the decision
+    /// back to the screen (`"screen"`): the last report no longer stands.
+    pub default_screen: bool,
+    /// The details that do so.
+    pub screen_details: Vec<String>,
 }
 
 /// An adapter's signals.
@@ -77,6 +84,18 @@ impl Signals {
             return Some(mapped.as_ref());
         }
         Some(hook.default.as_ref())
+    }
+
+    /// Whether `event` (with `detail`) hands the decision back to the
+    /// screen: no status, and the last report stands no more.
+    pub fn hands_over(&self, event: &str, detail: &str) -> bool {
+        let Some(hook) = self.hooks.iter().find(|h| h.name == event) else {
+            return false;
+        };
+        if !detail.is_empty() && hook.by_detail.iter().any(|(d, _)| d == detail) {
+            return hook.screen_details.iter().any(|d| d == detail);
+        }
+        hook.default_screen
     }
 
     /// Whether `event` maps `detail` by name.
@@ -260,14 +279,16 @@ fn snake(name: &str) -> String {
     out
 }
 
-/// `"status"` or `"status/reason"` (or `false`: no status).
-fn mapped(value: Value, what: &str, event: &str) -> mlua::Result<Option<Mapped>> {
+/// `"status"` or `"status/reason"` (or `false`: no status; `"screen"`: no
+/// status, and the screen decides). The bool: `"screen"`.
+fn mapped(value: Value, what: &str, event: &str) -> mlua::Result<(Option<Mapped>, bool)> {
     let text = match value {
-        Value::Boolean(false) => return Ok(None),
+        Value::Boolean(false) => return Ok((None, false)),
+        Value::String(s) if s.to_str()? == "screen" => return Ok((None, true)),
         Value::String(s) => s.to_str()?.to_owned(),
         other => {
             return Err(bad(format!(
-                "{what} must be \"status\", \"status/reason\" or false, got {}",
+                "{what} must be \"status\", \"status/reason\", \"screen\" or false, got {}",
                 other.type_name()
             )));
         }
@@ -284,7 +305,7 @@ fn mapped(value: Value, what: &str, event: &str) -> mlua::Result<Option<Mapped>>
             "{what}: the reason must be a snake_case word, got {reason:?}"
         )));
     }
-    Ok(Some(Mapped { status, reason }))
+    Ok((Some(Mapped { status, reason }), false))
 }
 
 /// The `signals` field of an adapter table.
@@ -345,6 +366,8 @@ fn hook_events(hooks: &Table) -> mlua::Result<Vec<HookEvent>> {
             detail: None,
             default: None,
             by_detail: Vec::new(),
+            default_screen: false,
+            screen_details: Vec::new(),
         };
         match value {
             Value::Table(details) => {
@@ -363,9 +386,15 @@ fn hook_events(hooks: &Table) -> mlua::Result<Vec<HookEvent>> {
                             }
                             event.detail = Some(field);
                         }
-                        "*" => event.default = mapped(value, &format!("{what}[\"*\"]"), &name)?,
+                        "*" => {
+                            (event.default, event.default_screen) =
+                                mapped(value, &format!("{what}[\"*\"]"), &name)?
+                        }
                         detail => {
-                            let m = mapped(value, &format!("{what}.{detail}"), &name)?;
+                            let (m, screen) = mapped(value, &format!("{what}.{detail}"), &name)?;
+                            if screen {
+                                event.screen_details.push(detail.to_owned());
+                            }
                             event.by_detail.push((detail.to_owned(), m));
                         }
                     }
@@ -376,7 +405,7 @@ fn hook_events(hooks: &Table) -> mlua::Result<Vec<HookEvent>> {
                     )));
                 }
             }
-            other => event.default = mapped(other, &what, &name)?,
+            other => (event.default, event.default_screen) = mapped(other, &what, &name)?,
         }
         events.push(event);
     }
@@ -397,6 +426,8 @@ mod tests {
                 detail: Some("error".into()),
                 default: None,
                 by_detail: Vec::new(),
+                default_screen: false,
+                screen_details: Vec::new(),
             }],
         };
         let launch = HookLaunch::new(Path::new("/opt/it's here/doeff-agents"), &signals);

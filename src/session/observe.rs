@@ -379,7 +379,7 @@ impl Agents {
         let hook_report = session
             .monitor
             .reports
-            .standing_hook(hook.report, hook.seen);
+            .standing_hook(hook.report, hook.seen && !hook.hands_over);
         let report = merge_reports(hook_report, registry, now);
         let facts = Facts {
             now_ms: now,

@@ -63,6 +63,8 @@ pub(crate) struct HookReading {
     pub report: Option<AgentReport>,
     pub armed_ms: Option<u64>,
     pub seen: bool,
+    /// The event hands the decision back to the screen (`"screen"`).
+    pub hands_over: bool,
 }
 
 pub(crate) fn hook_reading(adapter: &Adapter, value: &str) -> HookReading {
@@ -96,6 +98,7 @@ pub(crate) fn hook_reading(adapter: &Adapter, value: &str) -> HookReading {
             seq: hook.seq,
         });
     HookReading {
+        hands_over: report.is_none() && adapter.signals.hands_over(&hook.event, &hook.detail),
         report,
         armed_ms: Some(hook.at_ms),
         seen: true,
