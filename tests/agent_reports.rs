@@ -352,6 +352,11 @@ fn no_settings_file_where_others_could_write() {
         .expect("launch");
     assert_eq!(settings_path(&agents, &session), "none");
     assert!(!state.join("run").join("doeff-filey").exists());
+    assert_eq!(
+        hook_option(&server, &session),
+        "",
+        "no hooks passed: not armed"
+    );
     agents.stop_session(&mut session).expect("stop");
     let _ = std::fs::remove_dir_all(&open);
 }
@@ -427,6 +432,11 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
             "gemini skips a system-defaults file root does not own"
         );
         assert!(!dir.exists());
+        assert_eq!(
+            hook_option(&server, &session),
+            "",
+            "no hooks passed: not armed"
+        );
     }
     agents.stop_session(&mut session).expect("stop");
     assert!(!dir.exists(), "stop removes it");

@@ -90,7 +90,26 @@ pub(crate) fn hooks_table(lua: &Lua, hooks: &HookLaunch) -> mlua::Result<Table> 
             .map_err(bad)
     })?;
     table.set("settings_file", settings_file)?;
-    Ok(table)
+    // What `launch` gets is a view that notes any field read (see
+    // `HookLaunch::passed`); `type(cfg.hooks)` is still "table".
+    // (The fields sit in the metatable: a Lua handle held by the Rust
+    // closure would keep the VM alive.)
+    let view = lua.create_table()?;
+    let meta = lua.create_table()?;
+    meta.raw_set("fields", table)?;
+    let used = hooks.used.clone();
+    meta.set(
+        "__index",
+        lua.create_function(move |_, (view, key): (Table, Value)| {
+            used.store(true, std::sync::atomic::Ordering::Relaxed);
+            match view.metatable() {
+                Some(meta) => meta.raw_get::<Table>("fields")?.raw_get::<Value>(key),
+                None => Ok(Value::Nil),
+            }
+        })?,
+    )?;
+    view.set_metatable(Some(meta))?;
+    Ok(view)
 }
 
 /// The `ctx` table given to `classify(screen, ctx)`.

@@ -28,6 +28,7 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mlua::{Table, Value};
@@ -118,6 +119,9 @@ pub struct HookLaunch {
     pub run_dir: Option<PathBuf>,
     /// What [`HookLaunch::settings_file`] wrote.
     pub written: Arc<Mutex<Option<RunFile>>>,
+    /// `launch` read a field of `cfg.hooks` / asked for a settings file.
+    pub used: Arc<AtomicBool>,
+    pub file_asked: Arc<AtomicBool>,
 }
 
 /// A per-run settings file, and the variable that names it to the agent.
@@ -191,6 +195,8 @@ impl HookLaunch {
             argv,
             run_dir: None,
             written: Arc::default(),
+            used: Arc::default(),
+            file_asked: Arc::default(),
         }
     }
 
@@ -210,6 +216,7 @@ impl HookLaunch {
                 "settings_file: {var:?} is not an environment variable name (A-Z, 0-9, _)"
             ));
         }
+        self.file_asked.store(true, Ordering::Relaxed);
         let Some(dir) = &self.run_dir else {
             return Ok(None);
         };
@@ -242,6 +249,18 @@ impl HookLaunch {
             path: path.clone(),
         });
         Ok(Some(path))
+    }
+
+    /// Whether `launch` passed the hooks on, as far as can be told: it got
+    /// its settings file if it asked for one, else it read `cfg.hooks`'
+    /// commands (Gemini's adapter, not as root, reads neither). A run that
+    /// passed none is not armed (no "dead channel" for a CLI never told).
+    pub fn passed(&self) -> bool {
+        if self.file_asked.load(Ordering::Relaxed) {
+            self.run_file().is_some()
+        } else {
+            self.used.load(Ordering::Relaxed)
+        }
     }
 
     /// The settings file written for this run, if any.

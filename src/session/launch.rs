@@ -136,8 +136,8 @@ impl Agents {
                 crate::adapter::HookLaunch::new(&exe, &adapter.signals)
                     .with_run_dir(self.run_dir(&full_name))
             });
-        let hook_token = hooks.as_ref().map(|_| new_uuid());
         let argv = adapter.launch_argv_with(&argv_config, hooks.as_ref());
+        let hook_token = hooks.as_ref().filter(|h| h.passed()).map(|_| new_uuid());
         let run_file = hooks.as_ref().and_then(|h| h.run_file());
         let checked = argv.and_then(|mut argv| {
             self.checked_program(&adapter, &mut argv, &work_dir, &path)?;
