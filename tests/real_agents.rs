@@ -861,8 +861,11 @@ fn gemini_hooks() {
     let root = Root::new("gemini-hooks");
     let server = TestServer::with_prefix("doeff-real-gemini-h");
     // The run's settings go under the state dir: not under the shared /tmp.
-    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("real-gemini-hooks-{}", std::process::id()));
+    let state_root = Root(
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("real-gemini-hooks-{}", std::process::id())),
+    );
+    let state = state_root.0.clone();
     let _ = std::fs::remove_dir_all(&state);
     let world = World::new("gemini", &root.0, &bin, &mock, true);
     let user_settings = world.user_settings();
