@@ -75,6 +75,19 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// True when one of its hook events says the agent is working (a turn
+    /// started): only then does silence after the first turn mean the
+    /// channel is dead. Codex's `notify` speaks only when a turn ends.
+    pub fn reports_turn_start(&self) -> bool {
+        let running = |m: &Option<Mapped>| {
+            m.as_ref()
+                .is_some_and(|m| m.status == SessionStatus::Running)
+        };
+        self.hooks
+            .iter()
+            .any(|h| running(&h.default) || h.by_detail.iter().any(|(_, m)| running(m)))
+    }
+
     /// What `event` (with `detail`) means: `Some(None)` for an event that
     /// carries no status, `None` for one the adapter does not know.
     pub fn meaning(&self, event: &str, detail: &str) -> Option<Option<&Mapped>> {
@@ -435,6 +448,21 @@ fn hook_events(hooks: &Table) -> mlua::Result<Vec<HookEvent>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_hooks_that_report_a_turn_start_can_go_silent() {
+        let registry = crate::adapter::AdapterRegistry::builtin().expect("built-ins");
+        let speaks = |name: &str| {
+            registry
+                .get(name)
+                .expect("adapter")
+                .signals
+                .reports_turn_start()
+        };
+        assert!(speaks("claude"));
+        assert!(speaks("gemini"));
+        assert!(!speaks("codex"), "Codex's notify speaks only at a turn's end");
+    }
 
     #[test]
     fn commands_quote_the_binary_path() {

@@ -400,10 +400,19 @@ impl ReportMemory {
 
     /// The hook channel's state: `armed` (hooks were passed, `@doeff-hook`
     /// holds seq 0 from the launch at `armed_ms`) or an event `seen`.
-    pub fn channel(&self, armed: Option<u64>, seen: bool, now_ms: u64) -> Channel {
+    /// Silence makes it dead only for hooks that speak when a turn starts
+    /// (`speaks_early`); others may rightly say nothing for a long turn.
+    pub fn channel(
+        &self,
+        armed: Option<u64>,
+        seen: bool,
+        speaks_early: bool,
+        now_ms: u64,
+    ) -> Channel {
         match (armed, seen) {
             (_, true) => Channel::Alive,
             (None, false) => Channel::Off,
+            (Some(_), false) if !speaks_early => Channel::Waiting,
             (Some(armed_ms), false) => {
                 let turn = self.first_running_ms.unwrap_or(armed_ms).max(armed_ms);
                 let quiet_since_turn = self.first_running_ms.is_some()
@@ -690,12 +699,28 @@ mod tests {
     #[test]
     fn a_channel_is_dead_when_silent_after_the_first_turn() {
         let mut memory = ReportMemory::default();
-        assert_eq!(memory.channel(None, false, 0), Channel::Off);
-        assert_eq!(memory.channel(Some(0), false, 1_000), Channel::Waiting);
+        assert_eq!(memory.channel(None, false, true, 0), Channel::Off);
+        assert_eq!(
+            memory.channel(Some(0), false, true, 1_000),
+            Channel::Waiting
+        );
         let busy = screen(SessionStatus::Running, "output_changed", "change");
         at(&mut memory, busy, None, 2_000);
-        assert_eq!(memory.channel(Some(0), false, 4_000), Channel::Waiting);
-        assert_eq!(memory.channel(Some(0), false, 7_500), Channel::Dead);
-        assert_eq!(memory.channel(Some(0), true, 7_500), Channel::Alive);
+        assert_eq!(
+            memory.channel(Some(0), false, true, 4_000),
+            Channel::Waiting
+        );
+        assert_eq!(memory.channel(Some(0), false, true, 7_500), Channel::Dead);
+        assert_eq!(memory.channel(Some(0), true, true, 7_500), Channel::Alive);
+        // Hooks that speak only when a turn ends (Codex's notify): a long
+        // first turn or a long wait says nothing about the channel.
+        assert_eq!(
+            memory.channel(Some(0), false, false, 7_500),
+            Channel::Waiting
+        );
+        assert_eq!(
+            memory.channel(Some(0), false, false, 120_000),
+            Channel::Waiting
+        );
     }
 }

@@ -390,7 +390,12 @@ impl Agents {
         };
         let memory = &mut session.monitor.reports;
         let (verdict, mut note) = memory.fuse(verdict, report.as_ref(), facts);
-        note.hooks = memory.channel(hook.armed_ms, hook.seen, now);
+        note.hooks = memory.channel(
+            hook.armed_ms,
+            hook.seen,
+            adapter.signals.reports_turn_start(),
+            now,
+        );
         (verdict, note)
     }
 
