@@ -62,6 +62,7 @@ pub mod error;
 pub mod lua;
 pub mod monitor;
 pub mod remote;
+pub mod sandbox;
 pub mod session;
 pub mod tmux;
 pub(crate) mod xdg;

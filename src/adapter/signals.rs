@@ -24,8 +24,8 @@ use std::path::Path;
 
 use mlua::{Table, Value};
 
-use crate::lua::fields::bad;
 use crate::monitor::SessionStatus;
+use crate::sandbox::fields::bad;
 
 /// A session registry the adapter's CLI keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, ObjectLike, Table, Value};
 
-use super::LuaHost;
 use super::convert::{launch_config, seconds, session_table, soft};
 use super::handle::handle;
 use crate::adapter::compile_adapter_table;
+use crate::sandbox::LuaHost;
 use crate::session::{Agents, DEFAULT_DEBOUNCE};
 
 /// The Lua half of the module, embedded.
@@ -40,7 +40,7 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         let tmux = agents.tmux();
         let events = tmux.output_events().filter(|_| !panes.is_empty());
         let Some(events) = events else {
-            super::interrupt::sleep_until(deadline)?;
+            crate::sandbox::interrupt::sleep_until(deadline)?;
             return Ok(false);
         };
         let wanted: HashSet<String> = panes.into_iter().collect();
@@ -68,8 +68,8 @@ fn wait_output_fn(lua: &Lua, agents: &Agents) -> mlua::Result<mlua::Function> {
         // (`agents.observe_all`) reads which panes printed. Waited for in
         // slices, so Ctrl-C in the REPL is noticed.
         loop {
-            super::interrupt::check()?;
-            let slice = deadline.min(Instant::now() + super::interrupt::SLICE);
+            crate::sandbox::interrupt::check()?;
+            let slice = deadline.min(Instant::now() + crate::sandbox::interrupt::SLICE);
             if events.wait(slice, DEFAULT_DEBOUNCE) {
                 return Ok(true);
             }
@@ -93,7 +93,7 @@ pub fn install(host: &Arc<LuaHost>, agents: Agents) -> mlua::Result<Table> {
         "_block_sleep",
         lua.create_function(|_, secs: f64| {
             let wait = seconds(secs, "sleep")?.min(Duration::from_secs(86_400 * 365));
-            super::interrupt::sleep_until(Instant::now() + wait)
+            crate::sandbox::interrupt::sleep_until(Instant::now() + wait)
         })?,
     )?;
 

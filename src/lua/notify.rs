@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, Table};
 
-use super::fields::optional_string;
+use crate::sandbox::fields::optional_string;
 use crate::session::Agents;
 use crate::tmux::Tmux;
 
