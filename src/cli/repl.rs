@@ -6,7 +6,7 @@
 //! evaluates line by line without line editing (used by tests).
 //!
 //! Ctrl-C while a statement runs (`agents.watch`, `agents.sleep`, a loop)
-//! interrupts it and returns to the prompt (`lua::interrupt`). `.load FILE`
+//! interrupts it and returns to the prompt (`sandbox::interrupt`). `.load FILE`
 //! / `agents.load(FILE)` runs a script with the supervisor's rules, `.reload`
 //! loads the loaded files again, `agents.supervise()` runs their handlers
 //! until Ctrl-C. History is saved after each line.
