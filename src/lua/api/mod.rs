@@ -4,9 +4,10 @@
 //! (`sessions.rs`, `observe_all.rs`), adapters (`adapters.rs`), tmux
 //! primitives (`tmux.rs`), effects and programs (`effects.rs`),
 //! notifications (`notify.rs`) and other machines (`host.rs`). The Lua half,
-//! `lua/runtime/agents.lua` (`sleep`, `watch`, `with_session`, `on`,
-//! `every`, `spawn`, `run_loop`, `run`), is built over them. Installed as
-//! the global `agents` and as `require("doeff_agents")`.
+//! `lua/runtime/agents.lua` (`state`, `sleep`, `watch`, `with_session`,
+//! `on`, `every`, `spawn`, `run_loop`, and `effects`, `perform`, `run`), is
+//! built over them. Installed as the global `agents` and as
+//! `require("doeff_agents")`.
 
 mod adapters;
 mod effects;
