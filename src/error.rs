@@ -168,7 +168,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<mlua::Error> for Error {
     fn from(err: mlua::Error) -> Self {
-        Error::Lua(crate::lua::error_message(&err))
+        Error::Lua(crate::sandbox::error_message(&err))
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mlua::{Lua, Table, Value};
 
-use crate::lua::fields::{optional_bool, optional_string};
+use crate::sandbox::fields::{optional_bool, optional_string};
 
 /// How long a launch waits for the agent's screen to be ready, by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);

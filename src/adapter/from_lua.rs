@@ -9,14 +9,14 @@ use mlua::{Function, Lua, Table, Value};
 use regex::Regex;
 
 use super::{Adapter, Dialog, HookLaunch, Injection, Launcher, LuaFn};
-use crate::lua::fields::{
-    bad, optional_bool, optional_count, optional_function, optional_string, string_list,
-};
-use crate::lua::{LOAD_BUDGET, LuaHost};
 use crate::monitor::{
     Context, Matcher, MatcherSet, Process, REGION_NAMES, Region, Rule, RuleSources, ScreenModel,
     SessionStatus, When, assemble,
 };
+use crate::sandbox::fields::{
+    bad, optional_bool, optional_count, optional_function, optional_string, string_list,
+};
+use crate::sandbox::{LOAD_BUDGET, LuaHost};
 
 const ADAPTER_FIELDS: &[&str] = &[
     "name",
@@ -672,7 +672,7 @@ pub(crate) fn load_adapter_chunk(
                     return Err(mlua::Error::runtime("the adapter registry is gone"));
                 };
                 let adapter = compile_adapter(&owner, &table, &source).map_err(|e| {
-                    let message = crate::lua::error_message(&e);
+                    let message = crate::sandbox::error_message(&e);
                     match caller_location(lua) {
                         Some(at) => mlua::Error::runtime(format!("{at}: {message}")),
                         None => mlua::Error::runtime(message),
@@ -730,13 +730,14 @@ pub(crate) fn load_adapter_chunk(
         .lock()
         .map(|mut l| std::mem::take(&mut *l))
         .unwrap_or_default();
-    let returned = outcome
-        .map_err(|e| crate::lua::with_full_path(&crate::lua::error_message(&e), chunk_name))?;
+    let returned = outcome.map_err(|e| {
+        crate::sandbox::with_full_path(&crate::sandbox::error_message(&e), chunk_name)
+    })?;
     if adapters.is_empty() {
         match returned {
             Value::Table(table) => adapters.push(
                 compile_adapter(host, &table, chunk_name)
-                    .map_err(|e| format!("{chunk_name}: {}", crate::lua::error_message(&e)))?,
+                    .map_err(|e| format!("{chunk_name}: {}", crate::sandbox::error_message(&e)))?,
             ),
             _ => {
                 return Err(format!(

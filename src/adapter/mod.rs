@@ -43,10 +43,10 @@ pub use registry::{AdapterInfo, AdapterRegistry, BUILTIN_ADAPTERS, LoadError};
 pub use signals::{HookLaunch, Registry, Signals};
 
 use crate::error::{Error, Result};
-use crate::lua::{CALL_BUDGET, LuaHost, error_message};
 use crate::monitor::{
     Classifier, Context, Rule, ScreenModel, SessionStatus, Verdict, defaults_only,
 };
+use crate::sandbox::{CALL_BUDGET, LuaHost, error_message};
 
 /// How the first prompt reaches the agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +243,7 @@ impl Adapter {
                 .host
                 .with_budget(CALL_BUDGET, || f.func.call::<bool>(()))
                 .map_err(|e| {
-                    let message = crate::lua::with_full_path(&error_message(&e), &self.source);
+                    let message = crate::sandbox::with_full_path(&error_message(&e), &self.source);
                     format!("{}: is_available failed: {message}", self.name)
                 });
         }
@@ -321,7 +321,7 @@ impl Adapter {
                 None
             }
             Err(err) => {
-                let message = crate::lua::with_full_path(&error_message(&err), &self.source);
+                let message = crate::sandbox::with_full_path(&error_message(&err), &self.source);
                 self.record_hook_error(if message.starts_with(&self.source) {
                     message
                 } else {

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use super::Adapter;
 use super::from_lua::load_adapter_chunk;
 use crate::error::{Error, Result};
-use crate::lua::LuaHost;
+use crate::sandbox::LuaHost;
 
 /// The built-in adapter files, embedded at build time: (file name, code).
 pub const BUILTIN_ADAPTERS: &[(&str, &str)] = &[
@@ -80,7 +80,7 @@ fn load_in_own_vm(
     self_exe: &str,
 ) -> std::result::Result<Vec<Adapter>, String> {
     let host = LuaHost::sandboxed()
-        .map_err(|e| format!("{chunk_name}: {}", crate::lua::error_message(&e)))?;
+        .map_err(|e| format!("{chunk_name}: {}", crate::sandbox::error_message(&e)))?;
     load_adapter_chunk(&Arc::new(host), chunk_name, code, self_exe)
 }
 

@@ -33,8 +33,8 @@ use std::sync::{Arc, Mutex};
 
 use mlua::{Table, Value};
 
-use crate::lua::fields::bad;
 use crate::monitor::SessionStatus;
+use crate::sandbox::fields::bad;
 
 /// A session registry the adapter's CLI keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

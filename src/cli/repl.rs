@@ -6,7 +6,7 @@
 //! evaluates line by line without line editing (used by tests).
 //!
 //! Ctrl-C while a statement runs (`agents.watch`, `agents.sleep`, a loop)
-//! interrupts it and returns to the prompt (`lua::interrupt`). `.load FILE`
+//! interrupts it and returns to the prompt (`sandbox::interrupt`). `.load FILE`
 //! / `agents.load(FILE)` runs a script with the supervisor's rules, `.reload`
 //! loads the loaded files again, `agents.supervise()` runs their handlers
 //! until Ctrl-C. History is saved after each line.
@@ -27,8 +27,9 @@ use rustyline::{Context, Editor, ExternalPrinter, Helper};
 use super::GlobalArgs;
 use super::script::script_host_and_agents;
 use crate::error::{Error, Result};
+use crate::lua::Printer;
 use crate::lua::supervise::{Report, Supervisor, in_repl};
-use crate::lua::{Printer, error_message};
+use crate::sandbox::error_message;
 use crate::session::Agents;
 
 /// Outcome of feeding one more line to the evaluator.
@@ -256,7 +257,7 @@ fn feed_line(
     lua: &Lua,
     line: &str,
 ) -> Step {
-    crate::lua::interrupt::clear();
+    crate::sandbox::interrupt::clear();
     if evaluator.pending.is_empty()
         && let Some(lines) = dot_command(supervisor, line)
     {
@@ -268,7 +269,7 @@ fn feed_line(
 pub fn run(global: &GlobalArgs) -> Result<i32> {
     let (host, agents) = script_host_and_agents(global, "repl", &[])?;
     // Ctrl-C interrupts the running statement instead of ending the REPL.
-    crate::tmux::interrupt_on_sigint(crate::lua::interrupt::interrupt);
+    crate::tmux::interrupt_on_sigint(crate::sandbox::interrupt::interrupt);
     let lua = host.lua();
     let report: Report = Arc::new(|line| eprintln!("{line}"));
     let supervisor: in_repl::Shared = Arc::new(Mutex::new(Supervisor::new(
@@ -288,7 +289,7 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
                 path: PathBuf::from("<stdin>"),
                 source,
             })?;
-            crate::lua::interrupt::clear();
+            crate::sandbox::interrupt::clear();
             if let Step::Done(lines) = feed_line(&mut evaluator, &supervisor, lua, &line) {
                 for l in lines {
                     println!("{l}");
@@ -305,7 +306,7 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
         Editor::new().map_err(|e| Error::Lua(format!("cannot start the line editor: {e}")))?;
     editor.set_helper(Some(helper));
     // The editor took SIGINT over; Ctrl-C during a statement must interrupt it.
-    crate::lua::interrupt::take_sigint();
+    crate::sandbox::interrupt::take_sigint();
     let history = history_path();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
@@ -330,7 +331,7 @@ pub fn run(global: &GlobalArgs) -> Result<i32> {
         };
         // An interrupt from now on is for the next statement: while the line
         // is edited, Ctrl-C is a key to rustyline, not a signal.
-        crate::lua::interrupt::clear();
+        crate::sandbox::interrupt::clear();
         match editor.readline(prompt) {
             Ok(line) => {
                 let _ = editor.add_history_entry(line.as_str());

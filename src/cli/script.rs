@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::lua::{LuaHost, error_message, install, with_full_path};
+use crate::lua::install;
+use crate::sandbox::{LuaHost, error_message, with_full_path};
 
 #[derive(Debug, clap::Args)]
 pub struct ScriptArgs {

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use super::GlobalArgs;
 use super::run::seconds;
 use crate::error::{Error, Result};
+use crate::lua::install;
 use crate::lua::supervise::instance::Claim;
 use crate::lua::supervise::{Change, Scripts, Source, Supervisor};
-use crate::lua::{LuaHost, install};
+use crate::sandbox::LuaHost;
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -13,7 +13,7 @@ use mlua::{Lua, MultiValue, Table, Value};
 
 use super::{Change, Source, Supervisor};
 use crate::lua::convert::seconds;
-use crate::lua::interrupt;
+use crate::sandbox::interrupt;
 
 /// The REPL's supervisor, shared with its Lua functions.
 pub type Shared = Arc<Mutex<Supervisor>>;

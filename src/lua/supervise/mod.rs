@@ -31,9 +31,9 @@ use mlua::{AnyUserData, Function, IntoLuaMulti, MultiValue, Table, Thread, Threa
 
 use registry::{Shared, Task, task_thread};
 
-use super::LuaHost;
 use super::convert::observation_table;
 use super::handle::handle;
+use crate::sandbox::LuaHost;
 use crate::session::{AgentSession, Agents, Monitor};
 
 /// How often script files are looked at.
@@ -233,7 +233,10 @@ impl Supervisor {
         }
         for (session, o) in events {
             if let Err(err) = self.dispatch(&session, &o) {
-                (self.report)(format!("supervise: {}", super::error_message(&err)));
+                (self.report)(format!(
+                    "supervise: {}",
+                    crate::sandbox::error_message(&err)
+                ));
             }
         }
     }
@@ -327,7 +330,7 @@ impl Supervisor {
     /// error itself names no place in the file).
     fn handler_error(&mut self, path: &Path, where_defined: &str, err: &mlua::Error) {
         let name = path.to_string_lossy();
-        let message = super::with_full_path(&super::error_message(err), &name);
+        let message = crate::sandbox::with_full_path(&crate::sandbox::error_message(err), &name);
         let message = if message.starts_with(name.as_ref()) {
             message
         } else {

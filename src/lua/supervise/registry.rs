@@ -83,7 +83,7 @@ pub fn task_thread(lua: &Lua, module: &Table, func: Function) -> mlua::Result<Th
 
 /// An error raised at the script's current `file:line`.
 fn located(lua: &Lua, message: String) -> mlua::Error {
-    match crate::lua::budget::lua_location(lua) {
+    match crate::sandbox::lua_location(lua) {
         Some(at) => mlua::Error::runtime(format!("{at}: {message}")),
         None => mlua::Error::runtime(message),
     }

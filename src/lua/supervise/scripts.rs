@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use mlua::Table;
 
 use super::registry::{Shared, file_agents, file_env};
-use crate::lua::{LuaHost, error_message, with_full_path};
+use crate::sandbox::{LuaHost, error_message, with_full_path};
 
 /// How long loading one script file may run (its top level).
 pub const LOAD_BUDGET: Duration = Duration::from_secs(30);

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mlua::{AnyUserData, Lua, Table, Value};
 
-use super::convert::observation_table;
-use super::handle::{LuaSession, handle};
+use crate::lua::convert::observation_table;
+use crate::lua::handle::{LuaSession, handle};
 use crate::session::Agents;
 
 /// One observation table: the observation's fields plus `name` and
@@ -61,7 +61,7 @@ fn observe_handles(lua: &Lua, agents: &Agents, handles: &[AnyUserData]) -> mlua:
 }
 
 /// Installs `agents.observe_all` into `module`.
-pub fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
+pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
     let agents = agents.clone();
     // Handles of every session, for the no-argument form, by pane id.
     let known: Arc<Mutex<HashMap<String, AnyUserData>>> = Arc::default();

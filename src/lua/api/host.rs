@@ -24,8 +24,8 @@ use mlua::{
 };
 use serde_json::json;
 
-use super::convert::{launch_config, seconds, soft};
 use crate::error::{Error, Result};
+use crate::lua::convert::{launch_config, seconds, soft};
 use crate::remote::client::{CALL_TIMEOUT, Connection};
 use crate::remote::follow::{HostUpdate, LastKnown, Target, follow};
 use crate::remote::hosts::{self, Host, LOCAL};
@@ -403,7 +403,7 @@ impl UserData for HostObject {
 }
 
 /// Installs `agents.host` and `agents.follow_hosts` into `module`.
-pub fn register(lua: &Lua, module: &Table) -> mlua::Result<()> {
+pub(crate) fn register(lua: &Lua, module: &Table) -> mlua::Result<()> {
     module.set(
         "host",
         lua.create_function(|lua, name: String| {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, Table};
 
-use super::fields::optional_string;
+use crate::sandbox::fields::optional_string;
 use crate::session::Agents;
 use crate::tmux::Tmux;
 
@@ -167,7 +167,7 @@ fn from_table(t: &Table) -> mlua::Result<Notification> {
 }
 
 /// Installs `agents.notify` into `module`.
-pub fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
+pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
     let tmux = agents.tmux().clone();
     module.set(
         "notify",

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataMethods, Value};
 
-use super::convert::{launch_config, observation_table, seconds, soft};
 use crate::effects::{
     AgentHandler, AgentResult, Effect, EffectResult, MockAgentHandler, MockSessionScript,
     RunOptions, SessionHandle, TmuxAgentHandler, dispatch_effect, programs,
 };
 use crate::error::Error;
+use crate::lua::convert::{launch_config, observation_table, seconds, soft};
 use crate::monitor::SessionStatus;
 use crate::session::Agents;
 
@@ -252,7 +252,7 @@ fn program_error(err: Error) -> mlua::Error {
 }
 
 /// Adds `tmux_handler`, `mock_handler` and `programs` to the module.
-pub fn install(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
+pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
     let a = agents.clone();
     module.set(
         "tmux_handler",

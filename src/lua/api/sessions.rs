@@ -1,0 +1,102 @@
+//! Sessions from Lua: `agents.launch(name, cfg)` and `agents.session(name)`
+//! (both give a session handle, `handle.rs`), `agents.list{all=}` (rows)
+//! and `agents.follow(session, interval)` (status changes reported in the
+//! background through the [`Printer`]). `agents.observe_all` is
+//! `observe_all.rs`; `agents.watch` and `agents.with_session` are the Lua
+//! runtime's, over these.
+
+use std::sync::Arc;
+
+use mlua::{Lua, ObjectLike, Table};
+
+use crate::lua::convert::{launch_config, seconds, session_table, soft};
+use crate::lua::handle::handle;
+use crate::session::Agents;
+
+/// Where `agents.follow` reports status changes (the REPL prints above its
+/// prompt; scripts print to stderr).
+#[derive(Clone)]
+pub struct Printer(pub Arc<dyn Fn(String) + Send + Sync>);
+
+/// Adds `launch`, `session`, `list` and `follow` to `module`.
+pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
+    let a = agents.clone();
+    module.set(
+        "launch",
+        lua.create_function(move |lua, (name, cfg): (String, Table)| {
+            let (config, ready) = launch_config(&cfg)?;
+            match a.launch_session(&name, &config, ready) {
+                Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
+                Err(err) => soft::<bool>(lua, Err(err)),
+            }
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "session",
+        lua.create_function(move |lua, name: String| match a.session(&name) {
+            Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
+            Err(err) => soft::<bool>(lua, Err(err)),
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "list",
+        lua.create_function(move |lua, opts: Option<Table>| {
+            let all = match opts {
+                Some(t) => t.get::<Option<bool>>("all")?.unwrap_or(false),
+                None => false,
+            };
+            match a.list(all) {
+                Ok(sessions) => {
+                    let rows = lua.create_table()?;
+                    for s in &sessions {
+                        rows.push(session_table(lua, s)?)?;
+                    }
+                    soft(lua, Ok(rows))
+                }
+                Err(err) => soft::<bool>(lua, Err(err)),
+            }
+        })?,
+    )?;
+    let a = agents.clone();
+    module.set(
+        "follow",
+        lua.create_function(
+            move |lua, (session, interval): (mlua::AnyUserData, Option<f64>)| {
+                let name: String = session.get("name")?;
+                let interval = seconds(interval.unwrap_or(0.5), "interval")?;
+                let printer = lua
+                    .app_data_ref::<Printer>()
+                    .map(|p| p.clone())
+                    .unwrap_or_else(|| Printer(Arc::new(|line| eprintln!("{line}"))));
+                let agents = a.clone();
+                let mut watched = agents
+                    .session(&name)
+                    .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+                std::thread::spawn(move || {
+                    loop {
+                        match agents.observe(&mut watched) {
+                            Ok(o) if o.status_changed() => {
+                                (printer.0)(format!(
+                                    "[{}] {} -> {} ({})",
+                                    watched.session_name, o.previous, o.status, o.reason
+                                ));
+                                if o.is_terminal {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                (printer.0)(format!("[{}] {err}", watched.session_name));
+                                return;
+                            }
+                        }
+                        std::thread::sleep(interval);
+                    }
+                });
+                Ok(true)
+            },
+        )?,
+    )
+}
