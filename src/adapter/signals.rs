@@ -461,7 +461,10 @@ mod tests {
         };
         assert!(speaks("claude"));
         assert!(speaks("gemini"));
-        assert!(!speaks("codex"), "Codex's notify speaks only at a turn's end");
+        assert!(
+            !speaks("codex"),
+            "Codex's notify speaks only at a turn's end"
+        );
     }
 
     #[test]
