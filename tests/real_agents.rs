@@ -732,6 +732,16 @@ fn api_trouble(agent: &'static str, cases: &[(&str, SessionStatus, &'static str)
             reason,
             is(*status, reason),
         );
+        if agent == "claude" {
+            // Claude names the error itself (StopFailure): its report decides.
+            let o = agents.observe(&mut session).expect("observe");
+            assert_eq!(
+                o.agent.source,
+                Source::Hook,
+                "claude: {scenario} decided by {:?}",
+                o.agent
+            );
+        }
         // It stays so: what the agent does next while waiting (Claude's
         // idle reminder right after its StopFailure hook) changes nothing.
         let hold = Instant::now() + HOLD;
@@ -1113,4 +1123,112 @@ fn claude_bypass_permissions_dialog() {
         "the prompt never reached the API"
     );
     agents.stop_session(&mut session).expect("stop");
+}
+
+// ---------------------------------------------------------------- each step's layer
+
+/// Seconds since the Unix epoch, as the mock logs request times.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One Claude session through idle, a permission prompt and its approval,
+/// the end of the turn, streaming and an Esc interrupt: each
+/// step's status, the layer that decided it (the agent's own report where
+/// Claude gives one), and the time from the mock's reply to the observation.
+#[test]
+fn claude_reports_at_each_step() {
+    let Some(bin) = npm_bin() else { return };
+    let mock = Mock::start("ok");
+    let root = Root::new("claude-steps");
+    let server = TestServer::with_prefix("doeff-real-claude-steps");
+    let world = World::new("claude", &root.0, &bin, &mock, true);
+    let agents = server.agents();
+    let mut session = agents
+        .launch_session("steps", &world.config(), BOOT)
+        .expect("launch");
+    let mut trail = Trail::default();
+    let mut step = |session: &mut AgentSession,
+                    trail: &mut Trail,
+                    what: &str,
+                    done: &dyn Fn(SessionStatus, &str) -> bool|
+     -> (Source, f64) {
+        let asked = unix_now();
+        watch_until(&agents, session, trail, TURN, what, done);
+        let seen = unix_now();
+        let source = trail.1.last().copied().unwrap_or_default();
+        let reply = mock
+            .main_requests()
+            .last()
+            .and_then(|r| r["time"].as_f64())
+            .filter(|t| *t >= asked)
+            .unwrap_or(asked);
+        let ms = (seen - reply) * 1000.0;
+        eprintln!("[claude step] {what}: {} after {ms:.0} ms", source.as_str());
+        (source, ms)
+    };
+    step(
+        &mut session,
+        &mut trail,
+        "idle at launch",
+        &is(SessionStatus::Blocked, "idle_prompt"),
+    );
+
+    // A permission prompt, approved; the turn's end.
+    mock.scenario("tool");
+    agents
+        .send_message(&session, "make a marker file", true)
+        .expect("send");
+    let (source, permission_ms) = step(
+        &mut session,
+        &mut trail,
+        "permission",
+        &is(SessionStatus::Blocked, "permission_prompt"),
+    );
+    assert_ne!(source, Source::Screen, "PermissionRequest reports it");
+    std::thread::sleep(Duration::from_millis(500));
+    agents.send_keys(&session, &["Enter"]).expect("approve");
+    let (source, idle_ms) = step(
+        &mut session,
+        &mut trail,
+        "turn end",
+        &is(SessionStatus::Blocked, "idle_prompt"),
+    );
+    assert_ne!(source, Source::Screen, "Stop reports it");
+    assert!(
+        trail.has_in_order(&[
+            (SessionStatus::Running, ""),
+            (SessionStatus::Blocked, "permission_prompt"),
+            (SessionStatus::Running, ""),
+            (SessionStatus::Blocked, "idle_prompt"),
+        ]),
+        "trail {:?}",
+        trail.names()
+    );
+
+    // Streaming that never ends, interrupted with Esc: no hook says so.
+    mock.scenario("hang");
+    agents
+        .send_message(&session, "tell me a long story", true)
+        .expect("send");
+    let (source, _) = step(&mut session, &mut trail, "streaming", &|s, _| {
+        s == SessionStatus::Running
+    });
+    assert_ne!(source, Source::Screen, "UserPromptSubmit reports the turn");
+    agents.send_keys(&session, &["Escape"]).expect("Esc");
+    step(&mut session, &mut trail, "interrupted", &|s, _| {
+        s == SessionStatus::Blocked
+    });
+
+    // Claude puts the interrupted prompt back into its composer: a new
+    // message would be appended to it, so the session is stopped here
+    // (`/exit` is in the whole-session test).
+    agents.stop_session(&mut session).expect("stop");
+    println!(
+        "MEASURE claude hook-reported change, mock reply -> observation: permission {permission_ms:.0} ms, turn end {idle_ms:.0} ms"
+    );
+    drop(world);
+    drop(root);
 }
