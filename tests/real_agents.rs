@@ -1150,10 +1150,10 @@ fn claude_reports_at_each_step() {
         .launch_session("steps", &world.config(), BOOT)
         .expect("launch");
     let mut trail = Trail::default();
-    let mut step = |session: &mut AgentSession,
-                    trail: &mut Trail,
-                    what: &str,
-                    done: &dyn Fn(SessionStatus, &str) -> bool|
+    let step = |session: &mut AgentSession,
+                trail: &mut Trail,
+                what: &str,
+                done: &dyn Fn(SessionStatus, &str) -> bool|
      -> (Source, f64) {
         let asked = unix_now();
         watch_until(&agents, session, trail, TURN, what, done);
