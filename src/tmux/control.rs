@@ -72,12 +72,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::chained::is_ambiguous;
+use super::child::spawn_error;
 use super::control_parser::{Event, Parser, Reply};
 use super::events::{OutputEvents, is_structural, output_pane, subscription_pane};
 use super::server::Server;
 use super::server_lock::ServerLock;
-use super::transport::{Subprocess, TmuxArgs, Transport, spawn_error};
+use super::subprocess::Subprocess;
+use super::transport::{TmuxArgs, Transport, is_ambiguous};
 use super::{CONTROL_SESSION, is_no_server};
 use crate::error::{Error, Result};
 

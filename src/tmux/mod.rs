@@ -9,7 +9,6 @@
 //! looked up from an exact name match done here, never by tmux.
 
 mod attach;
-mod chained;
 mod child;
 mod control;
 pub mod control_parser;
@@ -17,6 +16,7 @@ mod events;
 mod server;
 mod server_lock;
 mod signals;
+mod subprocess;
 mod transport;
 
 use std::path::Path;
@@ -33,9 +33,9 @@ pub use events::{OutputEvents, Pending};
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};
 pub use signals::{interrupt_on_sigint, leave_control_clients_on_signals};
+pub use subprocess::Subprocess;
 pub use transport::{
-    MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
-    is_command_too_long,
+    MAX_COMMAND_BYTES, TmuxArgs, Transport, chain_commands, escape_argument, is_command_too_long,
 };
 
 use crate::error::{Error, Result, TmuxErrorKind};
@@ -474,7 +474,7 @@ impl Tmux {
         if plan.unset_tmux {
             command.env_remove("TMUX");
         }
-        let status = command.status().map_err(transport::spawn_error)?;
+        let status = command.status().map_err(child::spawn_error)?;
         if status.success() {
             Ok(())
         } else {
