@@ -11,8 +11,6 @@
 mod attach;
 mod child;
 mod control;
-pub mod control_parser;
-mod events;
 mod pane_state;
 mod server;
 mod server_lock;
@@ -29,8 +27,8 @@ use tmux_interface as ti;
 
 pub use attach::{AttachPlan, attach_plan};
 pub use child::{DEFAULT_CALL_TIMEOUT, TIMEOUT_ENV, call_timeout};
-pub use control::{ControlMode, leave_all as leave_control_clients};
-pub use events::{OutputEvents, Pending};
+pub use control::parser as control_parser;
+pub use control::{ControlMode, OutputEvents, Pending, leave_all as leave_control_clients};
 pub use pane_state::PaneState;
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::events::OutputEvents;
+use super::control::OutputEvents;
 use super::is_no_server;
 use super::server::Server;
 use super::subprocess::Subprocess;

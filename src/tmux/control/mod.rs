@@ -73,14 +73,19 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::child::spawn_error;
-use super::control_parser::{Event, Parser, Reply};
-use super::events::{OutputEvents, is_structural, output_pane, subscription_pane};
 use super::server::Server;
 use super::server_lock::ServerLock;
 use super::subprocess::Subprocess;
 use super::transport::{TmuxArgs, Transport, is_ambiguous};
 use super::{CONTROL_SESSION, is_no_server};
 use crate::error::{Error, Result};
+use events::{is_structural, output_pane, subscription_pane};
+use parser::{Event, Parser, Reply};
+
+mod events;
+pub mod parser;
+
+pub use events::{OutputEvents, Pending};
 
 /// Longest wait for a new client's first reply.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -628,7 +633,7 @@ impl Client {
             {
                 return Err(connect_error(lost.describe()));
             }
-        } else if let Some(line) = encode(&[super::events::hook_subscription()])
+        } else if let Some(line) = encode(&[events::hook_subscription()])
             && let Err(lost) = client.execute(&line, 1)
         {
             // A change of a watched pane's hook option wakes the watcher
