@@ -150,7 +150,7 @@ impl Subprocess {
     pub fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
         let name = first_name(commands);
         checked_chain(commands)?;
-        let Some(mut script) = super::control::encode(commands) else {
+        let Some(mut script) = super::control::wire::encode(commands) else {
             return Err(Error::InvalidInput(format!(
                 "tmux {name}: an argument holds a NUL byte"
             )));
