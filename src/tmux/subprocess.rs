@@ -96,32 +96,19 @@ impl Subprocess {
                 continue;
             }
             let no_server = match done.last() {
-                Some(Err(
-                    err @ Error::Tmux {
-                        command, message, ..
-                    },
-                )) if is_no_server(err) => Some(Error::tmux(command.clone(), message.clone())),
-                Some(Err(Error::TmuxTimeout { socket, seconds })) => Some(Error::TmuxTimeout {
-                    socket: socket.clone(),
-                    seconds: *seconds,
-                }),
+                Some(Err(err)) if is_no_server(err) || matches!(err, Error::TmuxTimeout { .. }) => {
+                    err.tmux_copy()
+                }
                 _ => None,
             };
             results.extend(done);
             if let Some(err) = no_server {
                 // Nothing further can succeed (no server, or a stalled one):
-                // every remaining command fails alike, at once.
+                // every remaining command fails alike (kind kept), at once.
                 while results.len() < commands.len() {
-                    results.push(Err(match &err {
-                        Error::TmuxTimeout { socket, seconds } => Error::TmuxTimeout {
-                            socket: socket.clone(),
-                            seconds: *seconds,
-                        },
-                        Error::Tmux {
-                            command, message, ..
-                        } => Error::tmux(command.clone(), message.clone()),
-                        other => Error::InvalidInput(other.to_string()),
-                    }));
+                    results.push(Err(err
+                        .tmux_copy()
+                        .unwrap_or_else(|| Error::InvalidInput(err.to_string()))));
                 }
             }
         }
