@@ -7,6 +7,20 @@
 //! Targeting is exact: sessions are addressed as `=name` (tmux otherwise matches
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
+//!
+//! What a failed command means (no server, not found, too long, ...) is
+//! decided once, from tmux's message, when the error is made
+//! ([`TmuxErrorKind`]); callers here and above ask [`is_no_server`],
+//! [`is_not_found`] and [`is_command_too_long`], never the message.
+//!
+//! Layout: the [`Tmux`] facade and session lines here; `pane_state.rs`
+//! (pane state, the forge-proof `-F` records); `transport.rs` (the
+//! [`Transport`] trait), `subprocess.rs` (one `tmux` process per call,
+//! batches included), `control/` (one `tmux -C` client: `mod.rs` the
+//! transport, `client.rs` the process, `wire.rs` the encoding, `parser.rs`
+//! the protocol, `events.rs` output events); `child.rs` (deadlines and
+//! death signals of the processes we start), `server.rs`, `server_lock.rs`,
+//! `signals.rs`, `attach.rs`.
 
 mod attach;
 mod child;

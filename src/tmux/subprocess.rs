@@ -208,8 +208,7 @@ impl Transport for Subprocess {
         &self.server
     }
 
-    /// Independent commands share one `tmux` process (see
-    /// [`Subprocess::run_batched`]).
+    /// Independent commands share one `tmux` process (see the module docs).
     fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
         self.run_batched(commands)
     }
