@@ -48,9 +48,7 @@ pub use server::{SOCKET_ENV, Server, Socket};
 pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};
 pub use signals::{interrupt_on_sigint, leave_control_clients_on_signals};
 pub use subprocess::Subprocess;
-pub use transport::{
-    MAX_COMMAND_BYTES, TmuxArgs, Transport, chain_commands, escape_argument, is_command_too_long,
-};
+pub use transport::{MAX_COMMAND_BYTES, TmuxArgs, Transport, chain_commands, escape_argument};
 
 use crate::error::{Error, Result, TmuxErrorKind};
 use pane_state::{
@@ -166,6 +164,12 @@ pub fn is_not_found(err: &Error) -> bool {
         err.tmux_kind(),
         Some(TmuxErrorKind::NotFound | TmuxErrorKind::NoServer)
     )
+}
+
+/// True for a command over what tmux takes: refused before it is sent (over
+/// [`MAX_COMMAND_BYTES`]), by the OS, or by tmux itself.
+pub fn is_command_too_long(err: &Error) -> bool {
+    err.tmux_kind() == Some(TmuxErrorKind::TooLong)
 }
 
 impl Tmux {

@@ -15,7 +15,7 @@ use super::control::OutputEvents;
 use super::is_no_server;
 use super::server::Server;
 use super::subprocess::Subprocess;
-use crate::error::{Error, Result, TmuxErrorKind};
+use crate::error::{Error, Result};
 
 /// The most argument bytes (each argument plus its NUL) one `tmux` client
 /// invocation can send to the server: tmux refuses a larger command with
@@ -114,11 +114,6 @@ pub fn command_too_long(name: &str, size: usize) -> Error {
             "command too long ({size} bytes of arguments; tmux takes at most {MAX_COMMAND_BYTES})"
         ),
     )
-}
-
-/// True for [`command_too_long`] errors (and tmux's own).
-pub fn is_command_too_long(err: &Error) -> bool {
-    err.tmux_kind() == Some(TmuxErrorKind::TooLong)
 }
 
 /// True when a batch of `sent` commands (several) gave one error: the first
