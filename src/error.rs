@@ -150,6 +150,40 @@ impl Error {
             _ => None,
         }
     }
+
+    /// This tmux failure again, for each of the commands or sessions one
+    /// shared failure fails: a tmux error keeps its command, message and
+    /// kind (decided once, when it was made), a timeout its socket and
+    /// time; `None` for other errors.
+    pub(crate) fn tmux_copy(&self) -> Option<Error> {
+        match self {
+            Error::Tmux {
+                command,
+                message,
+                kind,
+            } => Some(Error::Tmux {
+                command: command.clone(),
+                message: message.clone(),
+                kind: *kind,
+            }),
+            Error::TmuxTimeout { socket, seconds } => Some(Error::TmuxTimeout {
+                socket: socket.clone(),
+                seconds: *seconds,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The same error for every session of a failed shared tmux query
+    /// (`command`): a tmux error as [`Error::tmux_copy`], any other one a
+    /// tmux error of `command` with its text as the message.
+    pub(crate) fn shared_tmux(&self, command: &str) -> Error {
+        match self {
+            Error::Tmux { .. } => self.tmux_copy(),
+            _ => None,
+        }
+        .unwrap_or_else(|| Error::tmux(command.to_owned(), self.to_string()))
+    }
 }
 
 /// A user-given name or path as shown in an error: as is, or quoted and
@@ -195,5 +229,28 @@ mod kind_tests {
         );
         assert_eq!(kind("unknown option"), Some(TmuxErrorKind::Other));
         assert_eq!(Error::InvalidInput("x".into()).tmux_kind(), None);
+    }
+
+    #[test]
+    fn a_shared_failure_keeps_its_kind() {
+        let err = Error::tmux("list-panes".into(), "no server running on /x".into());
+        let copy = err.shared_tmux("other");
+        assert!(matches!(&copy, Error::Tmux { command, .. } if command == "list-panes"));
+        assert_eq!(copy.tmux_kind(), Some(TmuxErrorKind::NoServer));
+        let timeout = Error::TmuxTimeout {
+            socket: "s".into(),
+            seconds: 1.0,
+        };
+        assert!(matches!(
+            timeout.tmux_copy(),
+            Some(Error::TmuxTimeout { .. })
+        ));
+        let other = timeout.shared_tmux("list-panes");
+        assert!(matches!(&other, Error::Tmux { command, .. } if command == "list-panes"));
+        assert_eq!(
+            other.to_string(),
+            format!("tmux list-panes failed: {timeout}")
+        );
+        assert!(Error::InvalidInput("x".into()).tmux_copy().is_none());
     }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::observe::{Read, Reading};
 use super::{AgentSession, Agents, now_secs};
 use crate::adapter::Adapter;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::monitor::{Observation, Process, Screen};
 use crate::tmux::{PaneState, Pending, is_not_found};
 
@@ -116,15 +116,9 @@ impl Agents {
         let states = match self.tmux().pane_states() {
             Ok(states) => states,
             Err(err) => {
-                let (command, message) = match &err {
-                    Error::Tmux {
-                        command, message, ..
-                    } => (command.clone(), message.clone()),
-                    other => ("list-panes".to_owned(), other.to_string()),
-                };
                 return sessions
                     .iter()
-                    .map(|_| Err(Error::tmux(command.clone(), message.clone())))
+                    .map(|_| Err(err.shared_tmux("list-panes")))
                     .collect();
             }
         };

@@ -169,16 +169,6 @@ fn first_look(kept: Option<&Kept>, hash: u64, activity: Option<u64>, now_ms: u64
     Look::Again
 }
 
-/// The same error for every session of a failed shared query.
-fn shared_error(err: &Error, command: &str) -> Error {
-    match err {
-        Error::Tmux {
-            command, message, ..
-        } => Error::tmux(command.clone(), message.clone()),
-        other => Error::tmux(command.to_owned(), other.to_string()),
-    }
-}
-
 impl Agents {
     /// One observation of one session: capture, classify, compare with the
     /// last one (the first one decides "changed" from evidence).
@@ -449,7 +439,7 @@ impl Agents {
                     .unwrap_or_else(|| Err(Error::tmux("capture-pane".into(), "no reply".into())));
                 let states = states
                     .as_ref()
-                    .map_err(|err| shared_error(err, "list-panes"))?;
+                    .map_err(|err| err.shared_tmux("list-panes"))?;
                 let state = states.iter().find(|s| s.pane_id == session.pane_id);
                 let text = match capture {
                     Ok(text) => text,

@@ -12,6 +12,7 @@
 //!   [`call_timeout`] (30 s, `DOEFF_AGENTS_TMUX_TIMEOUT` seconds), then
 //!   killed, and the caller gets [`Error::TmuxTimeout`] ("tmux server on
 //!   SOCKET did not answer within N s").
+//! - A child that cannot be spawned at all is reported by [`spawn_error`].
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -177,5 +178,18 @@ fn wait_until(
             return Ok(None);
         }
         std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Spawn failures: a missing binary is `TmuxNotAvailable`, an argv the OS
+/// refuses is a too-long command, anything else `TmuxNotAvailable` with the
+/// OS reason.
+pub fn spawn_error(err: std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        Error::TmuxNotAvailable("the tmux binary was not found on PATH".into())
+    } else if err.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
+        Error::tmux("tmux".into(), format!("command too long ({err})"))
+    } else {
+        Error::TmuxNotAvailable(err.to_string())
     }
 }

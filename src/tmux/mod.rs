@@ -7,16 +7,29 @@
 //! Targeting is exact: sessions are addressed as `=name` (tmux otherwise matches
 //! a prefix, so `doeff-x` would hit `doeff-xyz`) and panes by their `%id`,
 //! looked up from an exact name match done here, never by tmux.
+//!
+//! What a failed command means (no server, not found, too long, ...) is
+//! decided once, from tmux's message, when the error is made
+//! ([`TmuxErrorKind`]); callers here and above ask [`is_no_server`],
+//! [`is_not_found`] and [`is_command_too_long`], never the message.
+//!
+//! Layout: the [`Tmux`] facade and session lines here; `pane_state.rs`
+//! (pane state, the forge-proof `-F` records); `transport.rs` (the
+//! [`Transport`] trait), `subprocess.rs` (one `tmux` process per call,
+//! batches included), `control/` (one `tmux -C` client: `mod.rs` the
+//! transport, `client.rs` the process, `wire.rs` the encoding, `parser.rs`
+//! the protocol, `events.rs` output events); `child.rs` (deadlines and
+//! death signals of the processes we start), `server.rs`, `server_lock.rs`,
+//! `signals.rs`, `attach.rs`.
 
 mod attach;
-mod chained;
 mod child;
 mod control;
-pub mod control_parser;
-mod events;
+mod pane_state;
 mod server;
 mod server_lock;
 mod signals;
+mod subprocess;
 mod transport;
 
 use std::path::Path;
@@ -28,17 +41,20 @@ use tmux_interface as ti;
 
 pub use attach::{AttachPlan, attach_plan};
 pub use child::{DEFAULT_CALL_TIMEOUT, TIMEOUT_ENV, call_timeout};
-pub use control::{ControlMode, leave_all as leave_control_clients};
-pub use events::{OutputEvents, Pending};
+pub use control::parser as control_parser;
+pub use control::{ControlMode, OutputEvents, Pending, leave_all as leave_control_clients};
+pub use pane_state::PaneState;
 pub use server::{SOCKET_ENV, Server, Socket};
 pub use server_lock::{SEND_LOCK_SUFFIX, ServerLock, beside_socket, remove_lock_file, socket_path};
 pub use signals::{interrupt_on_sigint, leave_control_clients_on_signals};
-pub use transport::{
-    MAX_COMMAND_BYTES, Subprocess, TmuxArgs, Transport, chain_commands, escape_argument,
-    is_command_too_long,
-};
+pub use subprocess::Subprocess;
+pub use transport::{MAX_COMMAND_BYTES, TmuxArgs, Transport, chain_commands, escape_argument};
 
 use crate::error::{Error, Result, TmuxErrorKind};
+use pane_state::{
+    list_all_panes, list_one_pane, parse_pane_state, parse_pane_states, parse_records,
+    record_format,
+};
 
 /// The hidden session a control-mode client stays attached to (see
 /// [`ControlMode`]); this name and every name starting with it plus `-`
@@ -88,33 +104,6 @@ pub struct SessionInfo {
     pub conversation: Option<String>,
     /// The last one-shot observation kept on the session (`@doeff-observed`).
     pub observed: Option<String>,
-}
-
-/// What tmux knows about a pane's process (the monitor's process layer).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PaneState {
-    pub pane_id: String,
-    /// The pane's session id (`$N`).
-    pub session_id: String,
-    pub session_name: String,
-    /// The pane's process has ended (kept on screen by `remain-on-exit`).
-    pub dead: bool,
-    /// Exit status of a dead pane, when tmux knows it (`pane_dead_status`).
-    pub exit_status: Option<i32>,
-    /// Signal that ended a dead pane, when tmux knows it (`pane_dead_signal`).
-    pub exit_signal: Option<i32>,
-    /// Name of the foreground process (`pane_current_command`): for display
-    /// only, since any process can choose its name.
-    pub current_command: String,
-    /// The pane's own process (`pane_pid`): what the agent was exec'd as.
-    pub pid: u32,
-    /// Unix time (seconds) of the last output in the pane's window
-    /// (`window_activity`; tmux 3.3 has no per-pane activity).
-    pub activity: Option<u64>,
-    pub title: String,
-    /// The last hook event the agent reported (`@doeff-hook`: the pane's
-    /// own option, else the session's, armed at launch; empty: none).
-    pub hook: String,
 }
 
 /// What `new_session` creates: a detached session running `argv` directly
@@ -175,6 +164,12 @@ pub fn is_not_found(err: &Error) -> bool {
         err.tmux_kind(),
         Some(TmuxErrorKind::NotFound | TmuxErrorKind::NoServer)
     )
+}
+
+/// True for a command over what tmux takes: refused before it is sent (over
+/// [`MAX_COMMAND_BYTES`]), by the OS, or by tmux itself.
+pub fn is_command_too_long(err: &Error) -> bool {
+    err.tmux_kind() == Some(TmuxErrorKind::TooLong)
 }
 
 impl Tmux {
@@ -474,7 +469,7 @@ impl Tmux {
         if plan.unset_tmux {
             command.env_remove("TMUX");
         }
-        let status = command.status().map_err(transport::spawn_error)?;
+        let status = command.status().map_err(child::spawn_error)?;
         if status.success() {
             Ok(())
         } else {
@@ -568,78 +563,6 @@ const SESSION_FORMAT: [&str; 9] = [
     "@doeff-observed",
 ];
 
-/// The variables of a pane line (see [`record_format`]).
-const PANE_FORMAT: [&str; 11] = [
-    "pane_id",
-    "session_id",
-    "session_name",
-    "pane_dead",
-    "pane_dead_status",
-    "pane_dead_signal",
-    "pane_current_command",
-    "pane_pid",
-    "window_activity",
-    "pane_title",
-    "@doeff-hook",
-];
-
-/// A `-F` format that cannot be forged: every field is printed as
-/// `LENGTH:VALUE`, its byte length (`#{n:...}`) first, so a work dir, an
-/// option value, a title or a process name holding newlines, colons or a
-/// whole fake line is read as the one field it is. One record per line.
-/// (Exact only on a UTF-8 client: the transports run tmux with `-u`, or
-/// tmux would replace non-ASCII bytes and change the lengths.)
-fn record_format(variables: &[&str]) -> String {
-    variables
-        .iter()
-        .map(|v| format!("#{{n:{v}}}:#{{{v}}}"))
-        .collect()
-}
-
-/// The records of a [`record_format`] reply, `fields` values each. A reply
-/// that does not follow the format is an error, never a guess.
-fn parse_records(out: &[u8], fields: usize, command: &str) -> Result<Vec<Vec<String>>> {
-    let malformed = |at: usize| {
-        Error::tmux(
-            command.to_owned(),
-            format!("unexpected reply (malformed record at byte {at})"),
-        )
-    };
-    let mut records = Vec::new();
-    let mut at = 0;
-    while at < out.len() {
-        let mut record = Vec::with_capacity(fields);
-        for _ in 0..fields {
-            let rest = out.get(at..).unwrap_or_default();
-            let colon = rest
-                .iter()
-                .take(12)
-                .position(|&b| b == b':')
-                .ok_or_else(|| malformed(at))?;
-            let digits = rest.get(..colon).unwrap_or_default();
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return Err(malformed(at));
-            }
-            let len: usize = std::str::from_utf8(digits)
-                .ok()
-                .and_then(|d| d.parse().ok())
-                .ok_or_else(|| malformed(at))?;
-            let start = at + colon + 1;
-            let value = out
-                .get(start..start.saturating_add(len))
-                .ok_or_else(|| malformed(at))?;
-            record.push(String::from_utf8_lossy(value).into_owned());
-            at = start + len;
-        }
-        if out.get(at) != Some(&b'\n') {
-            return Err(malformed(at));
-        }
-        at += 1;
-        records.push(record);
-    }
-    Ok(records)
-}
-
 fn non_empty(field: &str) -> Option<String> {
     (!field.is_empty()).then(|| field.to_owned())
 }
@@ -670,46 +593,6 @@ fn session_from_fields(fields: Vec<String>) -> Option<SessionInfo> {
         conversation: non_empty(&conversation),
         observed: non_empty(&observed),
     })
-}
-
-fn pane_from_fields(fields: Vec<String>) -> Option<PaneState> {
-    let [
-        pane_id,
-        session_id,
-        session_name,
-        dead,
-        status,
-        signal,
-        command,
-        pid,
-        activity,
-        title,
-        hook,
-    ] = <[String; 11]>::try_from(fields).ok()?;
-    if !pane_id.starts_with('%') {
-        return None;
-    }
-    Some(PaneState {
-        pane_id,
-        session_id,
-        session_name,
-        dead: dead == "1",
-        exit_status: status.parse().ok(),
-        exit_signal: signal.parse().ok(),
-        current_command: command,
-        pid: pid.parse().unwrap_or(0),
-        activity: activity.parse().ok(),
-        title,
-        hook,
-    })
-}
-
-/// Every pane of a `list-panes` reply.
-fn parse_panes(out: &[u8]) -> Result<Vec<PaneState>> {
-    Ok(parse_records(out, PANE_FORMAT.len(), "list-panes")?
-        .into_iter()
-        .filter_map(pane_from_fields)
-        .collect())
 }
 
 /// Environment variable forcing a transport: `control` or `subprocess`.
@@ -764,67 +647,14 @@ fn capture_command(target: &str) -> TmuxArgs {
     args(ti::CapturePane::new().stdout().target_pane(target).build())
 }
 
-/// `list-panes -a` with [`PANE_FORMAT`].
-fn list_all_panes() -> TmuxArgs {
-    args(
-        ti::ListPanes::new()
-            .all()
-            .format(record_format(&PANE_FORMAT))
-            .build(),
-    )
-}
-
-/// `list-panes` of one pane with [`PANE_FORMAT`].
-fn list_one_pane(pane_id: &str) -> TmuxArgs {
-    args(
-        ti::ListPanes::new()
-            .target(pane_id)
-            .format(record_format(&PANE_FORMAT))
-            .build(),
-    )
-}
-
-/// The pane's state in a `list-panes` reply; `None` when it is gone.
-fn parse_pane_state(reply: Result<Vec<u8>>, pane_id: &str) -> Result<Option<PaneState>> {
-    match reply {
-        Ok(out) => Ok(parse_panes(&out)?
-            .into_iter()
-            .find(|p| p.pane_id == pane_id)),
-        Err(err) if is_not_found(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// The states in a `list-panes -a` reply, hidden sessions left out; none
-/// with no server.
-fn parse_pane_states(reply: Result<Vec<u8>>) -> Result<Vec<PaneState>> {
-    match reply {
-        Ok(out) => Ok(parse_panes(&out)?
-            .into_iter()
-            .filter(|p| !is_hidden_session(&p.session_name))
-            .collect()),
-        Err(err) if is_no_server(&err) => Ok(Vec::new()),
-        Err(err) => Err(err),
-    }
-}
-
 fn into_text(reply: Result<Vec<u8>>) -> Result<String> {
     reply.map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::pane_state::tests::record;
     use super::*;
-
-    /// A record as tmux prints it for [`record_format`].
-    fn record(values: &[&str]) -> Vec<u8> {
-        let mut out: Vec<u8> = values
-            .iter()
-            .flat_map(|v| format!("{}:{v}", v.len()).into_bytes())
-            .collect();
-        out.push(b'\n');
-        out
-    }
 
     #[test]
     fn session_records_parse_with_metadata() {
@@ -855,60 +685,6 @@ mod tests {
         assert_eq!(info.observed, None);
         assert!(!info.attached);
         assert!(parse_records(b"garbage\n", 9, "x").is_err());
-    }
-
-    #[test]
-    fn values_holding_newlines_and_fake_records_stay_one_field() {
-        // A work dir that ends its line and forges a whole second session.
-        let forged = "/tmp/w\n7:doeff-x2:$93:1700:10:3:%99:0:0:0:\n9:doeff-y";
-        let mut out = record(&[
-            "doeff-a",
-            "$1",
-            "1700000000",
-            "0",
-            "%3",
-            "demo",
-            forged,
-            "",
-            "",
-        ]);
-        out.extend(record(&["doeff-b", "$2", "1", "1", "%4", "", "", "", ""]));
-        let records = parse_records(&out, SESSION_FORMAT.len(), "x").expect("parses");
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[0][6], forged);
-        assert_eq!(records[1][4], "%4");
-        // A reply cut short, or with a wrong length, is an error, not a guess.
-        assert!(parse_records(&out[..out.len() - 1], 9, "x").is_err());
-        assert!(parse_records(b"3:ab\n", 1, "x").is_err());
-    }
-
-    #[test]
-    fn pane_records_parse_dead_status() {
-        let out = record(&[
-            "%1",
-            "$0",
-            "doeff-a",
-            "1",
-            "3",
-            "",
-            "demo",
-            "42",
-            "1700000000",
-            "ti\ntle",
-            "2|Stop||1700000000123",
-        ]);
-        let panes = parse_panes(&out).expect("parses");
-        let [pane] = panes.as_slice() else {
-            panic!("one pane: {panes:?}")
-        };
-        assert!(pane.dead);
-        assert_eq!(pane.activity, Some(1_700_000_000));
-        assert_eq!(pane.title, "ti\ntle");
-        assert_eq!(pane.exit_status, Some(3));
-        assert_eq!(pane.exit_signal, None);
-        assert_eq!(pane.pid, 42);
-        assert_eq!(pane.session_id, "$0");
-        assert_eq!(pane.hook, "2|Stop||1700000000123");
     }
 
     #[test]

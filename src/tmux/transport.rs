@@ -1,20 +1,21 @@
 //! How tmux commands reach the server. A [`Transport`] runs a list of tmux
 //! commands (chained with `;`, executed by the server in one go) and returns
-//! their standard output. [`Subprocess`] spawns one `tmux` process per call.
+//! their standard output: [`Subprocess`] spawns one `tmux` process per call
+//! (`tmux/subprocess.rs`), `ControlMode` speaks over one `tmux -C` client
+//! (`tmux/control/`). This file holds the trait and what both transports
+//! share: the command-size limit and how a batch's one error is read.
 //!
 //! Arguments are data: tmux's own command parser treats an argument that ends
 //! in `;` as a command separator, so every argument is escaped here before it
 //! leaves the process ([`escape_argument`]).
 
-use std::ffi::OsString;
-use std::process::{Command, Stdio};
-
 use std::sync::Arc;
 
-use super::chained::{ChainRunner, run_each_chained};
-use super::events::OutputEvents;
+use super::control::OutputEvents;
+use super::is_no_server;
 use super::server::Server;
-use crate::error::{Error, Result, TmuxErrorKind};
+use super::subprocess::Subprocess;
+use crate::error::{Error, Result};
 
 /// The most argument bytes (each argument plus its NUL) one `tmux` client
 /// invocation can send to the server: tmux refuses a larger command with
@@ -86,138 +87,8 @@ pub fn chain_commands(commands: &[TmuxArgs]) -> Vec<String> {
     argv
 }
 
-/// Runs each call as a `tmux` child process (stdin never inherited).
-#[derive(Clone, Debug, Default)]
-pub struct Subprocess {
-    server: Server,
-}
-
-impl Subprocess {
-    pub fn new(server: Server) -> Self {
-        Subprocess { server }
-    }
-
-    /// The `tmux` command with this server's global arguments (it dies
-    /// with its spawning thread: see `tmux/child.rs`).
-    pub fn command(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command.args(self.server.global_args());
-        super::child::die_with_parent(&mut command);
-        command
-    }
-}
-
-impl Subprocess {
-    /// Runs one chained invocation; on failure also returns what the
-    /// commands before the failing one printed.
-    fn run_chained(
-        &self,
-        commands: &[TmuxArgs],
-        stdin: Option<&[u8]>,
-    ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
-        let name = first_name(commands);
-        let argv = checked_chain(commands).map_err(|err| (Vec::new(), err))?;
-        self.spawn(&name, argv, stdin)
-    }
-
-    /// [`Transport::run_private`] by subprocess: the commands go to `tmux
-    /// source-file -` on stdin, in tmux's own quoting (as over control
-    /// mode), so the `tmux` process's argv is only `source-file -`. A call
-    /// that creates a session starts the server with `start-server` first:
-    /// a server forked by this client keeps its argv for life, and that is
-    /// then `start-server ; source-file -`, never an agent's environment,
-    /// prompt or PATH. The size limit of one command stays as documented.
-    pub fn run_private(&self, commands: &[TmuxArgs]) -> Result<Vec<u8>> {
-        let name = first_name(commands);
-        checked_chain(commands)?;
-        let Some(mut script) = super::control::encode(commands) else {
-            return Err(Error::InvalidInput(format!(
-                "tmux {name}: an argument holds a NUL byte"
-            )));
-        };
-        script.push(b'\n');
-        let starts_server = commands
-            .iter()
-            .any(|c| matches!(c.first().map(String::as_str), Some("new-session" | "new")));
-        let mut argv: Vec<String> = Vec::new();
-        if starts_server {
-            self.server.check_socket_path()?;
-            argv.extend(["start-server".to_owned(), ";".to_owned()]);
-        }
-        argv.extend(["source-file".to_owned(), "-".to_owned()]);
-        self.spawn(&name, argv, Some(&script))
-            .map_err(|(_, err)| err)
-    }
-
-    /// Spawns `tmux GLOBAL ARGV`, feeds `stdin`, returns stdout (or what was
-    /// printed before the error, and the error).
-    fn spawn(
-        &self,
-        name: &str,
-        argv: Vec<String>,
-        stdin: Option<&[u8]>,
-    ) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
-        let name = name.to_owned();
-        let mut command = self.command();
-        // `-u`: a UTF-8 client, so tmux prints values byte for byte (the
-        // length-prefixed formats of `list-sessions`/`list-panes` rely on it).
-        command
-            .arg("-u")
-            .args(argv.into_iter().map(OsString::from))
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command.spawn().map_err(|e| (Vec::new(), spawn_error(e)))?;
-        let timeout = super::child::call_timeout();
-        let output = super::child::output_within(child, stdin, timeout)
-            .map_err(|e| (Vec::new(), spawn_error(e)))?
-            .ok_or_else(|| {
-                (
-                    Vec::new(),
-                    super::child::timeout_error(&self.server, timeout),
-                )
-            })?;
-        if output.status.success() {
-            return Ok(output.stdout);
-        }
-        let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        let message = if message.is_empty() {
-            format!("exited with {}", output.status)
-        } else {
-            message.replace('\n', "; ")
-        };
-        let err = Error::tmux(name, message);
-        Err((output.stdout, err))
-    }
-}
-
-impl ChainRunner for Subprocess {
-    fn run_chain(&self, commands: &[TmuxArgs]) -> std::result::Result<Vec<u8>, (Vec<u8>, Error)> {
-        self.run_chained(commands, None)
-    }
-}
-
-impl Transport for Subprocess {
-    fn run(&self, commands: &[TmuxArgs], stdin: Option<&[u8]>) -> Result<Vec<u8>> {
-        self.run_chained(commands, stdin).map_err(|(_, err)| err)
-    }
-
-    fn server(&self) -> &Server {
-        &self.server
-    }
-
-    /// Independent commands share one `tmux` process (see [`run_each_chained`]).
-    fn run_each(&self, commands: &[TmuxArgs]) -> Vec<Result<Vec<u8>>> {
-        run_each_chained(self, commands)
-    }
-}
-
 /// The first command's name (what errors are reported against).
-fn first_name(commands: &[TmuxArgs]) -> String {
+pub(super) fn first_name(commands: &[TmuxArgs]) -> String {
     commands
         .first()
         .and_then(|c| c.first())
@@ -226,7 +97,7 @@ fn first_name(commands: &[TmuxArgs]) -> String {
 }
 
 /// The chained argv of `commands`, refused over [`MAX_COMMAND_BYTES`].
-fn checked_chain(commands: &[TmuxArgs]) -> Result<Vec<String>> {
+pub(super) fn checked_chain(commands: &[TmuxArgs]) -> Result<Vec<String>> {
     let argv = chain_commands(commands);
     let size: usize = argv.iter().map(|a| a.len() + 1).sum();
     if size > MAX_COMMAND_BYTES {
@@ -245,22 +116,14 @@ pub fn command_too_long(name: &str, size: usize) -> Error {
     )
 }
 
-/// True for [`command_too_long`] errors (and tmux's own).
-pub fn is_command_too_long(err: &Error) -> bool {
-    err.tmux_kind() == Some(TmuxErrorKind::TooLong)
-}
-
-/// Spawn failures: a missing binary is `TmuxNotAvailable`, an argv the OS
-/// refuses is a too-long command, anything else `TmuxNotAvailable` with the
-/// OS reason.
-pub fn spawn_error(err: std::io::Error) -> Error {
-    if err.kind() == std::io::ErrorKind::NotFound {
-        Error::TmuxNotAvailable("the tmux binary was not found on PATH".into())
-    } else if err.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
-        Error::tmux("tmux".into(), format!("command too long ({err})"))
-    } else {
-        Error::TmuxNotAvailable(err.to_string())
-    }
+/// True when a batch of `sent` commands (several) gave one error: the first
+/// command failed, or tmux refused the whole batch while parsing a later
+/// one, before running any. Only the first command run alone can tell which
+/// (both transports then send the rest again). A missing server is not
+/// ambiguous.
+pub fn is_ambiguous(sent: usize, done: &[Result<Vec<u8>>]) -> bool {
+    sent > 1
+        && matches!(done, [Err(err)] if !is_no_server(err) && !matches!(err, Error::TmuxTimeout { .. }))
 }
 
 #[cfg(test)]
@@ -273,15 +136,6 @@ mod tests {
         assert_eq!(escape_argument(";"), "\\;");
         assert_eq!(escape_argument("a\\;"), "a\\\\;");
         assert_eq!(escape_argument("a;b"), "a;b");
-    }
-
-    #[test]
-    fn an_oversized_command_is_refused_before_spawning() {
-        let transport = Subprocess::new(Server::named("doeff-never-started"));
-        let err = transport
-            .run(&[vec!["display-message".into(), "x".repeat(20_000)]], None)
-            .expect_err("too long");
-        assert!(is_command_too_long(&err), "{err}");
     }
 
     #[test]
