@@ -60,6 +60,22 @@ fn start_repl(server: &TestServer) -> String {
 }
 
 /// The pane's screen once it shows `needle` (panics after [`PATIENCE`]).
+/// Waits until the editor is back at an empty `lua>` prompt: keys typed
+/// before it starts reading are flushed.
+fn at_prompt(tmux: &doeff_agents::Tmux, pane: &str, what: &str) {
+    wait_for(what, PATIENCE, || {
+        let screen = tmux.capture_pane(pane, 0).unwrap_or_default();
+        (screen
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_end()
+            == "lua>")
+            .then_some(())
+    });
+}
+
 fn screen_showing(tmux: &doeff_agents::Tmux, pane: &str, what: &str, needle: &str) -> String {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
@@ -153,6 +169,7 @@ fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_ke
     wait_screen("the sleep to run", "lua> agents.sleep(120)");
     ctrl_c();
     wait_screen("the interrupted sleep", "error: interrupted");
+    at_prompt(tmux, &pane, "the prompt after the interrupt");
     type_keys(tmux, &pane, "print('still ' .. 'here')");
     enter();
     wait_screen("the REPL still running", "still here");
@@ -165,16 +182,20 @@ fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_ke
     });
     assert!(saved.contains("agents.sleep(120)"), "{saved}");
 
+    at_prompt(tmux, &pane, "the prompt before .load");
     type_keys(tmux, &pane, &format!(".load {}", script.display()));
     enter();
     wait_screen("the loaded script", "loaded 1");
+    at_prompt(tmux, &pane, "the prompt before .reload");
     type_keys(tmux, &pane, ".reload");
     enter();
     wait_screen("the reloaded script, its state kept", "loaded 2");
+    at_prompt(tmux, &pane, "the prompt before supervise");
     type_keys(tmux, &pane, "agents.supervise()");
     enter();
     wait_screen("its timer under agents.supervise", "tick 2");
     ctrl_c();
+    at_prompt(tmux, &pane, "the prompt after supervise");
     type_keys(tmux, &pane, "print('back at ' .. 'the prompt')");
     enter();
     wait_screen("the prompt after supervise", "back at the prompt");
