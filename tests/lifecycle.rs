@@ -176,7 +176,20 @@ fn a_stopped_session_ends_the_watch_as_stopped() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(300));
+    // Stopped only once the watch has seen the session (its first event):
+    // under load a watch starting late would find it already gone.
+    let stdout = child.stdout.take().expect("stdout");
+    let (first, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Read to the end: a closed pipe would end the watch with SIGPIPE.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = first.send(line);
+        }
+    });
+    let line = got
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watch's first event");
+    assert!(line.contains("\"new\":\"blocked\""), "{line}");
     assert!(server.cli(&["stop", "gone"]).status.success());
     let status = child.wait().expect("exit");
     assert_eq!(status.code(), Some(5), "{status:?}");
