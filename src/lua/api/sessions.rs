@@ -11,7 +11,7 @@ use mlua::{Lua, ObjectLike, Table};
 
 use crate::lua::convert::{launch_config, seconds, session_table, soft};
 use crate::lua::handle::handle;
-use crate::session::Agents;
+use crate::session::{Agents, Monitor};
 
 /// Where `agents.follow` reports status changes (the REPL prints above its
 /// prompt; scripts print to stderr).
@@ -70,29 +70,39 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
                     .app_data_ref::<Printer>()
                     .map(|p| p.clone())
                     .unwrap_or_else(|| Printer(Arc::new(|line| eprintln!("{line}"))));
-                let agents = a.clone();
-                let mut watched = agents
+                let watched = a
                     .session(&name)
                     .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+                let mut monitor = Monitor::new(&a, vec![watched]);
+                monitor.interval = interval;
+                // The watch core every loop shares: batched passes, woken by
+                // the pane's output where the transport reports it.
                 std::thread::spawn(move || {
                     loop {
-                        match agents.observe(&mut watched) {
-                            Ok(o) if o.status_changed() => {
+                        let started = std::time::Instant::now();
+                        let name = monitor
+                            .sessions
+                            .first()
+                            .map(|s| s.session_name.clone())
+                            .unwrap_or_default();
+                        match monitor.pass().pop() {
+                            Some(Ok(o)) if o.status_changed() => {
                                 (printer.0)(format!(
-                                    "[{}] {} -> {} ({})",
-                                    watched.session_name, o.previous, o.status, o.reason
+                                    "[{name}] {} -> {} ({})",
+                                    o.previous, o.status, o.reason
                                 ));
                                 if o.is_terminal {
                                     return;
                                 }
                             }
-                            Ok(_) => {}
-                            Err(err) => {
-                                (printer.0)(format!("[{}] {err}", watched.session_name));
+                            Some(Ok(_)) => {}
+                            Some(Err(err)) => {
+                                (printer.0)(format!("[{name}] {err}"));
                                 return;
                             }
+                            None => return,
                         }
-                        std::thread::sleep(interval);
+                        monitor.wait(started);
                     }
                 });
                 Ok(true)
