@@ -265,7 +265,10 @@ fn launch(agents: &Agents, index: usize) -> Result<AgentSession> {
     config
         .env
         .insert("DOEFF_DEMO_SCENARIO".into(), "busy".into());
-    agents.launch_session(&format!("bench-{index}"), &config, Duration::from_secs(30))
+    agents.launch_session(
+        &format!("bench-{index}"),
+        &config.clone().ready_timeout(Duration::from_secs(30)),
+    )
 }
 
 fn run(args: BenchArgs) -> Result<i32> {

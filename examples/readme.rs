@@ -6,7 +6,7 @@ fn main() -> doeff_agents::Result<()> {
     doeff_agents::demo::run_demo_agent_if_asked();
     let agents = Agents::from_env()?;
     let config = LaunchConfig::new(AgentType::Custom("demo".into()), ".").prompt("fix the test");
-    let mut session = agents.session_scope("fix", &config, Duration::from_secs(30))?; // stopped on drop
+    let mut session = agents.session_scope("fix", &config)?; // stopped on drop
     while !session.is_terminal() {
         let observation = agents.observe(&mut session)?;
         println!("{} ({})", observation.status, observation.reason);

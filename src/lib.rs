@@ -28,7 +28,7 @@
 //! #   }
 //! #   let _kill = Kill(agents.tmux().clone());
 //!     let config = LaunchConfig::new(AgentType::Custom("demo".into()), "/").prompt("hello");
-//!     let mut session = agents.launch_session("example", &config, Duration::from_secs(30))?;
+//!     let mut session = agents.launch_session("example", &config)?;
 //!     let deadline = Instant::now() + Duration::from_secs(60);
 //!     loop {
 //!         let observation = agents.observe(&mut session)?;

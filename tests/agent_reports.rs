@@ -93,7 +93,10 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
     let server = TestServer::new();
     let agents = agents(&server);
     let mut session = agents
-        .launch_session("hooky", &config(&server), Duration::from_secs(10))
+        .launch_session(
+            "hooky",
+            &config(&server).ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     // Armed at launch: seq 0, nothing reported yet.
     assert!(hook_option(&server, &session).starts_with("0|armed||"));
@@ -165,8 +168,9 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
     let mut session = agents
         .launch_session(
             "plain",
-            &config(&server).hooks(false),
-            Duration::from_secs(10),
+            &config(&server)
+                .hooks(false)
+                .ready_timeout(Duration::from_secs(10)),
         )
         .expect("launch");
     assert_eq!(hook_option(&server, &session), "", "not armed");
@@ -291,7 +295,10 @@ fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_st
     let state = private_state_dir("file");
     let (agents, config) = file_agents(&server, &state);
     let mut session = agents
-        .launch_session("filey", &config, Duration::from_secs(10))
+        .launch_session(
+            "filey",
+            &config.clone().ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     let path = std::path::PathBuf::from(settings_path(&agents, &session));
     let dir = state.join("run").join("doeff-filey");
@@ -328,8 +335,10 @@ fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_st
     let mut plain = agents
         .launch_session(
             "filey",
-            &config.clone().hooks(false),
-            Duration::from_secs(10),
+            &config
+                .clone()
+                .hooks(false)
+                .ready_timeout(Duration::from_secs(10)),
         )
         .expect("launch");
     assert_eq!(settings_path(&agents, &plain), "none");
@@ -348,7 +357,10 @@ fn no_settings_file_where_others_could_write() {
     let state = open.join("state");
     let (agents, config) = file_agents(&server, &state);
     let mut session = agents
-        .launch_session("filey", &config, Duration::from_secs(10))
+        .launch_session(
+            "filey",
+            &config.clone().ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     assert_eq!(settings_path(&agents, &session), "none");
     assert!(!state.join("run").join("doeff-filey").exists());
@@ -399,7 +411,10 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
     let root = nix::unistd::Uid::effective().is_root();
 
     let mut session = agents
-        .launch_session("gem", &config, Duration::from_secs(10))
+        .launch_session(
+            "gem",
+            &config.clone().ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     let given = seen("seen_path");
     if root {
@@ -443,7 +458,13 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
 
     std::fs::remove_file(work.join("seen_path")).expect("rm");
     let mut plain = agents
-        .launch_session("gem", &config.clone().hooks(false), Duration::from_secs(10))
+        .launch_session(
+            "gem",
+            &config
+                .clone()
+                .hooks(false)
+                .ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     assert_eq!(seen("seen_path"), "none", "--no-hooks passes nothing");
     assert!(!dir.exists());
@@ -493,7 +514,10 @@ fn an_event_mapped_to_screen_lets_the_screen_decide() {
     std::fs::write(work.join("handy.sh"), HANDING_AGENT).expect("agent");
     let config = LaunchConfig::new("handy".parse().expect("agent"), &work);
     let mut session = agents
-        .launch_session("handy", &config, Duration::from_secs(10))
+        .launch_session(
+            "handy",
+            &config.clone().ready_timeout(Duration::from_secs(10)),
+        )
         .expect("launch");
     type_line(&server, &session, "ok");
     let o = until(&agents, &mut session, SessionStatus::Blocked);

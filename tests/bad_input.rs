@@ -330,7 +330,7 @@ fn rust_names_prompts_and_adapters() {
         "", "a:b", "a.b", "a%b", "it's", "a b", "a\nb", &long, "doeff-",
     ] {
         let err = agents
-            .launch_session(name, &config, PATIENCE)
+            .launch_session(name, &config.clone().ready_timeout(PATIENCE))
             .expect_err("invalid name");
         assert!(
             matches!(err, Error::InvalidSessionName { .. }),
@@ -339,12 +339,12 @@ fn rust_names_prompts_and_adapters() {
     }
     let nul = config.clone().prompt("a\0b");
     assert!(matches!(
-        agents.launch_session("nul", &nul, PATIENCE),
+        agents.launch_session("nul", &nul.clone().ready_timeout(PATIENCE)),
         Err(Error::AgentLaunch { .. })
     ));
     let megabyte = config.clone().prompt("m".repeat(1 << 20));
     let err = agents
-        .launch_session("mega", &megabyte, PATIENCE)
+        .launch_session("mega", &megabyte.clone().ready_timeout(PATIENCE))
         .expect_err("1 MB does not fit in argv through tmux");
     assert!(matches!(err, Error::AgentLaunch { .. }) && err.to_string().contains("too long"));
     let file = server.path("a-file");
@@ -354,7 +354,7 @@ fn rust_names_prompts_and_adapters() {
         c.work_dir = dir;
         assert!(
             matches!(
-                agents.launch_session("wd", &c, PATIENCE),
+                agents.launch_session("wd", &c.clone().ready_timeout(PATIENCE)),
                 Err(Error::Io { .. } | Error::InvalidInput(_))
             ),
             "{what}"
@@ -362,7 +362,7 @@ fn rust_names_prompts_and_adapters() {
     }
     let unknown = LaunchConfig::new(AgentType::Custom("nope".into()), &server.dir);
     assert!(matches!(
-        agents.launch_session("u", &unknown, PATIENCE),
+        agents.launch_session("u", &unknown.clone().ready_timeout(PATIENCE)),
         Err(Error::UnknownAgent { .. })
     ));
     let natives = [
@@ -381,7 +381,7 @@ fn rust_names_prompts_and_adapters() {
         agents.adapters().register(adapter);
         let c = LaunchConfig::new(AgentType::Custom(name.clone()), &server.dir);
         let err = agents
-            .launch_session("n", &c, PATIENCE)
+            .launch_session("n", &c.clone().ready_timeout(PATIENCE))
             .expect_err("refused");
         assert!(matches!(err, Error::AgentLaunch { .. }), "{name}: {err}");
         assert_eq!(err.to_string().lines().count(), 1, "{err}");
@@ -407,13 +407,16 @@ fn rust_messages_and_pasted_prompts_arrive_exactly() {
     config.agent_type = AgentType::Custom("pasted".into());
     let bad = config.clone().prompt("stop \u{1b} here");
     assert!(matches!(
-        agents.launch_session("bad", &bad, PATIENCE),
+        agents.launch_session("bad", &bad.clone().ready_timeout(PATIENCE)),
         Err(Error::AgentLaunch { .. })
     ));
     assert_no_sessions(&agents);
     let prompt = format!("{}\nsecond line -x", hostile(&marker));
     let session = agents
-        .launch_session("pasted", &config.prompt(prompt.clone()), PATIENCE)
+        .launch_session(
+            "pasted",
+            &config.prompt(prompt.clone()).ready_timeout(PATIENCE),
+        )
         .expect("launch");
     assert_eq!(
         records(&echo, 2)[1],

@@ -106,7 +106,7 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
     };
 
     let mut session = agents
-        .launch_session("cx", &config, Duration::from_secs(20))
+        .launch_session("cx", &config.clone().ready_timeout(Duration::from_secs(20)))
         .expect("launch");
     let notify: Vec<String> = serde_json::from_str(&seen("seen_notify")).expect("a notify argv");
     assert_eq!(
@@ -163,7 +163,13 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
 
     std::fs::remove_file(work.join("seen_notify")).expect("rm");
     let mut plain = agents
-        .launch_session("cx", &config.clone().hooks(false), Duration::from_secs(20))
+        .launch_session(
+            "cx",
+            &config
+                .clone()
+                .hooks(false)
+                .ready_timeout(Duration::from_secs(20)),
+        )
         .expect("launch");
     assert_eq!(seen("seen_notify"), "none", "--no-hooks passes no notify");
     agents.stop_session(&mut plain).expect("stop");

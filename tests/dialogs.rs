@@ -65,7 +65,10 @@ fn a_safe_dialog_is_answered_only_when_asked() {
     let server = TestServer::new();
     let agents = fake(&server, "tmux");
     let session = agents
-        .launch_session("asked", &config(&server, "Trust this folder?"), PATIENCE)
+        .launch_session(
+            "asked",
+            &config(&server, "Trust this folder?").ready_timeout(PATIENCE),
+        )
         .expect("the session is left for the user");
     assert_eq!(session.status, SessionStatus::Blocked);
     let waiting = session.waiting.clone().expect("waiting for the user");
@@ -80,7 +83,7 @@ fn a_safe_dialog_is_answered_only_when_asked() {
     let mut accepting = config(&server, "Trust this folder?");
     accepting.accept_dialogs = true;
     let session = agents
-        .launch_session("accepted", &accepting, PATIENCE)
+        .launch_session("accepted", &accepting.clone().ready_timeout(PATIENCE))
         .expect("launch answers the dialog");
     assert!(session.waiting.is_none(), "{:?}", session.waiting);
     wait_for("the prompt", PATIENCE, || {
@@ -94,7 +97,10 @@ fn an_arg_agent_reports_the_dialog_and_nothing_is_typed() {
     let server = TestServer::new();
     let agents = fake(&server, "arg");
     let mut session = agents
-        .launch_session("shown", &config(&server, "Trust this folder?"), PATIENCE)
+        .launch_session(
+            "shown",
+            &config(&server, "Trust this folder?").ready_timeout(PATIENCE),
+        )
         .expect("launch");
     let observation = wait_for("the dialog", PATIENCE, || {
         let o = agents.observe(&mut session).ok()?;
@@ -114,7 +120,7 @@ fn an_unsafe_dialog_is_never_answered() {
     let mut cfg = config(&server, "Update available: 1. Update now");
     cfg.accept_dialogs = true;
     let session = agents
-        .launch_session("update", &cfg, PATIENCE)
+        .launch_session("update", &cfg.clone().ready_timeout(PATIENCE))
         .expect("left for the user");
     let waiting = session.waiting.clone().expect("waiting");
     assert_eq!(waiting.dialog.as_deref(), Some("update"));
@@ -209,8 +215,8 @@ return agents.adapter {
     let session = agents
         .launch_session(
             "stuck",
-            &LaunchConfig::new(AgentType::Custom("stuck".into()), &server.dir),
-            PATIENCE,
+            &LaunchConfig::new(AgentType::Custom("stuck".into()), &server.dir)
+                .ready_timeout(PATIENCE),
         )
         .expect("launch");
     wait_for("the composer", PATIENCE, || {
@@ -389,7 +395,10 @@ fn a_multi_key_answer_sends_each_key_once_the_screen_showed_the_one_before() {
     let server = TestServer::new();
     let agents = choice_agents(&server);
     let mut session = agents
-        .launch_session("pick", &choice_config(&server, false), PATIENCE)
+        .launch_session(
+            "pick",
+            &choice_config(&server, false).ready_timeout(PATIENCE),
+        )
         .expect("answered and ready");
     assert!(session.waiting.is_none(), "{:?}", session.waiting);
     wait_for("the prompt after the answer", PATIENCE, || {
@@ -404,7 +413,10 @@ fn the_rest_of_an_answer_is_withheld_when_the_screen_ignores_a_key() {
     let server = TestServer::new();
     let agents = choice_agents(&server);
     let session = agents
-        .launch_session("deaf", &choice_config(&server, true), PATIENCE)
+        .launch_session(
+            "deaf",
+            &choice_config(&server, true).ready_timeout(PATIENCE),
+        )
         .expect("left for the user");
     let waiting = session.waiting.clone().expect("waiting for the user");
     assert_eq!(waiting.dialog.as_deref(), Some("pick"));
@@ -457,7 +469,7 @@ fn codexs_hook_review_is_left_for_the_user_even_with_accept_trust() {
         .prompt("hello there");
     cfg.accept_dialogs = true;
     let session = agents
-        .launch_session("hooks", &cfg, PATIENCE)
+        .launch_session("hooks", &cfg.clone().ready_timeout(PATIENCE))
         .expect("left for the user");
     let waiting = session.waiting.clone().expect("waiting for the user");
     assert_eq!(

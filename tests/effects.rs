@@ -230,7 +230,12 @@ mod asynchronous {
         config: &LaunchConfig,
         n: usize,
     ) -> Result<(SessionStatus, Vec<SessionStatus>)> {
-        let mut scope = async_session_scope(agents, &format!("many-{n}"), config, READY).await?;
+        let mut scope = async_session_scope(
+            agents,
+            &format!("many-{n}"),
+            &config.clone().ready_timeout(READY),
+        )
+        .await?;
         let mut changes = Vec::new();
         let callbacks = AsyncMonitorCallbacks::new()
             .on_status_change(|_, new, _| changes.push(new))

@@ -161,10 +161,10 @@ fn an_agent_killed_by_a_signal_is_exited_with_that_signal() {
         };
         let agents = Agents::new(tmux, Arc::new(registry));
         let mut victim = agents
-            .launch_session("victim", &demo_wait(&server), PATIENCE)
+            .launch_session("victim", &demo_wait(&server).ready_timeout(PATIENCE))
             .expect("launch");
         let mut other = agents
-            .launch_session("other", &demo_wait(&server), PATIENCE)
+            .launch_session("other", &demo_wait(&server).ready_timeout(PATIENCE))
             .expect("launch");
         let pid = agents
             .tmux()
@@ -210,12 +210,12 @@ fn closing_the_pane_during_a_paste_fails_cleanly() {
     let server = TestServer::new();
     let agents = server.agents();
     let _keeper = agents
-        .launch_session("keeper", &demo_wait(&server), PATIENCE)
+        .launch_session("keeper", &demo_wait(&server).ready_timeout(PATIENCE))
         .expect("keeper");
     for delay_ms in [0u64, 5, 20, 80] {
         let name = format!("paste{delay_ms}");
         let session = agents
-            .launch_session(&name, &demo_wait(&server), PATIENCE)
+            .launch_session(&name, &demo_wait(&server).ready_timeout(PATIENCE))
             .expect("launch");
         let text = "p".repeat(1 << 20);
         let started = Instant::now();

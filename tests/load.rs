@@ -73,7 +73,10 @@ fn watch_one(agents: &Agents, server_dir: &std::path::Path, index: usize) -> Run
     let result = (|| -> doeff_agents::Result<()> {
         // The agent's first phase may begin as soon as the launch starts.
         let mut seen = Instant::now();
-        let mut session = agents.launch_session(&format!("load{index}"), &config, DEADLINE)?;
+        let mut session = agents.launch_session(
+            &format!("load{index}"),
+            &config.clone().ready_timeout(DEADLINE),
+        )?;
         if let Some(state) = agents.tmux().pane_state(&session.pane_id)? {
             run.agent = start_time(state.pid).map(|start| (state.pid, start));
         }

@@ -38,7 +38,10 @@ fn one_pass_observes_many_sessions_and_skips_still_panes() {
     let mut sessions: Vec<_> = (0..3)
         .map(|i| {
             agents
-                .launch_session(&format!("many-{i}"), &demo(&server, "wait"), PATIENCE)
+                .launch_session(
+                    &format!("many-{i}"),
+                    &demo(&server, "wait").ready_timeout(PATIENCE),
+                )
                 .expect("launch")
         })
         .collect();
@@ -79,7 +82,7 @@ fn output_events_wake_the_watch_loop_before_its_interval() {
     let server = TestServer::new();
     let agents = event_agents(&server);
     let session = agents
-        .launch_session("events", &demo(&server, "busy"), PATIENCE)
+        .launch_session("events", &demo(&server, "busy").ready_timeout(PATIENCE))
         .expect("launch");
     let pane = session.pane_id.clone();
     let mut monitor = Monitor::new(&agents, vec![session]);
@@ -116,7 +119,7 @@ fn a_window_linked_for_events_does_not_outlive_its_killed_session() {
     let server = TestServer::new();
     let agents = event_agents(&server);
     let session = agents
-        .launch_session("linked", &demo(&server, "wait"), PATIENCE)
+        .launch_session("linked", &demo(&server, "wait").ready_timeout(PATIENCE))
         .expect("launch");
     let name = session.session_name.clone();
     let mut monitor = Monitor::new(&agents, vec![session]);
@@ -158,7 +161,7 @@ fn a_watch_survives_its_control_client_dying() {
     ));
     let agents = Agents::new(Tmux::with_transport(transport.clone()), Arc::new(registry));
     let session = agents
-        .launch_session("orphan", &demo(&server, "busy"), PATIENCE)
+        .launch_session("orphan", &demo(&server, "busy").ready_timeout(PATIENCE))
         .expect("launch");
     let pane = session.pane_id.clone();
     let mut monitor = Monitor::new(&agents, vec![session]);

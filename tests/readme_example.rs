@@ -91,7 +91,10 @@ fn without_a_doeff_agents_binary_the_demo_says_how_to_get_one() {
     let agents = Agents::new(server.tmux.clone(), Arc::new(registry));
     let config = LaunchConfig::new(AgentType::Custom("demo".into()), &server.dir);
     let err = agents
-        .launch_session("nodemo", &config, Duration::from_secs(5))
+        .launch_session(
+            "nodemo",
+            &config.clone().ready_timeout(Duration::from_secs(5)),
+        )
         .expect_err("no demo binary")
         .to_string();
     assert!(

@@ -472,7 +472,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     let mut config = world.config().prompt("make a marker file");
     config.model = Some(model.to_owned());
     let mut session = agents
-        .launch_session("life", &config, BOOT)
+        .launch_session("life", &config.clone().ready_timeout(BOOT))
         .expect("launch");
     let mut trail = Trail::default();
     trail.0.push((session.status, "launched".into()));
@@ -708,7 +708,10 @@ fn api_trouble(agent: &'static str, cases: &[(&str, SessionStatus, &'static str)
     let world = World::new(agent, &root.0, &bin, &mock, true);
     let agents = server.agents();
     let mut session = agents
-        .launch_session("trouble", &world.config().prompt("hello"), BOOT)
+        .launch_session(
+            "trouble",
+            &world.config().prompt("hello").ready_timeout(BOOT),
+        )
         .expect("launch");
     let mut trail = Trail::default();
     watch_until(
@@ -790,7 +793,7 @@ fn trust_dialog(agent: &'static str) {
     let agents = server.agents();
     let config = world.config().prompt("hello");
     let mut trail = Trail::default();
-    match agents.launch_session("asked", &config, BOOT) {
+    match agents.launch_session("asked", &config.clone().ready_timeout(BOOT)) {
         Ok(mut session) => {
             // Every agent alike: the launch saw the dialog and typed nothing.
             assert_eq!(
@@ -824,7 +827,7 @@ fn trust_dialog(agent: &'static str) {
     let mut config = world.config().prompt("hello");
     config.accept_dialogs = true;
     let mut session = agents
-        .launch_session("accepted", &config, BOOT)
+        .launch_session("accepted", &config.clone().ready_timeout(BOOT))
         .expect("launch with accept_dialogs");
     let mut trail = Trail::default();
     watch_until(
@@ -881,7 +884,13 @@ fn gemini_hooks() {
     let user_settings = world.user_settings();
     let agents = server.agents().with_state_dir(Some(state.clone()));
     let mut session = agents
-        .launch_session("hooks", &world.config().prompt("make a marker file"), BOOT)
+        .launch_session(
+            "hooks",
+            &world
+                .config()
+                .prompt("make a marker file")
+                .ready_timeout(BOOT),
+        )
         .expect("launch");
     let hook = |session: &AgentSession| server.display(&session.pane_id, "#{@doeff-hook}");
     let run_dir = state.join("run").join("doeff-hooks");
@@ -1089,7 +1098,7 @@ fn claude_bypass_permissions_dialog() {
     let mut config = world.config().prompt("hello").env("IS_SANDBOX", "1");
     config.skip_permissions = true;
     let mut session = agents
-        .launch_session("bypass", &config, BOOT)
+        .launch_session("bypass", &config.clone().ready_timeout(BOOT))
         .expect("launch");
     let mut trail = Trail::default();
     watch_until(
@@ -1108,7 +1117,7 @@ fn claude_bypass_permissions_dialog() {
 
     config.accept_dialogs = true;
     let mut session = agents
-        .launch_session("accepted", &config, BOOT)
+        .launch_session("accepted", &config.clone().ready_timeout(BOOT))
         .expect("launch with accept_dialogs");
     watch_until(
         &agents,
@@ -1147,7 +1156,7 @@ fn claude_reports_at_each_step() {
     let world = World::new("claude", &root.0, &bin, &mock, true);
     let agents = server.agents();
     let mut session = agents
-        .launch_session("steps", &world.config(), BOOT)
+        .launch_session("steps", &world.config().ready_timeout(BOOT))
         .expect("launch");
     let mut trail = Trail::default();
     let step = |session: &mut AgentSession,

@@ -31,7 +31,7 @@ fn metadata_is_stored_on_the_tmux_session_for_other_processes() {
     let server = TestServer::new();
     let agents = server.agents();
     let session = agents
-        .launch_session("meta", &demo(&server), PATIENCE)
+        .launch_session("meta", &demo(&server).ready_timeout(PATIENCE))
         .expect("launch");
     assert_eq!(session.status, SessionStatus::Booting);
     let other = server.agents();
@@ -48,7 +48,7 @@ fn env_reaches_the_pane_when_the_server_already_runs() {
     let server = TestServer::new();
     let agents = server.agents();
     agents
-        .launch_session("first", &demo(&server), PATIENCE)
+        .launch_session("first", &demo(&server).ready_timeout(PATIENCE))
         .expect("first launch starts the server");
     let out = server.path("env.txt");
     let script: &'static str = Box::leak(
@@ -64,7 +64,7 @@ fn env_reaches_the_pane_when_the_server_already_runs() {
     let config = LaunchConfig::new(AgentType::Custom("envcheck".into()), &server.dir)
         .env("DOEFF_TEST_VALUE", "it $(arrived) ; `exactly`");
     agents
-        .launch_session("second", &config, PATIENCE)
+        .launch_session("second", &config.clone().ready_timeout(PATIENCE))
         .expect("second launch");
     let text = wait_for("the env file", PATIENCE, || {
         std::fs::read_to_string(&out).ok().filter(|t| !t.is_empty())
@@ -78,14 +78,14 @@ fn scope_guard_stops_on_drop_and_on_panic() {
     let agents = server.agents();
     {
         let scope = agents
-            .session_scope("scoped", &demo(&server), PATIENCE)
+            .session_scope("scoped", &demo(&server).ready_timeout(PATIENCE))
             .expect("launch");
         assert!(agents.tmux().has_session(&scope.session_name).expect("has"));
     }
     assert!(!agents.tmux().has_session("doeff-scoped").expect("has"));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _scope = agents
-            .session_scope("panicky", &demo(&server), PATIENCE)
+            .session_scope("panicky", &demo(&server).ready_timeout(PATIENCE))
             .expect("launch");
         panic!("boom");
     }));
@@ -103,11 +103,14 @@ fn a_ready_timeout_removes_the_half_made_session() {
     agents.adapters().register(adapter);
     // Keep the server alive so the check below is about this session.
     agents
-        .launch_session("keeper", &demo(&server), PATIENCE)
+        .launch_session("keeper", &demo(&server).ready_timeout(PATIENCE))
         .expect("keeper");
     let config = LaunchConfig::new(AgentType::Custom("slowpoke".into()), &server.dir).prompt("hi");
     let err = agents
-        .launch_session("slow", &config, Duration::from_millis(600))
+        .launch_session(
+            "slow",
+            &config.clone().ready_timeout(Duration::from_millis(600)),
+        )
         .expect_err("times out");
     match err {
         Error::AgentReadyTimeout { last_lines, .. } => {
@@ -128,7 +131,7 @@ fn stop_ends_an_agent_that_ignores_sighup() {
     ));
     let config = LaunchConfig::new(AgentType::Custom("stubborn".into()), &server.dir);
     let mut session = agents
-        .launch_session("stubborn", &config, PATIENCE)
+        .launch_session("stubborn", &config.clone().ready_timeout(PATIENCE))
         .expect("launch");
     let pid = agents
         .tmux()
@@ -157,7 +160,7 @@ fn observe_reports_the_exit_code_of_a_crashed_agent() {
         .env("DOEFF_DEMO_EXIT_CODE", "7")
         .env("DOEFF_DEMO_WORK_MS", "200");
     let mut session = agents
-        .launch_session("crash", &config, PATIENCE)
+        .launch_session("crash", &config.clone().ready_timeout(PATIENCE))
         .expect("launch");
     let observation = wait_for("the crash", PATIENCE, || {
         let o = agents.observe(&mut session).expect("observe");
@@ -173,7 +176,7 @@ fn tmux_operations_never_match_a_name_by_prefix() {
     let server = TestServer::new();
     let agents = server.agents();
     agents
-        .launch_session("xyz", &demo(&server), PATIENCE)
+        .launch_session("xyz", &demo(&server).ready_timeout(PATIENCE))
         .expect("launch");
     let tmux = agents.tmux();
     assert!(tmux.has_session("doeff-xyz").expect("has"));
@@ -203,7 +206,7 @@ fn the_agent_starts_with_ci_emptied_unless_asked() {
     agents.adapters().register(shell_adapter("cicheck", script));
     let config = LaunchConfig::new(AgentType::Custom("cicheck".into()), &server.dir);
     agents
-        .launch_session("ci", &config, PATIENCE)
+        .launch_session("ci", &config.clone().ready_timeout(PATIENCE))
         .expect("launch");
     let read = || {
         std::fs::read_to_string(&out)
@@ -215,7 +218,7 @@ fn the_agent_starts_with_ci_emptied_unless_asked() {
     let asked = config.env("CI", "yes");
     std::fs::remove_file(&out).expect("rm");
     agents
-        .launch_session("ci2", &asked, PATIENCE)
+        .launch_session("ci2", &asked.clone().ready_timeout(PATIENCE))
         .expect("launch");
     let seen = wait_for("the second write", PATIENCE, read);
     assert_eq!(seen, "[yes]");

@@ -95,6 +95,9 @@ pub struct LaunchConfig {
     /// Pass the adapter's per-run hooks (its `signals.hooks`), so the agent
     /// reports its own state (on by default; `--no-hooks` turns it off).
     pub hooks: bool,
+    /// How long a launch waits for the agent to be ready for input
+    /// (default [`DEFAULT_READY_TIMEOUT`]; Lua: `ready_timeout`, in seconds).
+    pub ready_timeout: Duration,
 }
 
 impl LaunchConfig {
@@ -113,7 +116,14 @@ impl LaunchConfig {
             accept_dialogs: false,
             conversation_id: None,
             hooks: true,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
         }
+    }
+
+    /// How long the launch waits for the agent to be ready for input.
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
     }
 
     pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
@@ -213,13 +223,14 @@ impl LaunchConfig {
         if !self.hooks {
             cfg.set("hooks", false)?;
         }
+        cfg.set("ready_timeout", self.ready_timeout.as_secs_f64())?;
         Ok(cfg)
     }
 
-    /// A config (and its ready timeout, `ready_timeout` in seconds) from a
-    /// Lua table as [`LaunchConfig::to_lua`] writes it; `agent` is required,
-    /// `work_dir` defaults to `.`, a wrongly typed field is an error.
-    pub(crate) fn from_lua(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
+    /// A config from a Lua table as [`LaunchConfig::to_lua`] writes it
+    /// (`ready_timeout` in seconds); `agent` is required, `work_dir`
+    /// defaults to `.`, a wrongly typed field is an error.
+    pub(crate) fn from_lua(table: &Table) -> mlua::Result<LaunchConfig> {
         let agent = optional_string(table, "agent")?
             .ok_or_else(|| mlua::Error::runtime("launch config needs 'agent'"))?;
         let agent_type = agent.parse().map_err(mlua::Error::runtime)?;
@@ -254,13 +265,12 @@ impl LaunchConfig {
                 )));
             }
         }
-        let ready = match table.get::<Option<f64>>("ready_timeout")? {
-            Some(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| {
+        if let Some(seconds) = table.get::<Option<f64>>("ready_timeout")? {
+            config.ready_timeout = Duration::try_from_secs_f64(seconds).map_err(|_| {
                 mlua::Error::runtime("ready_timeout must be a number of seconds >= 0")
-            })?,
-            None => DEFAULT_READY_TIMEOUT,
-        };
-        Ok((config, ready))
+            })?;
+        }
+        Ok(config)
     }
 }
 
@@ -291,17 +301,17 @@ mod tests {
             .skip_permissions(true)
             .accept_dialogs(true)
             .hooks(false)
+            .ready_timeout(Duration::from_millis(2500))
             .env("K", "V");
         let table = config.to_lua(&lua).expect("to lua");
-        let (back, ready) = LaunchConfig::from_lua(&table).expect("from lua");
+        let back = LaunchConfig::from_lua(&table).expect("from lua");
         assert_eq!(back, config);
-        assert_eq!(ready, DEFAULT_READY_TIMEOUT);
         let old: Table = lua
             .load(r#"return { agent = "claude", session_name = "old", ready_timeout = 2 }"#)
             .eval()
             .expect("table");
-        let (config, ready) = LaunchConfig::from_lua(&old).expect("old name");
+        let config = LaunchConfig::from_lua(&old).expect("old name");
         assert_eq!(config.resume_id.as_deref(), Some("old"));
-        assert_eq!(ready, Duration::from_secs(2));
+        assert_eq!(config.ready_timeout, Duration::from_secs(2));
     }
 }

@@ -156,7 +156,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<i32> {
         "launching {}{name}, waiting for it to be ready",
         crate::session::PREFIX
     ));
-    let launched = agents.launch_session(&name, &config, ready_timeout);
+    config.ready_timeout = ready_timeout;
+    let launched = agents.launch_session(&name, &config);
     drop(spinner);
     let mut session = launched?;
     if let Some(waiting) = &session.waiting {

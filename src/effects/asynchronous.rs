@@ -42,15 +42,15 @@ pub struct AsyncSessionScope {
     armed: bool,
 }
 
-/// Launches a session (off the runtime) and returns a scope guard for it.
+/// Launches a session (off the runtime; waiting at most the config's
+/// `ready_timeout`) and returns a scope guard for it.
 pub async fn async_session_scope(
     agents: &Agents,
     name: &str,
     config: &LaunchConfig,
-    ready_timeout: Duration,
 ) -> Result<AsyncSessionScope> {
     let (worker, name, config) = (agents.clone(), name.to_owned(), config.clone());
-    let session = blocking(move || worker.launch_session(&name, &config, ready_timeout)).await?;
+    let session = blocking(move || worker.launch_session(&name, &config)).await?;
     Ok(AsyncSessionScope {
         agents: agents.clone(),
         session,
@@ -325,9 +325,9 @@ impl AsyncTmuxAgentHandler {
         config: &LaunchConfig,
         ready_timeout: Duration,
     ) -> Result<SessionHandle> {
-        let (agents, name, config) = (self.agents.clone(), session_name.to_owned(), config.clone());
-        let session =
-            blocking(move || agents.launch_session(&name, &config, ready_timeout)).await?;
+        let (agents, name) = (self.agents.clone(), session_name.to_owned());
+        let config = config.clone().ready_timeout(ready_timeout);
+        let session = blocking(move || agents.launch_session(&name, &config)).await?;
         let handle = SessionHandle::from(&session);
         self.table()
             .insert(session.session_name.clone(), Entry::new(session));

@@ -92,7 +92,7 @@ impl AgentHandler for TmuxAgentHandler {
     ) -> Result<SessionHandle> {
         let session = self
             .agents
-            .launch_session(session_name, config, ready_timeout)?;
+            .launch_session(session_name, &config.clone().ready_timeout(ready_timeout))?;
         let handle = SessionHandle::from(&session);
         self.sessions.insert(session.session_name.clone(), session);
         Ok(handle)

@@ -24,9 +24,9 @@ pub fn seconds(value: f64, what: &str) -> mlua::Result<Duration> {
         .map_err(|_| mlua::Error::runtime(format!("{what} must be a number of seconds >= 0")))
 }
 
-/// A `LaunchConfig` (and ready timeout) from `{agent=, work_dir=, prompt=, ...}`
+/// A `LaunchConfig` from `{agent=, work_dir=, prompt=, ready_timeout=, ...}`
 /// (the codec is [`LaunchConfig::from_lua`]).
-pub fn launch_config(table: &Table) -> mlua::Result<(LaunchConfig, Duration)> {
+pub fn launch_config(table: &Table) -> mlua::Result<LaunchConfig> {
     LaunchConfig::from_lua(table)
 }
 

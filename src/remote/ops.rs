@@ -206,13 +206,12 @@ fn launch(agents: &Agents, args: LaunchArgs) -> Outcome {
     config.env = args.env;
     config.skip_permissions = args.skip_permissions;
     config.accept_dialogs = args.accept_dialogs;
-    let ready = match args.ready_timeout {
-        None => crate::session::DEFAULT_READY_TIMEOUT,
-        Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| bad_request(format!("ready_timeout must be seconds >= 0, got {secs}")))?,
-    };
+    if let Some(secs) = args.ready_timeout {
+        config.ready_timeout = Duration::try_from_secs_f64(secs)
+            .map_err(|_| bad_request(format!("ready_timeout must be seconds >= 0, got {secs}")))?;
+    }
     let session = agents
-        .launch_session(&args.name, &config, ready)
+        .launch_session(&args.name, &config)
         .map_err(|e| wire(&e))?;
     Ok(session.launch_json())
 }

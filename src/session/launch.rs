@@ -43,19 +43,15 @@ struct Command {
 impl Agents {
     /// Starts `config`'s agent in a new tmux session `name` (prefixed with
     /// `doeff-`). For `tmux`-injection agents with a prompt, waits up to
-    /// `ready_timeout` for the ready pattern and a settled screen, then
+    /// the config's `ready_timeout` for the ready pattern and a settled screen, then
     /// pastes the prompt; an adapter with dialogs (or `accept_dialogs`) is
     /// watched as long, without typing anything but the safe answers asked
     /// for. Any failure after the session exists removes it. Returns it
     /// `booting`, or `blocked` with [`AgentSession::waiting`] set when a
     /// dialog (or another screen waiting for the user) stayed up: nothing
     /// typed, a pasted prompt not sent.
-    pub fn launch_session(
-        &self,
-        name: &str,
-        config: &LaunchConfig,
-        ready_timeout: Duration,
-    ) -> Result<AgentSession> {
+    pub fn launch_session(&self, name: &str, config: &LaunchConfig) -> Result<AgentSession> {
+        let ready_timeout = config.ready_timeout;
         // Before the adapter runs: a live session's settings file is its own.
         let full_name = session_name(name)?;
         if self.tmux.has_session(&full_name)? {

@@ -355,14 +355,10 @@ impl Agents {
         }
     }
 
-    /// A guard that stops the session when dropped.
-    pub fn session_scope(
-        &self,
-        name: &str,
-        config: &LaunchConfig,
-        ready_timeout: Duration,
-    ) -> Result<SessionScope<'_>> {
-        let session = self.launch_session(name, config, ready_timeout)?;
+    /// Launches a session (see [`Agents::launch_session`]) behind a guard
+    /// that stops it when dropped.
+    pub fn session_scope(&self, name: &str, config: &LaunchConfig) -> Result<SessionScope<'_>> {
+        let session = self.launch_session(name, config)?;
         Ok(SessionScope::new(self, session))
     }
 }

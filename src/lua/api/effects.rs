@@ -88,10 +88,10 @@ fn effect_from(table: &Table) -> mlua::Result<Effect> {
     let handle = || -> mlua::Result<SessionHandle> { handle_from(&table.get::<Table>("handle")?) };
     Ok(match kind.as_str() {
         "launch" => {
-            let (config, ready) = launch_config(&table.get::<Table>("config")?)?;
+            let config = launch_config(&table.get::<Table>("config")?)?;
             let ready_timeout = match table.get::<Option<f64>>("ready_timeout")? {
                 Some(s) => seconds(s, "ready_timeout")?,
-                None => ready,
+                None => config.ready_timeout,
             };
             Effect::Launch {
                 session_name: table.get("name")?,
@@ -293,7 +293,7 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
                 Option<Function>,
             )| {
                 let handler = h.borrow::<LuaHandler>()?;
-                let (config, _) = launch_config(&cfg)?;
+                let config = launch_config(&cfg)?;
                 let options = run_options(opts)?;
                 let result = handler.with(|h| {
                     programs::run_agent_to_completion(
@@ -320,7 +320,7 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
                 Option<Table>,
             )| {
                 let handler = h.borrow::<LuaHandler>()?;
-                let (config, _) = launch_config(&cfg)?;
+                let config = launch_config(&cfg)?;
                 let options = run_options(opts)?;
                 let result = handler.with(|h| {
                     programs::interactive_session(h, &name, &config, messages, &options, |_| {})

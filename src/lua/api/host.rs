@@ -287,7 +287,8 @@ impl UserData for HostObject {
 
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method("launch", |lua, this, (name, cfg): (String, Table)| {
-            let (config, ready) = launch_config(&cfg)?;
+            let config = launch_config(&cfg)?;
+            let ready = config.ready_timeout;
             let args = LaunchArgs {
                 name,
                 agent: config.agent_type.to_string(),

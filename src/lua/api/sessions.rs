@@ -24,8 +24,8 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
     module.set(
         "launch",
         lua.create_function(move |lua, (name, cfg): (String, Table)| {
-            let (config, ready) = launch_config(&cfg)?;
-            match a.launch_session(&name, &config, ready) {
+            let config = launch_config(&cfg)?;
+            match a.launch_session(&name, &config) {
                 Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
                 Err(err) => soft::<bool>(lua, Err(err)),
             }
