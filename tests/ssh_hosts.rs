@@ -770,3 +770,94 @@ fn measure_ps_all_hosts() {
         percentile(&times, 0.95)
     );
 }
+
+/// `supervise --host a --host b`: one supervisor's script sees the sessions
+/// of both hosts (and of this machine) and answers them through the handle
+/// its handler gets.
+#[test]
+fn a_supervisor_follows_sessions_on_two_hosts_and_its_own() {
+    lab_or_skip!();
+    let lab = Lab::new(&["hosta", "hostb"]);
+    let script = lab.dir.join("approve.lua");
+    std::fs::write(
+        &script,
+        r#"
+agents.on("status_changed", function(s, old, new, obs)
+  print(string.format("change %s %s %s %s", obs.host or "local", s.name, old, new))
+  if new == "blocked" and obs.reason == "permission_prompt" then
+    assert(s:send_keys({ "1" }))
+  end
+end)
+"#,
+    )
+    .expect("script");
+    let mut supervisor = Watch::start(
+        &lab,
+        &[
+            "--host",
+            "hosta",
+            "--host",
+            "hostb",
+            "supervise",
+            script.to_str().expect("path"),
+        ],
+    );
+    let slow_approval = [
+        "DOEFF_DEMO_APPROVE_AFTER_MS=600000",
+        "DOEFF_DEMO_WORK_MS=300",
+    ];
+    let started = Instant::now();
+    // The supervisor has connected to both hosts before their sessions start.
+    std::thread::sleep(Duration::from_secs(2));
+    launch(&lab, "hosta", "sa", &slow_approval);
+    launch(&lab, "hostb", "sb", &slow_approval);
+    let local = lab.cli(&[
+        "run",
+        "-a",
+        "demo",
+        "-s",
+        "sl",
+        "-p",
+        "hi",
+        "-e",
+        slow_approval[0],
+        "-e",
+        slow_approval[1],
+    ]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    for (host, session) in [
+        ("hosta", "doeff-sa"),
+        ("hostb", "doeff-sb"),
+        ("local", "doeff-sl"),
+    ] {
+        let want = format!("change {host} {session} running done");
+        let deadline = started + LONG;
+        while !supervisor.seen.iter().any(|l| l == &want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match supervisor.lines.recv_timeout(left) {
+                Ok(line) => supervisor.seen.push(line),
+                Err(_) => panic!(
+                    "no {want:?}; the supervisor printed:\n{}",
+                    supervisor.seen.join("\n")
+                ),
+            }
+        }
+    }
+    // Each was blocked on its approval, which the supervisor gave (the demo
+    // would approve itself only after 600 s).
+    for (host, session) in [
+        ("hosta", "doeff-sa"),
+        ("hostb", "doeff-sb"),
+        ("local", "doeff-sl"),
+    ] {
+        assert!(
+            supervisor
+                .seen
+                .iter()
+                .any(|l| l.starts_with(&format!("change {host} {session} "))
+                    && l.ends_with(" blocked")),
+            "{}",
+            supervisor.seen.join("\n")
+        );
+    }
+}

@@ -71,10 +71,21 @@ pub fn run(global: &GlobalArgs, command: Command) -> Result<i32> {
     match command {
         Command::Ps(args) => ps(global, &places, &args),
         Command::Watch(args) if args.name.is_none() => watch_all(global, places, &args),
+        // The scripts run here, over this machine's sessions and the hosts'.
+        Command::Supervise(args) => {
+            let hosts = places
+                .into_iter()
+                .filter_map(|place| match place {
+                    Place::Local => None,
+                    Place::Remote(host) => Some(host),
+                })
+                .collect();
+            super::supervise::run_with_hosts(&local_global(global), args, hosts)
+        }
         command => {
             if places.len() != 1 {
                 return Err(Error::InvalidInput(
-                    "this command takes one --host (ps and watch take several)".into(),
+                    "this command takes one --host (ps, watch and supervise take several)".into(),
                 ));
             }
             match places.remove(0) {

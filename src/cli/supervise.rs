@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::lua::install;
 use crate::lua::supervise::instance::Claim;
 use crate::lua::supervise::{Change, Scripts, Source, Supervisor};
+use crate::remote::hosts::Host;
 use crate::sandbox::LuaHost;
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +79,12 @@ fn report(line: String) {
 }
 
 pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
+    run_with_hosts(global, args, Vec::new())
+}
+
+/// `supervise`, also following the sessions of `hosts` (`--host`,
+/// `--all-hosts`): their changes reach the same handlers.
+pub fn run_with_hosts(global: &GlobalArgs, args: SuperviseArgs, hosts: Vec<Host>) -> Result<i32> {
     if args.status {
         return super::supervise_bg::status(global, args.json);
     }
@@ -89,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
         return check(global, sources);
     }
     if args.detach {
-        return super::supervise_bg::detach(global, &args);
+        return super::supervise_bg::detach(global, &args, &hosts);
     }
     // One supervisor per server, held for this process's life.
     let mut claim = Claim::take(&global.server(), args.detached_as.clone())?;
@@ -100,6 +107,8 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
     install(&host, agents.clone())?;
     let mut supervisor = Supervisor::new(host, agents, sources, Arc::new(report))?;
     supervisor.interval = interval;
+    let followed: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+    supervisor.follow_hosts(hosts);
     supervisor.on_status = Some(Box::new(move |scripts| claim.update(scripts)));
     supervisor.poll_scripts(false);
     // Ready, also with no script to load.
@@ -107,8 +116,13 @@ pub fn run(global: &GlobalArgs, args: SuperviseArgs) -> Result<i32> {
     if let Some(on_status) = supervisor.on_status.as_mut() {
         on_status(&status);
     }
+    let also = if followed.is_empty() {
+        String::new()
+    } else {
+        format!(", following host(s) {}", followed.join(", "))
+    };
     report(format!(
-        "running with {} script(s); Ctrl-C to stop",
+        "running with {} script(s){also}; Ctrl-C to stop",
         supervisor.status().iter().filter(|s| s.loaded).count()
     ));
     supervisor.run(&|| false);

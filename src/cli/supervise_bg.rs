@@ -11,6 +11,7 @@ use super::GlobalArgs;
 use super::supervise::SuperviseArgs;
 use crate::error::{Error, Result};
 use crate::lua::supervise::instance::{Status, running};
+use crate::remote::hosts::Host;
 use crate::tmux::{NewSession, Tmux};
 
 /// The hidden session a detached supervisor runs in.
@@ -52,7 +53,7 @@ fn absolute(path: &std::path::Path) -> Result<PathBuf> {
 
 /// The command line of the detached supervisor: this executable, the same
 /// server and adapter folders, the same scripts (absolute paths).
-fn child_argv(global: &GlobalArgs, args: &SuperviseArgs) -> Result<Vec<String>> {
+fn child_argv(global: &GlobalArgs, args: &SuperviseArgs, hosts: &[Host]) -> Result<Vec<String>> {
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         path: PathBuf::from("/proc/self/exe"),
         source,
@@ -73,6 +74,9 @@ fn child_argv(global: &GlobalArgs, args: &SuperviseArgs) -> Result<Vec<String>> 
             absolute(dir)?.to_string_lossy().into_owned(),
         ]);
     }
+    for host in hosts {
+        argv.extend(["--host".to_owned(), host.name.clone()]);
+    }
     argv.extend([
         "supervise".to_owned(),
         "--detached-as".to_owned(),
@@ -88,7 +92,7 @@ fn child_argv(global: &GlobalArgs, args: &SuperviseArgs) -> Result<Vec<String>> 
 }
 
 /// `--detach`.
-pub fn detach(global: &GlobalArgs, args: &SuperviseArgs) -> Result<i32> {
+pub fn detach(global: &GlobalArgs, args: &SuperviseArgs, hosts: &[Host]) -> Result<i32> {
     let server = global.server();
     if let Some(status) = running(&server) {
         return Err(Error::InvalidInput(format!(
@@ -101,7 +105,7 @@ pub fn detach(global: &GlobalArgs, args: &SuperviseArgs) -> Result<i32> {
         // A leftover whose supervisor is gone.
         let _ = tmux.kill_session(SESSION);
     }
-    let argv = child_argv(global, args)?;
+    let argv = child_argv(global, args, hosts)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let pane = tmux.new_session(&NewSession {
         name: SESSION,

@@ -445,3 +445,131 @@ pub(crate) fn register(lua: &Lua, module: &Table) -> mlua::Result<()> {
     )?;
     Ok(())
 }
+
+/// The hosts a supervisor follows beside its own tmux server: their status
+/// changes and PRs, each with a handle on the session (as
+/// `agents.host(h):session(name)` gives), for the scripts' handlers.
+pub struct HostWatch {
+    followers: crate::remote::follow::Follow,
+    remotes: std::collections::HashMap<String, Arc<Remote>>,
+    known: LastKnown,
+    down: std::collections::HashSet<String>,
+}
+
+/// One thing a followed host said.
+pub enum HostChange {
+    /// `status_changed(session, old, new, observation)`.
+    Status {
+        session: mlua::AnyUserData,
+        old: String,
+        new: String,
+        observation: Table,
+    },
+    /// `pr(session, url)`.
+    Pr {
+        session: mlua::AnyUserData,
+        url: String,
+    },
+    /// For the supervisor's own report: a host reached, lost, or warning.
+    Note(String),
+}
+
+impl HostWatch {
+    /// Follows `hosts` (each over its own channel, reconnected with backoff).
+    pub fn start(hosts: Vec<Host>) -> HostWatch {
+        let remotes = hosts
+            .iter()
+            .map(|host| {
+                let remote = Remote {
+                    host: Place::Ssh(host.clone()),
+                    channel: Mutex::new(None),
+                };
+                (host.name.clone(), Arc::new(remote))
+            })
+            .collect();
+        let targets = hosts
+            .into_iter()
+            .map(|host| (Target::Ssh(host), BTreeMap::new()))
+            .collect();
+        HostWatch {
+            followers: follow(targets),
+            remotes,
+            known: LastKnown::default(),
+            down: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Everything the hosts said since the last call (never waits).
+    pub fn take(&mut self, lua: &Lua) -> mlua::Result<Vec<HostChange>> {
+        let mut changes = Vec::new();
+        while let Ok(update) = self.followers.updates.try_recv() {
+            self.known.update(&update);
+            match &update {
+                HostUpdate::Connected { host, sessions } => {
+                    let again = if self.down.remove(host) { " again" } else { "" };
+                    changes.push(HostChange::Note(format!(
+                        "host {host} reached{again} ({} session(s))",
+                        sessions.len()
+                    )));
+                }
+                HostUpdate::Unreachable { host, message } => {
+                    self.down.insert(host.clone());
+                    changes.push(HostChange::Note(format!(
+                        "{message}; the last statuses of its {} session(s) are stale",
+                        self.known.of(host).len()
+                    )));
+                }
+                HostUpdate::Event { host, event } => {
+                    let Some(remote) = self.remotes.get(host) else {
+                        continue;
+                    };
+                    let session = || {
+                        lua.create_userdata(HostSession {
+                            remote: remote.clone(),
+                            name: event.session.clone(),
+                        })
+                    };
+                    match event.kind.as_str() {
+                        "status" => {
+                            let Some(new) = event.new else { continue };
+                            let Value::Table(observation) =
+                                to_lua(lua, &serde_json::to_value(event).unwrap_or_default())?
+                            else {
+                                continue;
+                            };
+                            let old = event.old.map_or("booting", |s| s.as_str());
+                            observation.set("host", host.as_str())?;
+                            observation.set("name", event.session.as_str())?;
+                            observation.set("status", new.as_str())?;
+                            observation.set("previous", old)?;
+                            observation.set("is_terminal", new.is_terminal())?;
+                            changes.push(HostChange::Status {
+                                session: session()?,
+                                old: old.to_owned(),
+                                new: new.as_str().to_owned(),
+                                observation,
+                            });
+                        }
+                        "pr" => {
+                            if let Some(url) = &event.url {
+                                changes.push(HostChange::Pr {
+                                    session: session()?,
+                                    url: url.clone(),
+                                });
+                            }
+                        }
+                        _ => {
+                            if let Some(message) = &event.message {
+                                changes.push(HostChange::Note(format!(
+                                    "host {host}: {}: {message}",
+                                    event.session
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(changes)
+    }
+}

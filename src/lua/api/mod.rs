@@ -11,7 +11,7 @@
 
 mod adapters;
 mod effects;
-mod host;
+pub(crate) mod host;
 pub mod notify;
 mod observe_all;
 mod sessions;

@@ -31,6 +31,7 @@ use mlua::{AnyUserData, Function, IntoLuaMulti, MultiValue, Table, Thread, Threa
 
 use registry::{Shared, Task, task_thread};
 
+use super::api::host::{HostChange, HostWatch};
 use super::convert::observation_table;
 use super::handle::handle;
 use crate::sandbox::LuaHost;
@@ -42,6 +43,8 @@ pub const FILE_POLL: Duration = Duration::from_millis(250);
 pub const LIST_EVERY: Duration = Duration::from_millis(500);
 /// How long one resumption of a handler, timer or task may run.
 pub const CALL_BUDGET: Duration = Duration::from_secs(30);
+/// How often the followed hosts' events are looked at.
+const HOST_POLL: Duration = Duration::from_millis(50);
 /// The same error from the same file is printed at most this often.
 const REPEAT_AFTER: Duration = Duration::from_secs(30);
 
@@ -76,6 +79,8 @@ pub struct Supervisor {
     printed: HashMap<String, Instant>,
     /// Called with every script's status whenever one changed.
     pub on_status: Option<OnStatus>,
+    /// Other hosts followed beside this server (`supervise --host`).
+    hosts: Option<HostWatch>,
 }
 
 impl Supervisor {
@@ -101,6 +106,7 @@ impl Supervisor {
             report,
             printed: HashMap::new(),
             on_status: None,
+            hosts: None,
         })
     }
 
@@ -151,6 +157,59 @@ impl Supervisor {
         }
     }
 
+    /// Also follows `hosts` (over ssh): their sessions' changes go to the
+    /// same handlers, with handles like `agents.host(h):session(name)`.
+    pub fn follow_hosts(&mut self, hosts: Vec<crate::remote::hosts::Host>) {
+        if !hosts.is_empty() {
+            self.hosts = Some(HostWatch::start(hosts));
+        }
+    }
+
+    /// Hands what the followed hosts said to the handlers.
+    fn host_changes(&mut self) {
+        let Some(hosts) = self.hosts.as_mut() else {
+            return;
+        };
+        let lua = self.host.lua().clone();
+        let changes = match hosts.take(&lua) {
+            Ok(changes) => changes,
+            Err(err) => {
+                (self.report)(format!(
+                    "supervise: {}",
+                    crate::sandbox::error_message(&err)
+                ));
+                return;
+            }
+        };
+        for change in changes {
+            let args = match change {
+                HostChange::Note(line) => {
+                    (self.report)(line);
+                    continue;
+                }
+                HostChange::Status {
+                    session,
+                    old,
+                    new,
+                    observation,
+                } => (
+                    Event::StatusChanged,
+                    (session, old, new, observation).into_lua_multi(&lua),
+                ),
+                HostChange::Pr { session, url } => (Event::Pr, (session, url).into_lua_multi(&lua)),
+            };
+            match args {
+                (event, Ok(args)) => self.emit(event, &args),
+                (_, Err(err)) => {
+                    (self.report)(format!(
+                        "supervise: {}",
+                        crate::sandbox::error_message(&err)
+                    ));
+                }
+            }
+        }
+    }
+
     /// Runs until `stop()` says so (checked at least every [`FILE_POLL`]).
     pub fn run(&mut self, stop: &dyn Fn() -> bool) {
         let mut next_files = Instant::now() + FILE_POLL;
@@ -171,8 +230,13 @@ impl Supervisor {
                 self.pass();
                 next_pass = Instant::now() + self.interval;
             }
+            self.host_changes();
             self.run_timers_and_tasks();
             let mut deadline = next_files.min(next_list).min(next_pass);
+            if self.hosts.is_some() {
+                // Their events come on a channel of their own: looked at often.
+                deadline = deadline.min(Instant::now() + HOST_POLL);
+            }
             if let Some(due) = self.next_due() {
                 deadline = deadline.min(due.max(Instant::now() + Duration::from_millis(10)));
             }
