@@ -44,6 +44,8 @@
 ---@field output_snippet string
 ---@field is_terminal boolean
 ---@field warnings string[]      a classify hook's error, a failed adapter reload (each once)
+---@field name? string           the session's name (in supervisor handlers)
+---@field host? string           the host it runs on, for a session of `supervise --host`
 
 ---@class agents.SessionRow
 ---@field name string
@@ -142,7 +144,7 @@ function Session:info() end
 ---What an adapter's `launch(cfg)` gets: the config with its defaults filled in.
 ---@class agents.LaunchArgs: agents.LaunchConfig
 ---@field work_dir string
----@field env table<string,string>
+---@field env table<string, string?>
 ---@field hooks? false|agents.HookLaunch  the per-run hook commands, false when hooks are off
 
 ---@class agents.AdapterSpec
@@ -251,8 +253,8 @@ function agents.follow(session, interval) end
 function agents.with_session(name, cfg, fn) end
 ---Registers a handler (in `supervise`: of this script file; removed when the
 ---file is reloaded). Raised by agents.watch, agents.run_loop and the supervisor.
----@overload fun(event: "status_changed", fn: fun(session: agents.Session, old: agents.Status, new: agents.Status, obs: agents.Observation))
----@overload fun(event: "pr", fn: fun(session: agents.Session, url: string))
+---@overload fun(event: "status_changed", fn: fun(session: agents.Session|agents.HostSession, old: agents.Status, new: agents.Status, obs: agents.Observation))
+---@overload fun(event: "pr", fn: fun(session: agents.Session|agents.HostSession, url: string))
 ---@param event "status_changed"|"pr"
 ---@param fn function
 function agents.on(event, fn) end
