@@ -61,21 +61,6 @@ fn config(server: &TestServer) -> LaunchConfig {
     LaunchConfig::new("hooky".parse().expect("agent"), &work)
 }
 
-fn hook_option(server: &TestServer, session: &AgentSession) -> String {
-    server.display(&session.pane_id, "#{@doeff-hook}")
-}
-
-fn type_line(server: &TestServer, session: &AgentSession, line: &str) {
-    server
-        .tmux
-        .send_keys(&session.pane_id, &[line], true)
-        .expect("type");
-    server
-        .tmux
-        .send_keys(&session.pane_id, &["Enter"], false)
-        .expect("enter");
-}
-
 /// Observes until the status is `status`; returns that observation.
 fn until(
     agents: &Agents,
@@ -99,16 +84,17 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
         )
         .expect("launch");
     // Armed at launch: seq 0, nothing reported yet.
-    assert!(hook_option(&server, &session).starts_with("0|armed||"));
+    assert!(server.hook_option(&session).starts_with("0|armed||"));
 
-    type_line(&server, &session, "begin");
+    server.type_line(&session, "begin");
     let o = until(&agents, &mut session, SessionStatus::Running);
     wait_for("the Begin hook", Duration::from_secs(20), || {
-        hook_option(&server, &session)
+        server
+            .hook_option(&session)
             .contains("|Begin|")
             .then_some(())
     });
-    type_line(&server, &session, "quota");
+    server.type_line(&session, "quota");
     let o2 = until(&agents, &mut session, SessionStatus::BlockedApi);
     assert_eq!(o2.reason, "rate_limit");
     assert_eq!(o2.agent.source.as_str(), "hook", "{o2:?}");
@@ -128,7 +114,7 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
     // Another pane, even with the token and TMUX_PANE pointing here: refused.
     let token = server.display(&session.pane_id, "#{@doeff-hook-token}");
     assert!(!token.is_empty());
-    let before = hook_option(&server, &session);
+    let before = server.hook_option(&session);
     let socket = server.display(&session.pane_id, "#{socket_path}");
     let forged = Command::new(bin())
         .args(["hook", "End"])
@@ -140,11 +126,7 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
         .expect("hook");
     assert!(forged.status.success(), "a hook always exits 0");
     assert!(forged.stdout.is_empty() && forged.stderr.is_empty());
-    assert_eq!(
-        hook_option(&server, &session),
-        before,
-        "forged from outside"
-    );
+    assert_eq!(server.hook_option(&session), before, "forged from outside");
     // Garbage in, nothing out, exit 0.
     let junk = Command::new(bin())
         .args(["hook", "no such;event"])
@@ -154,7 +136,7 @@ fn hooks_decide_and_say_so_and_another_pane_cannot_forge_them() {
     assert!(junk.status.success() && junk.stdout.is_empty() && junk.stderr.is_empty());
 
     // The agent's own hook from its own pane still works.
-    type_line(&server, &session, "end");
+    server.type_line(&session, "end");
     let o3 = until(&agents, &mut session, SessionStatus::Blocked);
     assert_eq!(o3.reason, "idle_prompt");
     assert_eq!(o3.agent.source.as_str(), "hook");
@@ -173,8 +155,8 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
                 .ready_timeout(Duration::from_secs(10)),
         )
         .expect("launch");
-    assert_eq!(hook_option(&server, &session), "", "not armed");
-    type_line(&server, &session, "quota");
+    assert_eq!(server.hook_option(&session), "", "not armed");
+    server.type_line(&session, "quota");
     wait_for("the agent's answer", Duration::from_secs(20), || {
         agents
             .capture_output(&session, 20)
@@ -184,7 +166,7 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
     let o = agents.observe(&mut session).expect("observe");
     assert_eq!(o.agent.source.as_str(), "screen");
     assert_ne!(o.status, SessionStatus::BlockedApi);
-    assert_eq!(hook_option(&server, &session), "");
+    assert_eq!(server.hook_option(&session), "");
     agents.stop_session(&mut session).expect("stop");
 
     // The CLI flag: the same.
@@ -201,7 +183,7 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
     ]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     let flagged = agents.session("flag").expect("launched");
-    assert_eq!(hook_option(&server, &flagged), "");
+    assert_eq!(server.hook_option(&flagged), "");
     let out = server.cli(&[
         "run",
         "-a",
@@ -213,7 +195,7 @@ fn no_hooks_passes_no_commands_and_the_screen_decides() {
     ]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     let hooked = agents.session("hooked").expect("launched");
-    assert!(hook_option(&server, &hooked).starts_with("0|armed"));
+    assert!(server.hook_option(&hooked).starts_with("0|armed"));
 }
 
 /// A CLI that takes its hooks only from a settings file named in its
@@ -314,14 +296,15 @@ fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_st
     );
 
     // The hooks in the file report, and decide.
-    type_line(&server, &session, "begin");
+    server.type_line(&session, "begin");
     until(&agents, &mut session, SessionStatus::Running);
     wait_for("the Begin hook", Duration::from_secs(20), || {
-        hook_option(&server, &session)
+        server
+            .hook_option(&session)
             .contains("|Begin|")
             .then_some(())
     });
-    type_line(&server, &session, "end");
+    server.type_line(&session, "end");
     let o = wait_for("the End report", Duration::from_secs(20), || {
         let o2 = agents.observe(&mut session).expect("observe");
         (o2.agent.source.as_str() == "hook" && o2.reason == "idle_prompt").then_some(o2)
@@ -343,7 +326,7 @@ fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_st
         .expect("launch");
     assert_eq!(settings_path(&agents, &plain), "none");
     assert!(!dir.exists());
-    assert_eq!(hook_option(&server, &plain), "", "not armed");
+    assert_eq!(server.hook_option(&plain), "", "not armed");
     agents.stop_session(&mut plain).expect("stop");
     let _ = std::fs::remove_dir_all(&state);
 }
@@ -365,7 +348,7 @@ fn no_settings_file_where_others_could_write() {
     assert_eq!(settings_path(&agents, &session), "none");
     assert!(!state.join("run").join("doeff-filey").exists());
     assert_eq!(
-        hook_option(&server, &session),
+        server.hook_option(&session),
         "",
         "no hooks passed: not armed"
     );
@@ -440,7 +423,7 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
         ] {
             assert!(settings["hooks"][event].is_array(), "{event}: {settings}");
         }
-        assert!(hook_option(&server, &session).starts_with("0|armed"));
+        assert!(server.hook_option(&session).starts_with("0|armed"));
     } else {
         assert_eq!(
             given, "none",
@@ -448,7 +431,7 @@ fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
         );
         assert!(!dir.exists());
         assert_eq!(
-            hook_option(&server, &session),
+            server.hook_option(&session),
             "",
             "no hooks passed: not armed"
         );
@@ -519,13 +502,14 @@ fn an_event_mapped_to_screen_lets_the_screen_decide() {
             &config.clone().ready_timeout(Duration::from_secs(10)),
         )
         .expect("launch");
-    type_line(&server, &session, "ok");
+    server.type_line(&session, "ok");
     let o = until(&agents, &mut session, SessionStatus::Blocked);
     assert_eq!(o.agent.source.as_str(), "hook");
     // At once, unobserved in between: Begin, the error, Done(none).
-    type_line(&server, &session, "fail");
+    server.type_line(&session, "fail");
     wait_for("Done(none)", Duration::from_secs(20), || {
-        hook_option(&server, &session)
+        server
+            .hook_option(&session)
             .contains("|Done|none|")
             .then_some(())
     });

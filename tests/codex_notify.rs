@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use doeff_agents::{AgentSession, Agents, LaunchConfig, SessionStatus};
+use doeff_agents::{Agents, LaunchConfig, SessionStatus};
 use support::{TestServer, bin, wait_for};
 
 /// Writes the `notify` value it was given to `seen_notify` ("none" without
@@ -41,21 +41,6 @@ for line in sys.stdin:
         subprocess.run(notify + [json.dumps(payload)])
         open("ran_" + word, "w").write("1")
 "#;
-
-fn hook_option(server: &TestServer, session: &AgentSession) -> String {
-    server.display(&session.pane_id, "#{@doeff-hook}")
-}
-
-fn type_line(server: &TestServer, session: &AgentSession, line: &str) {
-    server
-        .tmux
-        .send_keys(&session.pane_id, &[line], true)
-        .expect("type");
-    server
-        .tmux
-        .send_keys(&session.pane_id, &["Enter"], false)
-        .expect("enter");
-}
 
 /// A `codex` on `PATH` in `dir/bin` (the python running this machine's
 /// `python3`, by absolute path: the pane gets only this PATH).
@@ -124,13 +109,14 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
         ],
         "the notify argv"
     );
-    assert!(hook_option(&server, &session).starts_with("0|armed"));
+    assert!(server.hook_option(&session).starts_with("0|armed"));
 
     // The title side turn: recorded (the channel lives), no status.
-    type_line(&server, &session, "title");
+    server.type_line(&session, "title");
     seen("ran_title");
     wait_for("the title's event", Duration::from_secs(20), || {
-        hook_option(&server, &session)
+        server
+            .hook_option(&session)
             .starts_with("1|TurnEnd|side|")
             .then_some(())
     });
@@ -138,7 +124,7 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
     assert_ne!(o.agent.source.as_str(), "hook", "{o:?}");
 
     // A turn of the user's: the hook decides.
-    type_line(&server, &session, "end");
+    server.type_line(&session, "end");
     seen("ran_end");
     let o = wait_for("the hook's verdict", Duration::from_secs(20), || {
         let o = agents.observe(&mut session).expect("observe");
@@ -149,9 +135,11 @@ fn codex_reports_the_end_of_a_turn_through_notify_and_its_title_turn_decides_not
         (SessionStatus::Blocked, "idle_prompt")
     );
     assert!(
-        hook_option(&server, &session).starts_with("2|TurnEnd|agent-turn-complete|"),
+        server
+            .hook_option(&session)
+            .starts_with("2|TurnEnd|agent-turn-complete|"),
         "{}",
-        hook_option(&server, &session)
+        server.hook_option(&session)
     );
     // The user's own notify ran too, with its arguments and Codex's JSON.
     let log = wait_for("the user's notify", Duration::from_secs(20), || {

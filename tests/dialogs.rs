@@ -47,11 +47,7 @@ return agents.adapter {
 "#;
 
 fn fake(server: &TestServer, injection: &str) -> doeff_agents::Agents {
-    let agents = server.agents();
-    let file = server.path("fake.lua");
-    std::fs::write(&file, FAKE.replace("%INJECTION%", injection)).expect("write adapter");
-    agents.adapters().load_file(&file).expect("adapter loads");
-    agents
+    server.agents_with_adapter("fake.lua", &FAKE.replace("%INJECTION%", injection))
 }
 
 fn config(server: &TestServer, dialog: &str) -> LaunchConfig {
@@ -383,11 +379,7 @@ fn choice_config(server: &TestServer, deaf: bool) -> LaunchConfig {
 }
 
 fn choice_agents(server: &TestServer) -> doeff_agents::Agents {
-    let agents = server.agents();
-    let file = server.path("choice.lua");
-    std::fs::write(&file, CHOICE).expect("write adapter");
-    agents.adapters().load_file(&file).expect("adapter loads");
-    agents
+    server.agents_with_adapter("choice.lua", CHOICE)
 }
 
 #[test]
@@ -452,11 +444,7 @@ fn codex_stand_in(server: &TestServer, screen: &str) -> doeff_agents::Agents {
              spec.launch = function(cfg) return {{ \"sh\", \"-c\", {script:?} }} end\n\
              return agents.adapter(spec)\n"
         );
-    let agents = server.agents();
-    let file = server.path("codexstandin.lua");
-    std::fs::write(&file, adapter).expect("write adapter");
-    agents.adapters().load_file(&file).expect("adapter loads");
-    agents
+    server.agents_with_adapter("codexstandin.lua", &adapter)
 }
 
 #[test]

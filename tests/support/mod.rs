@@ -48,6 +48,31 @@ impl TestServer {
         Self::with_prefix("doeff-test")
     }
 
+    /// This server's [`Agents`] with the adapter `code` loaded from `file`
+    /// (written into the test's folder).
+    pub fn agents_with_adapter(&self, file: &str, code: &str) -> Agents {
+        let agents = self.agents();
+        let path = self.path(file);
+        std::fs::write(&path, code).expect("write adapter");
+        agents.adapters().load_file(&path).expect("adapter loads");
+        agents
+    }
+
+    /// The session's hook pane option (`SEQ|EVENT|DETAIL|MS`).
+    pub fn hook_option(&self, session: &doeff_agents::AgentSession) -> String {
+        self.display(&session.pane_id, "#{@doeff-hook}")
+    }
+
+    /// Types `line` literally into the session's pane, then Enter.
+    pub fn type_line(&self, session: &doeff_agents::AgentSession, line: &str) {
+        self.tmux
+            .send_keys(&session.pane_id, &[line], true)
+            .expect("type");
+        self.tmux
+            .send_keys(&session.pane_id, &["Enter"], false)
+            .expect("enter");
+    }
+
     /// A server whose socket is `<prefix>-<pid>-<n>`.
     pub fn with_prefix(prefix: &str) -> TestServer {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);

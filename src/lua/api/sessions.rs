@@ -18,6 +18,18 @@ use crate::session::{Agents, Monitor};
 #[derive(Clone)]
 pub struct Printer(pub Arc<dyn Fn(String) + Send + Sync>);
 
+/// A session's handle, or `nil, message`.
+fn session_or_error(
+    lua: &Lua,
+    agents: &Agents,
+    session: crate::error::Result<crate::session::AgentSession>,
+) -> mlua::Result<mlua::MultiValue> {
+    match session {
+        Ok(session) => soft(lua, Ok(handle(lua, agents, session)?)),
+        Err(err) => soft::<bool>(lua, Err(err)),
+    }
+}
+
 /// Adds `launch`, `session`, `list` and `follow` to `module`.
 pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Result<()> {
     let a = agents.clone();
@@ -25,19 +37,13 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
         "launch",
         lua.create_function(move |lua, (name, cfg): (String, Table)| {
             let config = launch_config(&cfg)?;
-            match a.launch_session(&name, &config) {
-                Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
-                Err(err) => soft::<bool>(lua, Err(err)),
-            }
+            session_or_error(lua, &a, a.launch_session(&name, &config))
         })?,
     )?;
     let a = agents.clone();
     module.set(
         "session",
-        lua.create_function(move |lua, name: String| match a.session(&name) {
-            Ok(session) => soft(lua, Ok(handle(lua, &a, session)?)),
-            Err(err) => soft::<bool>(lua, Err(err)),
-        })?,
+        lua.create_function(move |lua, name: String| session_or_error(lua, &a, a.session(&name)))?,
     )?;
     let a = agents.clone();
     module.set(
