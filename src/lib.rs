@@ -49,11 +49,11 @@
 //! mock handlers.
 //!
 //! Layers, bottom up: [`tmux`] (talks to the server), [`monitor`] (pure
-//! classification), [`sandbox`] (the budgeted Lua VM adapters and scripts
+//! classification), `sandbox` (the budgeted Lua VM adapters and scripts
 //! run in), [`adapter`] (per-CLI launch and rules, in Lua), [`session`]
 //! (launch/send/capture/stop/observe), [`effects`] (effects as data, their
 //! handlers, and programs over them), [`lua`] (the `agents` scripting API),
-//! [`cli`] on top.
+//! `cli` on top.
 
 pub mod adapter;
 pub(crate) mod cli;
@@ -64,7 +64,7 @@ pub mod error;
 pub mod lua;
 pub mod monitor;
 pub mod remote;
-pub mod sandbox;
+pub(crate) mod sandbox;
 pub mod session;
 pub mod tmux;
 pub(crate) mod xdg;

@@ -27,7 +27,7 @@ pub struct ScreenModel {
     /// Regexes for the composer (input) line; the lowest qualifying row is it.
     pub composer: MatcherSet,
     /// The composer sits under a horizontal rule or a box top (within
-    /// [`RULE_WITHIN`] non-blank rows above it): an echo of an old prompt, which looks
+    /// `RULE_WITHIN` non-blank rows above it): an echo of an old prompt, which looks
     /// the same, does not, nor a `>` line deep inside a dialog box.
     pub composer_ruled: bool,
     /// The composer also has a closing rule under it (within
@@ -413,7 +413,7 @@ fn closing_rule(lines: &[String], row: usize) -> Option<usize> {
     (row + 1..=limit).find(|&j| is_rule(&lines[j]))
 }
 
-/// A rule or box top among the [`RULE_WITHIN`] non-blank rows above `row`.
+/// A rule or box top among the `RULE_WITHIN` non-blank rows above `row`.
 fn ruled_above(lines: &[String], row: usize) -> bool {
     lines[..row]
         .iter()

@@ -53,7 +53,7 @@ impl Matcher {
     }
 
     /// True when a match in a line is also one in several lines joined by
-    /// `\n` (see [`RegionTexts`]).
+    /// `\n` (see `RegionTexts`).
     pub fn is_joinable(&self) -> bool {
         match self {
             Matcher::Regex(re) => re.is_joinable(),

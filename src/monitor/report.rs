@@ -134,7 +134,7 @@ fn phase(status: SessionStatus, reason: &str) -> Phase {
 /// same phase (a `Stop` hook and the registry's `idle`), the hook's is
 /// kept (it says more: `StopFailure(rate_limit)`); otherwise the newer one
 /// (an interrupt sends no hook, but the registry goes `idle`) — except that
-/// a registry gone idle within [`SAME_EVENT_MS`] after a "working" hook
+/// a registry gone idle within `SAME_EVENT_MS` after a "working" hook
 /// waits for the hook that says why the turn ended (it runs a moment later).
 pub fn merge(
     hook: Option<AgentReport>,

@@ -22,7 +22,7 @@
 //! The lock is re-entrant on one thread (a call holding it may drop a
 //! client). If the socket's folder does not exist there is no server to
 //! protect and no lock. A holder is bounded (its own tmux calls time out),
-//! and a waiter gives up after [`LOCK_WAIT`] and goes on unlocked rather
+//! and a waiter gives up after `LOCK_WAIT` and goes on unlocked rather
 //! than hang.
 
 use std::cell::RefCell;
@@ -41,7 +41,7 @@ thread_local! {
 }
 
 /// Holds the server's lock until dropped (a no-op guard when re-entered,
-/// when there is no socket folder, or after [`LOCK_WAIT`]).
+/// when there is no socket folder, or after `LOCK_WAIT`).
 #[derive(Debug)]
 pub struct ServerLock {
     held: Option<(PathBuf, File)>,

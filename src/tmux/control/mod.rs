@@ -21,7 +21,7 @@
 //! **No side effects on a missing server.** Connecting first asks, by
 //! subprocess, whether the server runs; with no server every call goes by
 //! subprocess (and reports "no server running" exactly as [`Subprocess`]
-//! does); a new connection is tried at most once per [`RECONNECT_INTERVAL`].
+//! does); a new connection is tried at most once per `RECONNECT_INTERVAL`.
 //!
 //! **Output events.** [`ControlMode::with_events`] attaches its client to a
 //! hidden session of its own (`_doeff-control-PID-N`, also hidden) without
@@ -132,7 +132,7 @@ impl ControlMode {
     }
 
     /// A transport that connects on first use (at most once per
-    /// [`RECONNECT_INTERVAL`]).
+    /// `RECONNECT_INTERVAL`).
     pub fn disconnected(server: Server) -> Self {
         let state = Arc::new(Mutex::new(State::Disconnected { last_attempt: None }));
         let mut live = LIVE_CLIENTS
@@ -223,7 +223,7 @@ impl ControlMode {
     }
 
     /// Detaches the client now (the next call may reconnect after
-    /// [`RECONNECT_INTERVAL`]).
+    /// `RECONNECT_INTERVAL`).
     pub fn disconnect(&self) {
         let mut state = self.lock();
         let left = take_client(&mut state);
