@@ -203,12 +203,6 @@ impl Journal {
         Ok(event)
     }
 
-    /// Forgets `session`'s records (best effort).
-    pub fn forget(&self, session: &str) {
-        if let Some(path) = self.path(session) {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 #[cfg(test)]

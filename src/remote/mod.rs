@@ -4,22 +4,22 @@
 //! to the agents.
 //!
 //! - [`protocol`]: the wire format (hello, requests, responses, events);
-//! - [`serve`], [`ops`], [`events`], [`stream`], [`journal`]: the host side;
-//! - [`hosts`] (hosts.toml), [`ssh`] (the ssh command), [`client`] (one
+//! - `serve`, `ops`, `events`, `stream`, `journal`: the host side (internal);
+//! - [`hosts`] (hosts.toml), `ssh` (the ssh command), [`client`] (one
 //!   multiplexed channel per host with deadlines): the client side;
 //!
 //! `docs/protocol.md` documents the protocol for other implementations.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod client;
-pub mod events;
+pub(crate) mod events;
 pub mod follow;
 pub mod hosts;
-pub mod journal;
-pub mod ops;
+pub(crate) mod journal;
+pub(crate) mod ops;
 pub mod protocol;
-pub mod serve;
-pub mod ssh;
-pub mod stream;
+pub(crate) mod serve;
+pub(crate) mod ssh;
+pub(crate) mod stream;
 
 pub use protocol::{Event, Hello, PROTOCOL_VERSION, ServerMessage, SessionRow};
