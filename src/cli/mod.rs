@@ -72,7 +72,7 @@ pub struct GlobalArgs {
     /// Run on this host over ssh: a name from hosts.toml or an ssh destination (see README)
     #[arg(long = "host", global = true, value_name = "HOST")]
     pub host: Vec<String>,
-    /// ps and watch: this machine and every host in hosts.toml
+    /// ps, watch and supervise: this machine and every host in hosts.toml
     #[arg(long, global = true)]
     pub all_hosts: bool,
 }

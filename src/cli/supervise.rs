@@ -23,7 +23,13 @@ use crate::sandbox::LuaHost;
     after_help = "Scripts register handlers: agents.on(\"status_changed\", \
 function(s, old, new, obs) ... end), agents.on(\"pr\", function(s, url) ... end), \
 agents.every(seconds, fn), agents.spawn(fn); agents.state is the file's own table, \
-kept across reloads. An edited file is reloaded within a second."
+kept across reloads. An edited file is reloaded within a second.
+
+Examples:
+  doeff-agents supervise lua/examples/supervise/notify_attention.lua
+  doeff-agents supervise --check lua/examples/supervise
+  doeff-agents supervise --detach            # in the background; --status, --stop
+  doeff-agents --host build --host box supervise   # also the sessions of those hosts (obs.host)"
 )]
 pub struct SuperviseArgs {
     /// Script files or folders of *.lua, besides $XDG_CONFIG_HOME/doeff-agents/scripts

@@ -202,7 +202,6 @@ impl Journal {
         }
         Ok(event)
     }
-
 }
 
 #[cfg(test)]
