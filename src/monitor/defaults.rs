@@ -227,6 +227,9 @@ const DEFAULT_RULES: &[DefaultRule] = &[
             r"(?i)connection refused|econnrefused",
             r"(?i)could not (connect|resolve host)",
             r"(?i)failed to connect",
+            // Node's fetch failing to reach the API (Gemini: "✕ [API Error:
+            // exception TypeError: fetch failed sending request]").
+            r"(?i)typeerror: fetch failed",
         ],
     )
     .unless(RETRY_MARKERS)

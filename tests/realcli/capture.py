@@ -56,9 +56,9 @@ EXPECTED = {
 
 # (agent, state) -> (status, reason, note): where one CLI differs from the generic expectation
 OVERRIDES = {
-    ("claude", "connection_failed_startup"): ("exited", "process_exited",
+    ("claude", "connection_failed_startup"): ("failed", "connection_failed",
         "first run (not onboarded): connectivity check 'Unable to connect to Anthropic services / Failed to connect to "
-        "api.anthropic.com: ECONNREFUSED', then claude EXITED to the shell; screen text alone says failed/connection_failed"),
+        "api.anthropic.com: ECONNREFUSED', then claude exited to the shell: a fatal error followed by the exit is failed"),
     ("claude", "login_menu"): ("blocked", "login_required", "/login: 'Select login method' picker"),
     ("claude", "login"): ("blocked", "login_required",
                           "typed a prompt without credentials: 'Not logged in · Please run /login'; composer idle"),
