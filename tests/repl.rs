@@ -59,23 +59,51 @@ fn start_repl(server: &TestServer) -> String {
     pane
 }
 
-/// The pane's screen once it shows `needle` (panics after [`PATIENCE`]).
 /// Waits until the editor is back at an empty `lua>` prompt: keys typed
-/// before it starts reading are flushed.
+/// before it starts reading are lost.
 fn at_prompt(tmux: &doeff_agents::Tmux, pane: &str, what: &str) {
+    prompt_after(tmux, pane, what, None, "lua>");
+}
+
+/// Waits until the last line of the screen is `prompt` alone and, given
+/// `typed`, below the line `typed` (so it is the prompt after that line, not
+/// the one it was typed at before the editor showed the keys).
+fn prompt_after(
+    tmux: &doeff_agents::Tmux,
+    pane: &str,
+    what: &str,
+    typed: Option<&str>,
+    prompt: &str,
+) {
     wait_for(what, PATIENCE, || {
         let screen = tmux.capture_pane(pane, 0).unwrap_or_default();
-        (screen
-            .trim_end()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim_end()
-            == "lua>")
-            .then_some(())
+        let lines: Vec<&str> = screen.trim_end().lines().map(str::trim_end).collect();
+        let last = lines.len().checked_sub(1)?;
+        let below_typed = typed.is_none_or(|typed| {
+            lines
+                .iter()
+                .rposition(|l| *l == typed)
+                .is_some_and(|row| row < last)
+        });
+        (lines[last] == prompt && below_typed).then_some(())
     });
 }
 
+/// Waits until the editor has accepted `line`: the cursor is at the start
+/// of the row below it. The editor writes that newline only after leaving
+/// raw mode, so from then on Ctrl-C is a signal to the running statement
+/// (before, it is a key queued for the next prompt).
+fn line_accepted(server: &TestServer, pane: &str, line: &str) {
+    wait_for("the line to be accepted", PATIENCE, || {
+        let screen = server.tmux.capture_pane(pane, 0).unwrap_or_default();
+        let lines: Vec<&str> = screen.lines().collect();
+        let row = lines.iter().rposition(|l| l.trim_end() == line)?;
+        let cursor = server.display(pane, "#{cursor_x} #{cursor_y}");
+        (cursor == format!("0 {}", row + 1)).then_some(())
+    });
+}
+
+/// The pane's screen once it shows `needle` (panics after [`PATIENCE`]).
 fn screen_showing(tmux: &doeff_agents::Tmux, pane: &str, what: &str, needle: &str) -> String {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
@@ -104,11 +132,18 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
     tmux.send_keys(&pane, &["Tab"], false).expect("tab");
     wait_screen("the completion", "lua> agents.session");
     tmux.send_keys(&pane, &["C-u"], false).expect("clear line");
+    at_prompt(tmux, &pane, "the cleared line");
 
-    // A multi-line chunk.
-    for line in ["function twice(x)", "return x * 2", "end"] {
+    // A multi-line chunk; each line typed once its prompt is there.
+    for (prompt, line, next) in [
+        ("lua>", "function twice(x)", "...>"),
+        ("...>", "return x * 2", "...>"),
+        ("...>", "end", "lua>"),
+    ] {
         type_keys(tmux, &pane, line);
         tmux.send_keys(&pane, &["Enter"], false).expect("enter");
+        let typed = format!("{prompt} {line}");
+        prompt_after(tmux, &pane, "the chunk's next prompt", Some(&typed), next);
     }
     wait_screen("the continuation prompt", "...>");
     type_keys(tmux, &pane, "twice(21)");
@@ -119,11 +154,9 @@ fn repl_completes_continues_chunks_and_prints_status_changes_above_the_prompt() 
     let launch = "s = agents.launch('bg', {agent='demo', prompt='go', env={DOEFF_DEMO_WORK_MS='300'}}); agents.follow(s, 0.1)";
     type_keys(tmux, &pane, launch);
     tmux.send_keys(&pane, &["Enter"], false).expect("enter");
-    // Type only once the editor is back (keys typed before it starts are flushed).
-    wait_for("the next prompt", PATIENCE, || {
-        let s = screen();
-        (s.trim_end().lines().last().unwrap_or_default().trim_end() == "lua>").then_some(())
-    });
+    // Type only once the editor is back (keys typed before it starts are lost).
+    let typed = format!("lua> {launch}");
+    prompt_after(tmux, &pane, "the next prompt", Some(&typed), "lua>");
     type_keys(tmux, &pane, "x = 'half typed");
     let shown = wait_for("a status change above the typed line", PATIENCE, || {
         let s = screen();
@@ -165,8 +198,8 @@ fn ctrl_c_interrupts_the_statement_load_and_reload_run_scripts_and_history_is_ke
 
     type_keys(tmux, &pane, "agents.sleep(120)");
     enter();
-    // The statement runs (its line echoed, no new prompt yet), then Ctrl-C ends it.
-    wait_screen("the sleep to run", "lua> agents.sleep(120)");
+    // The statement runs (its line accepted, no new prompt yet), then Ctrl-C ends it.
+    line_accepted(&server, &pane, "lua> agents.sleep(120)");
     ctrl_c();
     wait_screen("the interrupted sleep", "error: interrupted");
     at_prompt(tmux, &pane, "the prompt after the interrupt");

@@ -251,13 +251,15 @@ fn dot_command(supervisor: &in_repl::Shared, line: &str) -> Option<Vec<String>> 
 }
 
 /// One line of input: a dot command or Lua (Ctrl-C during it interrupts it).
+/// The caller forgets earlier interrupts *before* reading the line: once the
+/// editor has left raw mode, a Ctrl-C is for this line, even one that comes
+/// before it is fed.
 fn feed_line(
     evaluator: &mut Evaluator,
     supervisor: &in_repl::Shared,
     lua: &Lua,
     line: &str,
 ) -> Step {
-    crate::sandbox::interrupt::clear();
     if evaluator.pending.is_empty()
         && let Some(lines) = dot_command(supervisor, line)
     {

@@ -52,8 +52,8 @@ pub use transport::{MAX_COMMAND_BYTES, TmuxArgs, Transport, chain_commands, esca
 
 use crate::error::{Error, Result, TmuxErrorKind};
 use pane_state::{
-    list_all_panes, list_one_pane, parse_pane_state, parse_pane_states, parse_records,
-    record_format,
+    is_malformed, list_all_panes, list_one_pane, parse_pane_state, parse_pane_states,
+    parse_records, record_format, reread_torn,
 };
 
 /// The hidden session a control-mode client stays attached to (see
@@ -484,7 +484,7 @@ impl Tmux {
     /// status, foreground command, last activity): what the monitor needs for
     /// all watched panes. Empty with no server.
     pub fn pane_states(&self) -> Result<Vec<PaneState>> {
-        parse_pane_states(self.run(&[list_all_panes()], None))
+        reread_torn(|| parse_pane_states(self.run(&[list_all_panes()], None)))
     }
 
     /// Captures `targets` (as [`Tmux::capture_panes`]) and then reads every
@@ -497,14 +497,18 @@ impl Tmux {
         let mut commands: Vec<TmuxArgs> = targets.iter().map(|t| capture_command(t)).collect();
         commands.push(list_all_panes());
         let mut results = self.transport.run_each(&commands);
-        let states = parse_pane_states(results.pop().unwrap_or_else(|| Ok(Vec::new())));
+        let states = match parse_pane_states(results.pop().unwrap_or_else(|| Ok(Vec::new()))) {
+            // Torn (see `reread_torn`): read again, still after the screens.
+            Err(err) if is_malformed(&err) => self.pane_states(),
+            states => states,
+        };
         let screens = results.into_iter().map(into_text).collect();
         (screens, states)
     }
 
     /// Process state of one pane; `None` when the pane (or server) is gone.
     pub fn pane_state(&self, pane_id: &str) -> Result<Option<PaneState>> {
-        parse_pane_state(self.run(&[list_one_pane(pane_id)], None), pane_id)
+        reread_torn(|| parse_pane_state(self.run(&[list_one_pane(pane_id)], None), pane_id))
     }
 
     /// Captures one pane and then reads its state, in one round trip
@@ -521,7 +525,12 @@ impl Tmux {
                 .unwrap_or_else(|| Err(Error::tmux("capture-pane".into(), "no reply".into())))
         };
         let screen = into_text(next());
-        (screen, parse_pane_state(next(), pane_id))
+        let state = match parse_pane_state(next(), pane_id) {
+            // Torn (see `reread_torn`): read again, still after the screen.
+            Err(err) if is_malformed(&err) => self.pane_state(pane_id),
+            state => state,
+        };
+        (screen, state)
     }
 
     /// The pane id of the session with exactly this name.

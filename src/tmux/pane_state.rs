@@ -65,15 +65,40 @@ pub(super) fn record_format(variables: &[&str]) -> String {
         .collect()
 }
 
+/// How a reply that does not follow [`record_format`] is reported.
+const MALFORMED: &str = "unexpected reply (malformed record";
+
+/// How many times [`reread_torn`] reads.
+const TORN_READS: usize = 3;
+
+/// True for a reply that did not follow [`record_format`].
+pub(super) fn is_malformed(err: &Error) -> bool {
+    matches!(err, Error::Tmux { message, .. } if message.starts_with(MALFORMED))
+}
+
+/// Reads `read` again (up to [`TORN_READS`] reads in all) while its reply
+/// is malformed. A `list-panes` reply can be torn without anything being
+/// wrong: tmux evaluates `#{n:pane_current_command}` and
+/// `#{pane_current_command}` separately, each from `/proc`, so a pane
+/// whose foreground process changes in between (an agent starting or
+/// ending) gets a length that does not match its value. Seen under load
+/// with 100 sessions starting and ending ("malformed record at byte 38").
+pub(super) fn reread_torn<T>(mut read: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut result = read();
+    for _ in 1..TORN_READS {
+        match &result {
+            Err(err) if is_malformed(err) => result = read(),
+            _ => break,
+        }
+    }
+    result
+}
+
 /// The records of a [`record_format`] reply, `fields` values each. A reply
 /// that does not follow the format is an error, never a guess.
 pub(super) fn parse_records(out: &[u8], fields: usize, command: &str) -> Result<Vec<Vec<String>>> {
-    let malformed = |at: usize| {
-        Error::tmux(
-            command.to_owned(),
-            format!("unexpected reply (malformed record at byte {at})"),
-        )
-    };
+    let malformed =
+        |at: usize| Error::tmux(command.to_owned(), format!("{MALFORMED} at byte {at})"));
     let mut records = Vec::new();
     let mut at = 0;
     while at < out.len() {
@@ -206,6 +231,50 @@ pub(super) mod tests {
             .collect();
         out.push(b'\n');
         out
+    }
+
+    /// A `list-panes` reply whose command changed between its length and
+    /// its value (`sh` measured, `doeff-agents` printed) is malformed, and
+    /// read again; a good reply on the next read is the result.
+    #[test]
+    fn a_torn_pane_record_is_read_again() {
+        let values = [
+            "%1", "$1", "doeff-a", "0", "", "", "sh", "42", "100", "t", "",
+        ];
+        let good = record(&values);
+        let torn = String::from_utf8(good.clone())
+            .expect("utf8")
+            .replace("2:sh", "2:doeff-agents")
+            .into_bytes();
+        let err = parse_panes(&torn).expect_err("torn");
+        assert!(is_malformed(&err), "{err}");
+
+        let mut replies = vec![torn.clone(), good].into_iter();
+        let mut reads = 0;
+        let states = reread_torn(|| {
+            reads += 1;
+            parse_pane_states(Ok(replies.next().expect("a reply")))
+        })
+        .expect("read again");
+        assert_eq!(reads, 2);
+        assert_eq!(states[0].current_command, "sh");
+
+        // Torn every time: the error, after a bounded number of reads.
+        let mut reads = 0;
+        let err = reread_torn(|| {
+            reads += 1;
+            parse_pane_states(Ok(torn.clone()))
+        })
+        .expect_err("still torn");
+        assert!(is_malformed(&err));
+        assert_eq!(reads, TORN_READS);
+        // Other errors are not read again.
+        let mut reads = 0;
+        let _ = reread_torn(|| -> Result<()> {
+            reads += 1;
+            Err(Error::tmux("list-panes".into(), "no current client".into()))
+        });
+        assert_eq!(reads, 1);
     }
 
     #[test]

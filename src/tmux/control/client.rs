@@ -242,12 +242,30 @@ impl Client {
 }
 
 impl Client {
-    /// The line that makes the client leave: its own hidden session is
+    /// The lines that make the client leave: its own hidden session is
     /// killed (which detaches it properly and takes the linked windows
     /// along); the shared one only by its last client.
+    ///
+    /// An event client first drops its hook subscription, on a line of its
+    /// own (an error there must not skip the kill): once its session is
+    /// gone the client has no session until it has exited, and tmux 3.3a's
+    /// once-a-second subscription check walks that NULL session's windows
+    /// and segfaults, taking every session of the server with it. On a
+    /// loaded machine a leaving client is often slow enough for the check
+    /// to fire (seen as another session's `watch` ending at once).
     fn leaving_line(&self) -> Vec<u8> {
         let target = format!("={}", self.session);
+        let mut lines = Vec::new();
         let command = if self.own_session {
+            let unsubscribe = vec![
+                "refresh-client".to_owned(),
+                "-B".to_owned(),
+                events::HOOK_SUBSCRIPTION.to_owned(),
+            ];
+            if let Some(line) = encode(&[unsubscribe]) {
+                lines.extend_from_slice(&line);
+                lines.push(b'\n');
+            }
             vec!["kill-session".to_owned(), "-t".to_owned(), target]
         } else {
             vec![
@@ -260,9 +278,9 @@ impl Client {
                 "detach-client".to_owned(),
             ]
         };
-        let mut line = encode(&[command]).unwrap_or_else(|| b"detach-client".to_vec());
-        line.push(b'\n');
-        line
+        lines.extend(encode(&[command]).unwrap_or_else(|| b"detach-client".to_vec()));
+        lines.push(b'\n');
+        lines
     }
 }
 
