@@ -750,6 +750,24 @@ fn measure_ps_all_hosts() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
     });
+    time(
+        "ssh -O check (the master alone, no remote process)",
+        &|| {
+            let out = std::process::Command::new("ssh")
+                .arg("-F")
+                .arg(lab.dir.join("ssh_config"))
+                .arg("-o")
+                .arg(format!(
+                    "ControlPath={}/run/doeff-agents/ssh-%C",
+                    lab.dir.display()
+                ))
+                .args(["-O", "check", "hosta"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        },
+    );
     time("ps --host hosta", &|| {
         assert!(lab.cli(&["--host", "hosta", "ps"]).status.success());
     });
