@@ -231,13 +231,8 @@ while IFS= read -r line; do
 done
 "#;
 
-/// A state dir whose every parent is private (not under the shared /tmp).
-fn private_state_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("reports-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("state dir");
-    dir
+fn private_state_dir(name: &str) -> Option<std::path::PathBuf> {
+    support::private_dir(&format!("reports-{name}"))
 }
 
 fn file_agents(server: &TestServer, state: &std::path::Path) -> (Agents, LaunchConfig) {
@@ -274,7 +269,9 @@ fn settings_path(agents: &Agents, session: &AgentSession) -> String {
 fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_stop() {
     use std::os::unix::fs::PermissionsExt;
     let server = TestServer::new();
-    let state = private_state_dir("file");
+    let Some(state) = private_state_dir("file") else {
+        return;
+    };
     let (agents, config) = file_agents(&server, &state);
     let mut session = agents
         .launch_session(
@@ -335,7 +332,9 @@ fn a_settings_file_per_run_is_private_named_in_the_environment_and_removed_on_st
 fn no_settings_file_where_others_could_write() {
     use std::os::unix::fs::PermissionsExt;
     let server = TestServer::new();
-    let open = private_state_dir("open");
+    let Some(open) = private_state_dir("open") else {
+        return;
+    };
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let state = open.join("state");
     let (agents, config) = file_agents(&server, &state);
@@ -374,7 +373,9 @@ exec sleep 600
 fn gemini_gets_its_hooks_from_a_system_defaults_file_only_as_root() {
     use std::os::unix::fs::PermissionsExt;
     let server = TestServer::new();
-    let state = private_state_dir("gemini");
+    let Some(state) = private_state_dir("gemini") else {
+        return;
+    };
     let bin_dir = server.dir.join("bin");
     std::fs::create_dir_all(&bin_dir).expect("bin");
     let stand_in = bin_dir.join("gemini");

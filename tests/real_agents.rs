@@ -874,11 +874,10 @@ fn gemini_hooks() {
     let root = Root::new("gemini-hooks");
     let server = TestServer::with_prefix("doeff-real-gemini-h");
     // The run's settings go under the state dir: not under the shared /tmp.
-    let state_root = Root(
-        Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("real-gemini-hooks-{}", std::process::id())),
-    );
-    let state = state_root.0.clone();
+    let Some(state) = support::private_dir("real-gemini-hooks") else {
+        return;
+    };
+    let _state_root = Root(state.clone()); // removed when the test ends
     let _ = std::fs::remove_dir_all(&state);
     let world = World::new("gemini", &root.0, &bin, &mock, true);
     let user_settings = world.user_settings();

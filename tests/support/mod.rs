@@ -200,16 +200,23 @@ pub struct Case {
     pub reason: String,
 }
 
-/// Where the saved screens live.
+/// Where the saved screens live: `tests/screens`, or `$DOEFF_SCREENS_DIR`
+/// (to run the same checks over other screens, say a held-out set).
 pub fn screens_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("screens")
+    match std::env::var_os("DOEFF_SCREENS_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join("screens"),
+    }
 }
 
-/// The rows of `tests/screens/EXPECTED.tsv` (header, blank and `#` lines skipped).
+/// The rows of the screens' table (`EXPECTED.tsv`, or `$DOEFF_SCREENS_TABLE`
+/// in the screens folder; header, blank and `#` lines skipped).
 pub fn cases() -> Vec<Case> {
-    let table = std::fs::read_to_string(screens_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    let name = std::env::var("DOEFF_SCREENS_TABLE").unwrap_or_else(|_| "EXPECTED.tsv".into());
+    let table = std::fs::read_to_string(screens_dir().join(&name))
+        .unwrap_or_else(|e| panic!("{name} in {}: {e}", screens_dir().display()));
     table
         .lines()
         .skip(1)
@@ -229,4 +236,26 @@ pub fn cases() -> Vec<Case> {
 /// The agent a saved screen belongs to: its file name up to the first `-`.
 pub fn agent_of(file: &str) -> &str {
     file.split('-').next().unwrap_or_default()
+}
+
+/// A fresh folder whose every parent is private (this user's or root's, no
+/// group or other may write), as a per-run settings file needs: under the
+/// target dir, or, for a checkout under a shared folder such as /tmp, under
+/// `~/.cache/doeff-agents/test-state`. `None`, said, when neither is.
+pub fn private_dir(name: &str) -> Option<PathBuf> {
+    let cache = std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".cache/doeff-agents/test-state"));
+    let bases = [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), cache];
+    for base in bases.into_iter().flatten() {
+        let dir = base.join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::fs::create_dir_all(&dir).is_ok()
+            && doeff_agents::adapter::signals::is_private_chain(&dir)
+        {
+            return Some(dir);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("SKIPPED: no folder here has only private parents (for a per-run settings file)");
+    None
 }
