@@ -474,6 +474,8 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     let mut session = agents
         .launch_session("life", &config.clone().ready_timeout(BOOT))
         .expect("launch");
+    // `watch --json` follows the same session from its own process.
+    let watch = CliWatch::start(&server, "life");
     let mut trail = Trail::default();
     trail.0.push((session.status, "launched".into()));
     trail.1.push(Source::Process);
@@ -485,6 +487,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         "the approval prompt",
         is(SessionStatus::Blocked, "permission_prompt"),
     );
+    one_shot_readers_agree(&server, agent, "life", "blocked", "permission_prompt");
     agents.send_keys(&session, &["Enter"]).expect("approve");
     watch_until(
         &agents,
@@ -494,14 +497,20 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         "the end of the turn",
         is(SessionStatus::Blocked, "idle_prompt"),
     );
+    one_shot_readers_agree(&server, agent, "life", "blocked", "idle_prompt");
+    // The first turn's work before the prompt can be shorter than one
+    // observation interval against the instant mock (Codex): not required.
     assert!(
         trail.has_in_order(&[
-            (SessionStatus::Booting, ""),
-            (SessionStatus::Running, ""),
             (SessionStatus::Blocked, "permission_prompt"),
             (SessionStatus::Running, ""),
             (SessionStatus::Blocked, "idle_prompt"),
         ]),
+        "{agent}: trail {:?}",
+        trail.names()
+    );
+    assert!(
+        !trail.0.iter().any(|(s, _)| s.is_terminal()),
         "{agent}: trail {:?}",
         trail.names()
     );
@@ -608,6 +617,28 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         "the exit",
         |s, _| s == SessionStatus::Exited,
     );
+    let watched = watch.finish();
+    let changes: Vec<(String, String)> = watched
+        .iter()
+        .map(|e| {
+            (
+                e["new"].as_str().unwrap_or_default().to_owned(),
+                e["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let wanted = [
+        ("blocked", "permission_prompt"),
+        ("blocked", "idle_prompt"),
+        ("exited", ""),
+    ];
+    let mut rest = changes.iter();
+    assert!(
+        wanted
+            .iter()
+            .all(|(s, r)| rest.any(|(cs, cr)| cs == s && (r.is_empty() || cr == r))),
+        "{agent}: watch --json printed {changes:?}"
+    );
     let id = session.conversation_id.clone().unwrap_or_else(|| {
         panic!(
             "{agent}: no conversation id; screen:\n{}",
@@ -688,6 +719,79 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     drop(world);
     drop(root);
     eprintln!("[{agent}] whole session: {:.0?}", started.elapsed());
+}
+
+/// `ps --json` and `explain NAME --json`, each its own one-shot process,
+/// report the status the watch is at (a blocked state holds still).
+fn one_shot_readers_agree(
+    server: &TestServer,
+    agent: &str,
+    name: &str,
+    status: &str,
+    reason: &str,
+) {
+    let ps = server.cli(&["ps", "--json"]);
+    let rows: serde_json::Value =
+        serde_json::from_slice(&ps.stdout).unwrap_or(serde_json::Value::Null);
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == format!("doeff-{name}")))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (row["status"].as_str(), row["reason"].as_str()),
+        (Some(status), Some(reason)),
+        "{agent}: ps --json said {row}"
+    );
+    let explain = server.cli(&["explain", name, "--json"]);
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&explain.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        (verdict["status"].as_str(), verdict["reason"].as_str()),
+        (Some(status), Some(reason)),
+        "{agent}: explain --json said {verdict}"
+    );
+}
+
+/// A `watch NAME --json` process whose lines are collected until it ends.
+struct CliWatch {
+    child: Child,
+    lines: std::thread::JoinHandle<Vec<serde_json::Value>>,
+}
+
+impl CliWatch {
+    fn start(server: &TestServer, name: &str) -> CliWatch {
+        let mut child = server
+            .command(&["watch", name, "--json", "-i", "0.25"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("watch");
+        let out = child.stdout.take().expect("stdout");
+        let lines = std::thread::spawn(move || {
+            BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str(&l).ok())
+                .collect()
+        });
+        CliWatch { child, lines }
+    }
+
+    /// The events printed, once the watch ended (at most 30 s after the
+    /// session did; then it is killed).
+    fn finish(mut self) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.lines.join().unwrap_or_default()
+    }
 }
 
 // ---------------------------------------------------------------- API trouble
