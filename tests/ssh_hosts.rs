@@ -644,15 +644,19 @@ fn measure_remote_event_latency() {
     let sender = doeff_agents::remote::client::Connection::open(&remote).expect("connect");
     let mut latencies = Vec::new();
     let mut done = 0;
-    for i in 0..20 {
-        sender
-            .call(
-                "keys",
-                serde_json::json!({"name": format!("lat{i}"), "keys": ["1"]}),
-                Duration::from_secs(20),
-            )
-            .expect("keys");
-    }
+    // Answered from another thread: this one reads the events as they come
+    // (an event waiting in the channel while keys are sent is not latency).
+    let answering = std::thread::spawn(move || {
+        for i in 0..20 {
+            sender
+                .call(
+                    "keys",
+                    serde_json::json!({"name": format!("lat{i}"), "keys": ["1"]}),
+                    Duration::from_secs(20),
+                )
+                .expect("keys");
+        }
+    });
     let mut finished = std::collections::HashSet::new();
     while done < 20 {
         if Instant::now() > deadline + LONG {
@@ -683,6 +687,15 @@ fn measure_remote_event_latency() {
         {
             let now = doeff_agents::remote::protocol::now_ms();
             latencies.push(now.saturating_sub(event.time_ms) as f64);
+            if std::env::var_os("DOEFF_MEASURE_EACH").is_some() {
+                println!(
+                    "event {} {:?} at {} +{} ms",
+                    event.session,
+                    event.new,
+                    event.time_ms % 100_000,
+                    now.saturating_sub(event.time_ms)
+                );
+            }
             // Terminal, whichever: the monitor's own race between an exit
             // and the capture can say `exited` for an exit 0 (reported).
             if event.new.is_some_and(|s| s.is_terminal()) {
@@ -691,6 +704,7 @@ fn measure_remote_event_latency() {
             }
         }
     }
+    answering.join().expect("keys sent");
     latencies.sort_by(f64::total_cmp);
     println!(
         "MEASURE remote event -> follower: n={} p50={:.1} ms p95={:.1} ms max={:.1} ms",
