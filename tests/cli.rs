@@ -175,3 +175,50 @@ fn completions_are_printed() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("doeff-agents"));
 }
+
+/// `attach --host`: a terminal cannot cross the JSON channel, so it is
+/// `ssh -t DEST doeff-agents attach doeff-NAME`, the name checked first (a
+/// stand-in ssh records what it was asked to run; nothing is contacted).
+#[test]
+fn attach_over_a_host_runs_ssh_with_a_terminal_and_a_checked_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::new();
+    let log = server.path("ssh-argv");
+    let fake = server.path("fake-ssh");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", log.display()),
+    )
+    .expect("fake ssh");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = server
+        .command(&["--host", "dev@build.invalid", "attach", "fix"])
+        .env("DOEFF_AGENTS_SSH", &fake)
+        .output()
+        .expect("attach");
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let argv = std::fs::read_to_string(&log).expect("ssh ran");
+    let words: Vec<&str> = argv.lines().collect();
+    let tail = &words[words.len() - 5..];
+    assert_eq!(
+        tail,
+        [
+            "-t",
+            "dev@build.invalid",
+            "doeff-agents",
+            "attach",
+            "doeff-fix"
+        ],
+        "{argv}"
+    );
+    assert!(words.contains(&"BatchMode=yes"), "{argv}");
+
+    std::fs::remove_file(&log).expect("rm");
+    let bad = server
+        .command(&["--host", "dev@build.invalid", "attach", "x;rm -rf ~"])
+        .env("DOEFF_AGENTS_SSH", &fake)
+        .output()
+        .expect("attach");
+    assert_one_line_error(&bad);
+    assert!(!log.exists(), "ssh must not run for a bad name");
+}

@@ -118,6 +118,24 @@ fn with(mut base: Value, extra: Value) -> Value {
 fn one_host(global: &GlobalArgs, host: &Host, command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => launch(global, host, args),
+        // A terminal cannot cross the JSON channel: `ssh -t HOST doeff-agents
+        // attach NAME`, NAME checked here to be a session name (no shell text).
+        Command::Attach(args) => {
+            if args.raw_target {
+                return Err(Error::InvalidInput(
+                    "attach --raw-target with --host is not supported: attach to a doeff session"
+                        .into(),
+                ));
+            }
+            let full = crate::session::session_name(&args.name)?;
+            let status = crate::remote::ssh::attach_command(host, &full)
+                .status()
+                .map_err(|e| Error::HostUnreachable {
+                    host: host.name.clone(),
+                    message: format!("cannot run ssh: {e}"),
+                })?;
+            Ok(status.code().unwrap_or(1))
+        }
         Command::Watch(args) => {
             let name = args.name.clone().unwrap_or_default();
             let full = crate::session::session_name(&name)?;

@@ -96,6 +96,21 @@ pub fn serve_command(host: &Host) -> Command {
     command
 }
 
+/// `ssh -t DEST REMOTE_BINARY attach SESSION` with the terminal inherited:
+/// the one remote command besides `serve --stdio`, for what JSON cannot
+/// carry. `session` must already be a checked session name (letters,
+/// digits, `-`, `_`: nothing a remote shell would read as syntax).
+pub fn attach_command(host: &Host, session: &str) -> Command {
+    let mut command = base(host);
+    command
+        .arg("-t")
+        .arg(&host.destination)
+        .arg(&host.remote_binary)
+        .arg("attach")
+        .arg(session);
+    command
+}
+
 /// Runs `command` for at most `limit`; its stdout when it exited 0.
 fn bounded(mut command: Command, limit: Duration) -> Option<Vec<u8>> {
     command.stdin(Stdio::null()).stderr(Stdio::null());
