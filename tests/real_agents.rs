@@ -326,15 +326,23 @@ impl World {
 
 // ---------------------------------------------------------------- watching
 
-/// Every (status, reason) change seen, in order.
+/// Every (status, reason) change seen, in order, with the layer that decided it.
 #[derive(Default)]
-struct Trail(Vec<(SessionStatus, String)>, Vec<Source>);
+struct Trail(Vec<(SessionStatus, String, Source)>);
 
 impl Trail {
+    fn push(&mut self, status: SessionStatus, reason: &str, source: Source) {
+        self.0.push((status, reason.to_owned(), source));
+    }
+
+    fn last(&self) -> Option<(SessionStatus, &str)> {
+        self.0.last().map(|(s, r, _)| (*s, r.as_str()))
+    }
+
     fn names(&self) -> Vec<String> {
         self.0
             .iter()
-            .map(|(s, r)| format!("{}/{r}", s.as_str()))
+            .map(|(s, r, _)| format!("{}/{r}", s.as_str()))
             .collect()
     }
 
@@ -342,9 +350,8 @@ impl Trail {
     fn sources_of(&self, status: SessionStatus, reason: &str) -> Vec<Source> {
         self.0
             .iter()
-            .zip(&self.1)
-            .filter(|((s, r), _)| *s == status && r == reason)
-            .map(|(_, source)| *source)
+            .filter(|(s, r, _)| *s == status && r == reason)
+            .map(|(_, _, source)| *source)
             .collect()
     }
 
@@ -352,7 +359,7 @@ impl Trail {
     fn has_in_order(&self, wanted: &[(SessionStatus, &str)]) -> bool {
         let mut it = self.0.iter();
         wanted.iter().all(|(status, reason)| {
-            it.any(|(s, r)| s == status && (reason.is_empty() || r == reason))
+            it.any(|(s, r, _)| s == status && (reason.is_empty() || r == reason))
         })
     }
 }
@@ -370,7 +377,7 @@ fn watch_until(
     let deadline = Instant::now() + timeout;
     loop {
         let o = agents.observe(session).expect("observe");
-        if trail.0.last().map(|(s, r)| (s, r.as_str())) != Some((&o.status, o.reason.as_str())) {
+        if trail.last() != Some((o.status, o.reason.as_str())) {
             eprintln!(
                 "[{}] {} / {} ({})",
                 session.session_name,
@@ -378,8 +385,7 @@ fn watch_until(
                 o.reason,
                 o.evidence.line.chars().take(80).collect::<String>()
             );
-            trail.0.push((o.status, o.reason.clone()));
-            trail.1.push(o.agent.source);
+            trail.push(o.status, &o.reason, o.agent.source);
         }
         if done(o.status, &o.reason) {
             return;
@@ -477,8 +483,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
     // `watch --json` follows the same session from its own process.
     let watch = CliWatch::start(&server, "life");
     let mut trail = Trail::default();
-    trail.0.push((session.status, "launched".into()));
-    trail.1.push(Source::Process);
+    trail.push(session.status, "launched", Source::Process);
     watch_until(
         &agents,
         &mut session,
@@ -510,7 +515,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
         trail.names()
     );
     assert!(
-        !trail.0.iter().any(|(s, _)| s.is_terminal()),
+        !trail.0.iter().any(|(s, _, _)| s.is_terminal()),
         "{agent}: trail {:?}",
         trail.names()
     );
@@ -532,7 +537,7 @@ fn whole_session(agent: &'static str, model: &str, quit: &str) {
             trail
                 .0
                 .iter()
-                .position(|(s, r)| *s == SessionStatus::Blocked && r == reason)
+                .position(|(s, r, _)| *s == SessionStatus::Blocked && r == reason)
         };
         assert!(
             at("idle_prompt") > at("permission_prompt"),
@@ -1270,7 +1275,7 @@ fn claude_reports_at_each_step() {
         let asked = unix_now();
         watch_until(&agents, session, trail, TURN, what, done);
         let seen = unix_now();
-        let source = trail.1.last().copied().unwrap_or_default();
+        let source = trail.0.last().map(|(_, _, s)| *s).unwrap_or_default();
         let reply = mock
             .main_requests()
             .last()

@@ -189,23 +189,20 @@ pub async fn async_monitor_session(
     let mut answered = false;
     // The watch core every loop shares (the batched pass); the wait between
     // passes is tokio's, so no blocking thread is held while waiting.
-    let mut monitor = Some(Monitor::new(agents, vec![session.clone()]));
+    let mut monitor = Monitor::new(agents, vec![session.clone()]);
     loop {
-        let mut pass = monitor
-            .take()
-            .unwrap_or_else(|| Monitor::new(agents, vec![session.clone()]));
-        let (pass, observation) = blocking(move || {
-            let observation = pass
+        let observation;
+        (monitor, observation) = blocking(move || {
+            let observation = monitor
                 .pass()
                 .pop()
                 .unwrap_or_else(|| Err(Error::Task("the monitor lost its session".into())))?;
-            Ok((pass, observation))
+            Ok((monitor, observation))
         })
         .await?;
-        if let Some(snapshot) = pass.sessions.first() {
+        if let Some(snapshot) = monitor.sessions.first() {
             *session = snapshot.clone();
         }
-        monitor = Some(pass);
         if let Some(on_pr) = callbacks.on_pr_detected.as_mut() {
             for url in &observation.new_pr_urls {
                 on_pr(url);

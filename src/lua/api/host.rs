@@ -532,13 +532,13 @@ impl HostWatch {
                     match event.kind.as_str() {
                         "status" => {
                             let Some(new) = event.new else { continue };
-                            let Value::Table(observation) =
-                                to_lua(lua, &serde_json::to_value(event).unwrap_or_default())?
+                            // The event as `follow_hosts` gives it, plus an
+                            // observation's names for the handlers.
+                            let Some(observation) = update_table(lua, &update, &self.known)?
                             else {
                                 continue;
                             };
                             let old = event.old.map_or("booting", |s| s.as_str());
-                            observation.set("host", host.as_str())?;
                             observation.set("name", event.session.as_str())?;
                             observation.set("status", new.as_str())?;
                             observation.set("previous", old)?;

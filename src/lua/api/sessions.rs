@@ -79,6 +79,7 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
                 let watched = a
                     .session(&name)
                     .map_err(|e| mlua::Error::runtime(e.to_string()))?;
+                let name = watched.session_name.clone();
                 let mut monitor = Monitor::new(&a, vec![watched]);
                 monitor.interval = interval;
                 // The watch core every loop shares: batched passes, woken by
@@ -86,11 +87,6 @@ pub(crate) fn register(lua: &Lua, module: &Table, agents: &Agents) -> mlua::Resu
                 std::thread::spawn(move || {
                     loop {
                         let started = std::time::Instant::now();
-                        let name = monitor
-                            .sessions
-                            .first()
-                            .map(|s| s.session_name.clone())
-                            .unwrap_or_default();
                         match monitor.pass().pop() {
                             Some(Ok(o)) if o.status_changed() => {
                                 (printer.0)(format!(
