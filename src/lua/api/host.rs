@@ -534,8 +534,7 @@ impl HostWatch {
                             let Some(new) = event.new else { continue };
                             // The event as `follow_hosts` gives it, plus an
                             // observation's names for the handlers.
-                            let Some(observation) = update_table(lua, &update, &self.known)?
-                            else {
+                            let Some(observation) = update_table(lua, &update, &self.known)? else {
                                 continue;
                             };
                             let old = event.old.map_or("booting", |s| s.as_str());
